@@ -1,0 +1,41 @@
+// Command imagegen runs image-generation models exported to ONNX on ONNX
+// Runtime, and defines, trains and exports small models of its own.
+//
+// The command is a thin front end: each subcommand turns flags into calls of
+// the library packages (pipeline, tokenizer, schedulers, hub, onnx_export).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "imagegen",
+		Usage:   "run image-generation models exported to ONNX on ONNX Runtime (CPU or CUDA)",
+		Version: version,
+		Flags:   globalFlags(),
+		// Each subcommand lives in its own file; add new ones here.
+		Commands: []*cli.Command{
+			setupCommand(),
+			doctorCommand(),
+			modelsCommand(),
+		},
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
+	}
+}
+
+func main() {
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "imagegen:", oneLine(err.Error()))
+		os.Exit(1)
+	}
+}
