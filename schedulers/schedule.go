@@ -58,8 +58,24 @@ func linspaceAt(start, end float64, n, i int) float64 {
 }
 
 // alphasCumprod returns the cumulative products of (1 - beta), in float32
-// precision, with rescale_betas_zero_snr applied when configured.
+// precision, with rescale_betas_zero_snr applied when configured. With zero
+// terminal SNR the last value is set to 2^-24 so that sigma stays finite, as
+// the sigma-based diffusers schedulers (Euler, Euler a, DPM-Solver, UniPC)
+// do; the alpha-based ones (DDPM, DDIM, PNDM, LCM) use rawAlphasCumprod.
 func alphasCumprod(c *Config) ([]float64, error) {
+	ac, err := rawAlphasCumprod(c)
+	if err != nil {
+		return nil, err
+	}
+	if c.RescaleBetasZeroSNR {
+		ac[len(ac)-1] = float32ish(math.Pow(2, -24))
+	}
+	return ac, nil
+}
+
+// rawAlphasCumprod is alphasCumprod without the 2^-24 floor: with zero
+// terminal SNR its last value is exactly 0, which DDIM and DDPM keep.
+func rawAlphasCumprod(c *Config) ([]float64, error) {
 	b, err := betas(c)
 	if err != nil {
 		return nil, err
@@ -72,11 +88,6 @@ func alphasCumprod(c *Config) ([]float64, error) {
 	for i, beta := range b {
 		p *= float32(1 - float32(beta))
 		ac[i] = float64(p)
-	}
-	if c.RescaleBetasZeroSNR {
-		// diffusers sets the last value to a tiny positive number so that
-		// sigma stays finite.
-		ac[len(ac)-1] = float32ish(math.Pow(2, -24))
 	}
 	return ac, nil
 }

@@ -19,6 +19,17 @@ type TimestepParams struct {
 	// Mu is the dynamic-shifting parameter (FlowMatch with
 	// use_dynamic_shifting); nil when the pipeline gives none.
 	Mu *float64
+	// Eta is DDIM's η, the weight of fresh noise per step (diffusers'
+	// pipelines pass it to DDIMScheduler.step); 0 is deterministic DDIM.
+	// Schedulers other than DDIM ignore it.
+	Eta float64
+	// Strength is the img2img strength in (0, 1]; 0 means 1. Only LCM's
+	// schedule depends on it (diffusers passes strength to
+	// LCMScheduler.set_timesteps); the others are trimmed by Img2ImgBegin.
+	Strength float64
+	// Batch is how many samples the flat latents given to Step hold
+	// (0 means 1). Dynamic thresholding works per sample.
+	Batch int
 }
 
 // Scheduler is one diffusers sampler. The pipeline loop is the diffusers one:
