@@ -13,7 +13,10 @@ import (
 func betas(c *Config) ([]float64, error) {
 	n := c.NumTrainTimesteps
 	if len(c.TrainedBetas) > 0 {
-		b := append([]float64(nil), c.TrainedBetas...)
+		b := make([]float64, len(c.TrainedBetas))
+		for i, v := range c.TrainedBetas {
+			b[i] = float32ish(v) // torch.tensor(trained_betas, dtype=float32)
+		}
 		return b, nil
 	}
 	if n <= 0 {
@@ -22,13 +25,9 @@ func betas(c *Config) ([]float64, error) {
 	b := make([]float64, n)
 	switch c.BetaSchedule {
 	case BetaLinear, "":
-		for i := range b {
-			b[i] = float32ish(linspaceAt(c.BetaStart, c.BetaEnd, n, i))
-		}
+		copy(b, torchLinspace32(c.BetaStart, c.BetaEnd, n))
 	case BetaScaledLinear:
-		s, e := math.Sqrt(c.BetaStart), math.Sqrt(c.BetaEnd)
-		for i := range b {
-			v := float32ish(linspaceAt(s, e, n, i))
+		for i, v := range torchLinspace32(math.Sqrt(c.BetaStart), math.Sqrt(c.BetaEnd), n) {
 			b[i] = float32ish(v * v)
 		}
 	case BetaCosine:
@@ -83,11 +82,14 @@ func rawAlphasCumprod(c *Config) ([]float64, error) {
 	if c.RescaleBetasZeroSNR {
 		b = rescaleZeroTerminalSNR(b)
 	}
+	// torch.cumprod on CPU multiplies the float32 alphas in a float64
+	// accumulator and rounds each output to float32; accumulating in
+	// float32 drifts by ~1e-5 relative over 1000 steps.
 	ac := make([]float64, len(b))
-	p := float32(1)
+	p := 1.0
 	for i, beta := range b {
-		p *= float32(1 - float32(beta))
-		ac[i] = float64(p)
+		p *= float64(float32(1 - float32(beta)))
+		ac[i] = float32ish(p)
 	}
 	return ac, nil
 }
