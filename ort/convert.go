@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 
-	ortgo "github.com/yalue/onnxruntime_go"
 	"github.com/x448/float16"
+	ortgo "github.com/yalue/onnxruntime_go"
 )
 
 // adaptShape reconciles a given shape with the declared one: a [1]-shaped

@@ -9,7 +9,7 @@ import (
 
 type tvi struct {
 	name  string
-	dtype int // TensorProto.DataType
+	dtype int   // TensorProto.DataType
 	dims  []any // int64 for static, string for symbolic
 }
 
