@@ -26,6 +26,7 @@ func newApp() *cli.App {
 			setupCommand(),
 			doctorCommand(),
 			modelsCommand(),
+			tokenizeCommand(),
 		},
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
