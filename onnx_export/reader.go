@@ -1,0 +1,242 @@
+package onnxexport
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/imagegen/imagegen/onnx_export/onnxpb"
+)
+
+// FormatError reports an ONNX file that cannot be decoded.
+type FormatError struct {
+	Path   string
+	Reason string
+}
+
+func (e *FormatError) Error() string {
+	return "onnxexport: invalid ONNX file " + e.Path + ": " + e.Reason
+}
+
+// ValueInfo is the declared type of a graph input or output.
+type ValueInfo struct {
+	Name  string
+	DType DType
+	Shape Shape
+}
+
+// Model is a decoded ONNX model: the protobuf (with initializer bytes
+// released once decoded) plus its initializers as host tensors.
+type Model struct {
+	Proto        *onnxpb.ModelProto
+	Initializers map[string]*Tensor
+	Inputs       []ValueInfo // graph inputs that are not initializers
+	Outputs      []ValueInfo
+	Opset        int64 // default-domain opset version
+	Metadata     map[string]string
+}
+
+// ReadModel reads and decodes the ONNX model at path, resolving external
+// data files relative to its folder.
+func ReadModel(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("onnxexport: read model: %w", err)
+	}
+	m, err := DecodeModel(data, filepath.Dir(path))
+	if err != nil {
+		if fe, ok := err.(*FormatError); ok {
+			fe.Path = path
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// DecodeModel decodes a serialized ONNX model; dir is the folder external
+// data locations are relative to ("" forbids external data).
+func DecodeModel(data []byte, dir string) (*Model, error) {
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, mp); err != nil {
+		return nil, &FormatError{Reason: "protobuf: " + err.Error()}
+	}
+	if mp.Graph == nil {
+		return nil, &FormatError{Reason: "model has no graph"}
+	}
+	m := &Model{Proto: mp, Initializers: map[string]*Tensor{}, Metadata: map[string]string{}}
+	for _, op := range mp.OpsetImport {
+		if op.GetDomain() == "" || op.GetDomain() == "ai.onnx" {
+			m.Opset = op.GetVersion()
+		}
+	}
+	for _, kv := range mp.MetadataProps {
+		m.Metadata[kv.GetKey()] = kv.GetValue()
+	}
+	for _, tp := range mp.Graph.Initializer {
+		t, err := tensorFromProto(tp, dir)
+		if err != nil {
+			return nil, &FormatError{Reason: fmt.Sprintf("initializer %q: %v", tp.GetName(), err)}
+		}
+		m.Initializers[tp.GetName()] = t
+		tp.RawData = nil // the decoded copy is authoritative; free the bytes
+	}
+	for _, vi := range mp.Graph.Input {
+		if _, isInit := m.Initializers[vi.GetName()]; isInit {
+			continue
+		}
+		m.Inputs = append(m.Inputs, valueInfoFromProto(vi))
+	}
+	for _, vi := range mp.Graph.Output {
+		m.Outputs = append(m.Outputs, valueInfoFromProto(vi))
+	}
+	return m, nil
+}
+
+func valueInfoFromProto(vi *onnxpb.ValueInfoProto) ValueInfo {
+	out := ValueInfo{Name: vi.GetName()}
+	tt := vi.GetType().GetTensorType()
+	if tt == nil {
+		return out
+	}
+	out.DType = DType(tt.GetElemType())
+	if tt.Shape != nil {
+		out.Shape = Shape{}
+		for _, d := range tt.Shape.Dim {
+			switch v := d.Value.(type) {
+			case *onnxpb.TensorShapeProto_Dimension_DimValue:
+				out.Shape = append(out.Shape, D(v.DimValue))
+			case *onnxpb.TensorShapeProto_Dimension_DimParam:
+				out.Shape = append(out.Shape, Sym(v.DimParam))
+			default:
+				out.Shape = append(out.Shape, Dim{Size: -1})
+			}
+		}
+	}
+	return out
+}
+
+// OpCounts returns how many nodes of each op type the main graph has.
+func (m *Model) OpCounts() map[string]int {
+	counts := map[string]int{}
+	for _, n := range m.Proto.GetGraph().GetNode() {
+		counts[n.GetOpType()]++
+	}
+	return counts
+}
+
+// NumParams returns the number of elements in floating-point initializers,
+// the usual "parameter count" of a network.
+func (m *Model) NumParams() int64 {
+	var n int64
+	for _, t := range m.Initializers {
+		if t.DType.IsFloat() {
+			n += t.NumElements()
+		}
+	}
+	return n
+}
+
+// maxTensorElements bounds decoded tensors so a corrupt header cannot make
+// the reader allocate without limit.
+const maxTensorElements = 1 << 34
+
+// tensorFromProto decodes a TensorProto, reading external data from dir.
+func tensorFromProto(tp *onnxpb.TensorProto, dir string) (*Tensor, error) {
+	t := &Tensor{DType: DType(tp.GetDataType()), Shape: append([]int64{}, tp.Dims...)}
+	n := int64(1)
+	for _, d := range t.Shape {
+		if d < 0 || (d > 0 && n > maxTensorElements/d) {
+			return nil, fmt.Errorf("bad shape %v", t.Shape)
+		}
+		n *= d
+	}
+	if t.DType.Size() == 0 {
+		return nil, fmt.Errorf("element type %v not supported", t.DType)
+	}
+	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
+		raw, err := readExternal(tp, dir, n*int64(t.DType.Size()))
+		if err != nil {
+			return nil, err
+		}
+		return t, t.setRaw(raw)
+	}
+	if tp.RawData != nil || n == 0 {
+		return t, t.setRaw(tp.RawData)
+	}
+	var got int
+	switch t.DType {
+	case Float32:
+		t.Float32, got = append([]float32{}, tp.FloatData...), len(tp.FloatData)
+	case Float64:
+		t.Float64, got = append([]float64{}, tp.DoubleData...), len(tp.DoubleData)
+	case Int64:
+		t.Int64, got = append([]int64{}, tp.Int64Data...), len(tp.Int64Data)
+	case Int32:
+		t.Int32, got = append([]int32{}, tp.Int32Data...), len(tp.Int32Data)
+	case Float16:
+		t.Float16 = make([]uint16, len(tp.Int32Data))
+		for i, v := range tp.Int32Data {
+			t.Float16[i] = uint16(v)
+		}
+		got = len(tp.Int32Data)
+	case Bool:
+		t.Bool = make([]bool, len(tp.Int32Data))
+		for i, v := range tp.Int32Data {
+			t.Bool[i] = v != 0
+		}
+		got = len(tp.Int32Data)
+	default:
+		return nil, fmt.Errorf("typed data of %v not supported", t.DType)
+	}
+	if int64(got) != n {
+		return nil, fmt.Errorf("shape %v needs %d elements, data has %d", t.Shape, n, got)
+	}
+	return t, nil
+}
+
+func readExternal(tp *onnxpb.TensorProto, dir string, want int64) ([]byte, error) {
+	var loc string
+	var off, length int64 = 0, -1
+	for _, kv := range tp.ExternalData {
+		var err error
+		switch kv.GetKey() {
+		case "location":
+			loc = kv.GetValue()
+		case "offset":
+			off, err = strconv.ParseInt(kv.GetValue(), 10, 64)
+		case "length":
+			length, err = strconv.ParseInt(kv.GetValue(), 10, 64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("external data %s: %v", kv.GetKey(), err)
+		}
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("external data %q but no folder to read it from", loc)
+	}
+	clean := filepath.Clean(filepath.FromSlash(loc))
+	if loc == "" || filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("external data location %q must be a relative path inside the model folder", loc)
+	}
+	if length < 0 {
+		length = want
+	}
+	if length != want || off < 0 {
+		return nil, fmt.Errorf("external data length %d at offset %d, tensor needs %d bytes", length, off, want)
+	}
+	f, err := os.Open(filepath.Join(dir, clean))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, length)
+	if _, err := f.ReadAt(buf, off); err != nil && !(err == io.EOF && length == 0) {
+		return nil, fmt.Errorf("external data %s: %v", loc, err)
+	}
+	return buf, nil
+}
