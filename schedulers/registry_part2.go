@@ -4,12 +4,13 @@ import "fmt"
 
 // part2Constructor returns the constructor of a scheduler class implemented
 // alongside this registry (Heun, DPM-Solver multistep, UniPC, flow-match
-// Euler). The file is owned by that work: it points each class at its
-// constructor as the class lands.
+// Euler).
 func part2Constructor(class string) constructor {
 	switch class {
 	case ClassDPMSolverMultistep:
 		return newDPMSolverMultistep
+	case ClassUniPCMultistep:
+		return newUniPCMultistep
 	}
 	return func(cfg *Config) (Scheduler, error) {
 		return nil, fmt.Errorf("%w: %s is not implemented yet", ErrUnknownClass, class)
