@@ -145,3 +145,7 @@ func (b *sigmaBase) drawNoise(n int, noise Noise) ([]float32, error) {
 
 // npInterp is np.interp(t, arange(len(table)), table).
 func npInterp(t float64, table []float64) float64 { return npInterpUnit(t, table) }
+
+// Sigmas returns the inference sigmas: one per evaluation, then the final
+// sigma the last step lands on.
+func (b *sigmaBase) Sigmas() []float64 { return b.sigmas }
