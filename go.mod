@@ -7,6 +7,8 @@ require (
 	golang.org/x/term v0.48.0
 )
 
+require golang.org/x/image v0.48.0 // indirect
+
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect

@@ -1,0 +1,132 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Family is the kind of pipeline a checkpoint needs.
+type Family string
+
+// Families this package runs.
+const (
+	FamilySD   Family = "sd"   // Stable Diffusion 1.x / 2.x (and LCM, Turbo)
+	FamilySDXL Family = "sdxl" // Stable Diffusion XL
+	FamilySD3  Family = "sd3"  // Stable Diffusion 3 (rectified flow, MMDiT)
+	FamilyFlux Family = "flux" // Flux (rectified flow, guidance-distilled)
+)
+
+// modelIndex is model_index.json: the pipeline class and its components.
+type modelIndex struct {
+	ClassName                string `json:"_class_name"`
+	ForceZerosForEmptyPrompt *bool  `json:"force_zeros_for_empty_prompt"`
+	RequiresAestheticsScore  bool   `json:"requires_aesthetics_score"`
+	raw                      map[string]json.RawMessage
+}
+
+// detectFamily reads model_index.json (when present) and the component
+// folders to decide which pipeline runs the checkpoint.
+func detectFamily(dir string) (Family, *modelIndex, error) {
+	idx := &modelIndex{}
+	b, err := os.ReadFile(filepath.Join(dir, "model_index.json"))
+	if err == nil {
+		if err := json.Unmarshal(b, idx); err != nil {
+			return "", nil, fmt.Errorf("pipeline: %s: %w", filepath.Join(dir, "model_index.json"), err)
+		}
+		json.Unmarshal(b, &idx.raw)
+	} else if !os.IsNotExist(err) {
+		return "", nil, fmt.Errorf("pipeline: %w", err)
+	}
+	switch idx.ClassName {
+	case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
+		"OnnxStableDiffusionPipeline", "ORTStableDiffusionPipeline", "LatentConsistencyModelPipeline",
+		"ORTLatentConsistencyModelPipeline", "OnnxStableDiffusionInpaintPipeline", "StableDiffusionUpscalePipeline":
+		return FamilySD, idx, nil
+	case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
+		"ORTStableDiffusionXLPipeline", "ORTStableDiffusionXLImg2ImgPipeline":
+		return FamilySDXL, idx, nil
+	case "StableDiffusion3Pipeline", "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline",
+		"ORTStableDiffusion3Pipeline":
+		return FamilySD3, idx, nil
+	case "FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "ORTFluxPipeline":
+		return FamilyFlux, idx, nil
+	}
+	// No (or an unknown) model_index.json: decide from the folders.
+	has := func(p string) bool {
+		_, err := os.Stat(filepath.Join(dir, p))
+		return err == nil
+	}
+	switch {
+	case has("transformer/model.onnx") && has("text_encoder_3"):
+		return FamilySD3, idx, nil
+	case has("transformer/model.onnx"):
+		return FamilyFlux, idx, nil
+	case has("unet/model.onnx") && has("text_encoder_2/model.onnx"):
+		return FamilySDXL, idx, nil
+	case has("unet/model.onnx"):
+		return FamilySD, idx, nil
+	}
+	if idx.ClassName != "" {
+		return "", nil, fmt.Errorf("pipeline: %s: unsupported pipeline class %s", dir, idx.ClassName)
+	}
+	return "", nil, fmt.Errorf("pipeline: %s is not an exported checkpoint: no model_index.json and no unet/model.onnx or transformer/model.onnx", dir)
+}
+
+// readJSON decodes a component's config.json; a missing file yields the
+// zero config.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("pipeline: %s: %w", path, err)
+	}
+	return nil
+}
+
+// vaeConfig holds the AutoencoderKL config keys the pipeline uses.
+type vaeConfig struct {
+	ScalingFactor    float64   `json:"scaling_factor"`
+	ShiftFactor      *float64  `json:"shift_factor"`
+	BlockOutChannels []int     `json:"block_out_channels"`
+	LatentChannels   int       `json:"latent_channels"`
+	LatentsMean      []float64 `json:"latents_mean"`
+	LatentsStd       []float64 `json:"latents_std"`
+}
+
+// denoiserConfig holds the UNet / transformer config keys the pipeline
+// uses.
+type denoiserConfig struct {
+	ClassName            string  `json:"_class_name"`
+	InChannels           int     `json:"in_channels"`
+	OutChannels          *int    `json:"out_channels"`
+	SampleSize           any     `json:"sample_size"`
+	TimeCondProjDim      *int    `json:"time_cond_proj_dim"`
+	GuidanceEmbeds       bool    `json:"guidance_embeds"`
+	PatchSize            int     `json:"patch_size"`
+	JointAttentionDim    int     `json:"joint_attention_dim"`
+	PooledProjectionDim  int     `json:"pooled_projection_dim"`
+	AdditionEmbedType    *string `json:"addition_embed_type"`
+	AdditionTimeEmbedDim *int    `json:"addition_time_embed_dim"`
+}
+
+// sampleSize returns the config's sample_size (an int or [h, w]).
+func (c *denoiserConfig) sampleSize() (h, w int) {
+	switch v := c.SampleSize.(type) {
+	case float64:
+		return int(v), int(v)
+	case []any:
+		if len(v) == 2 {
+			a, _ := v[0].(float64)
+			b, _ := v[1].(float64)
+			return int(a), int(b)
+		}
+	}
+	return 0, 0
+}

@@ -1,0 +1,338 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/rng"
+	"github.com/imagegen/imagegen/schedulers"
+)
+
+// ErrClosed is returned by Generate after Close.
+var ErrClosed = errors.New("pipeline: closed")
+
+// Generate runs one request. It stops within one model call when ctx is
+// cancelled.
+func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	q, err := p.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := schedulers.Load(filepath.Join(p.dir, "scheduler", "scheduler_config.json"), q.Scheduler, q.SchedulerOpts)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: scheduler: %w", err)
+	}
+	run, err := p.newRun(q, sched)
+	if err != nil {
+		return nil, err
+	}
+
+	encs := p.encoders
+	if p.opts.LowMem {
+		if encs, err = p.openEncoders(); err != nil {
+			return nil, err
+		}
+	}
+	cond, err := p.encodePrompts(ctx, q, encs)
+	if p.opts.LowMem {
+		closeEncoders(encs)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	if err := run.setTimesteps(); err != nil {
+		return nil, err
+	}
+	gen := rng.New(q.Seed)
+	if err := p.initLatents(ctx, run, gen); err != nil {
+		return nil, err
+	}
+	if err := p.denoise(ctx, run, cond, gen); err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Latents: append([]float32(nil), run.latents...), LatentShape: run.latentShape(),
+		Timesteps: run.timesteps, Scheduler: sched.Config().ClassName, Steps: q.Steps,
+		Guidance: q.guidance, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
+	}
+	if err := p.decode(ctx, run, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// run is the state of one Generate call: geometry, schedule and buffers
+// reused across steps.
+type run struct {
+	q     *resolved
+	sched schedulers.Scheduler
+	cfg   bool
+
+	batch      int // images in the run
+	channels   int // latent channels the scheduler sees (packed for Flux)
+	lh, lw     int // latent height and width (unpacked)
+	packed     bool
+	latents    []float32
+	timesteps  []float64
+	begin      int // first scheduler index (img2img skips the start)
+	calls      int
+	inpaint    *inpaintState
+	imageLat   []float32 // img2img/inpainting: the encoded init image latents
+	patch      int       // SD3 transformer patch size
+}
+
+func (p *Pipeline) newRun(q *resolved, sched schedulers.Scheduler) (*run, error) {
+	r := &run{q: q, sched: sched, cfg: q.cfg(p), batch: q.batch}
+	r.lh, r.lw = q.Height/p.vaeScale, q.Width/p.vaeScale
+	switch p.family {
+	case FamilyFlux:
+		if p.den.InChannels%4 != 0 || p.den.InChannels == 0 {
+			return nil, fmt.Errorf("pipeline: %s: transformer in_channels %d is not 4× the latent channels", p.dir, p.den.InChannels)
+		}
+		r.channels, r.packed = p.den.InChannels/4, true
+	case FamilySD3:
+		r.channels, r.patch = p.den.InChannels, p.den.PatchSize
+	default:
+		r.channels = p.den.InChannels
+		if r.channels == 9 || q.Mask != nil {
+			r.channels = p.vae.LatentChannels
+			if r.channels == 0 {
+				r.channels = 4
+			}
+		}
+	}
+	if r.channels <= 0 {
+		return nil, fmt.Errorf("pipeline: %s: cannot tell the latent channel count from the configs", p.dir)
+	}
+	if p.family == FamilySD && p.den.InChannels == 9 && q.Mask == nil {
+		return nil, badRequest("this is an inpainting checkpoint (9-channel UNet): give --init-image and --mask")
+	}
+	if q.Mask != nil && p.family != FamilySD {
+		return nil, badRequest("inpainting is supported for SD 1.x/2.x checkpoints only")
+	}
+	r.latents = make([]float32, r.batch*r.channels*r.lh*r.lw)
+	return r, nil
+}
+
+// latentShape is the shape of the latents as the scheduler sees them.
+func (r *run) latentShape() []int64 {
+	if r.packed {
+		return []int64{int64(r.batch), int64(r.lh / 2 * r.lw / 2), int64(r.channels * 4)}
+	}
+	return []int64{int64(r.batch), int64(r.channels), int64(r.lh), int64(r.lw)}
+}
+
+// setTimesteps builds the schedule with the family's extra arguments
+// (Flux's sigmas and shift, SD3's dynamic shift) and trims it for img2img.
+func (r *run) setTimesteps() error {
+	q := r.q
+	params := schedulers.TimestepParams{Steps: q.Steps, Eta: q.Eta, Batch: r.batch}
+	if q.InitImage != nil {
+		params.Strength = q.Strength
+	}
+	cfg := r.sched.Config()
+	mu := func(seqLen int) *float64 {
+		base, max := cfg.BaseImageSeqLen, cfg.MaxImageSeqLen
+		if base == 0 {
+			base = 256
+		}
+		if max == 0 {
+			max = 4096
+		}
+		bs, ms := cfg.BaseShift, cfg.MaxShift
+		if bs == 0 && ms == 0 {
+			bs, ms = 0.5, 1.15
+		}
+		m := calculateShift(seqLen, base, max, bs, ms)
+		return &m
+	}
+	switch {
+	case r.packed: // Flux
+		if !cfg.UseFlowSigmas {
+			params.Sigmas = make([]float64, q.Steps)
+			for i := range params.Sigmas {
+				if q.Steps == 1 {
+					params.Sigmas[i] = 1
+				} else {
+					params.Sigmas[i] = 1 + (1/float64(q.Steps)-1)*float64(i)/float64(q.Steps-1)
+				}
+			}
+		}
+		params.Mu = mu(r.lh / 2 * r.lw / 2)
+	case cfg.UseDynamicShift: // SD3
+		patch := max(1, r.patch)
+		params.Mu = mu((r.lh / patch) * (r.lw / patch))
+	}
+	if err := r.sched.SetTimesteps(params); err != nil {
+		return fmt.Errorf("pipeline: scheduler: %w", err)
+	}
+	if q.InitImage != nil && !(q.Mask != nil && q.Strength == 1) {
+		b, err := schedulers.Img2ImgBegin(r.sched, q.Steps, q.Strength)
+		if err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		r.begin = b
+	}
+	all := r.sched.Timesteps()
+	if r.begin >= len(all) {
+		return badRequest("strength %g with %d steps leaves no step to run; raise the strength or the steps", q.Strength, q.Steps)
+	}
+	r.timesteps = append([]float64(nil), all[r.begin:]...)
+	return nil
+}
+
+// checkFinite reports the first NaN or Inf in x.
+func checkFinite(x []float32) bool {
+	for _, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// denoiserIO names the denoiser's sample input and output.
+func (p *Pipeline) denoiserIO() (in, out string) {
+	if p.denoiserName == "transformer" {
+		return "hidden_states", "out_hidden_states"
+	}
+	return "sample", "out_sample"
+}
+
+// denoise runs the scheduler loop.
+func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen *rng.Generator) error {
+	q := r.q
+	sampleName, outName := p.denoiserIO()
+	perSample := len(r.latents) / r.batch
+	nb := r.batch
+	if r.cfg {
+		nb *= 2
+	}
+	extraCh := 0
+	if r.inpaint != nil && r.inpaint.nineChannel {
+		extraCh = 1 + r.channels // mask + masked-image latents
+	}
+	inPer := perSample + extraCh*r.lh*r.lw
+	modelIn := make([]float32, nb*inPer)
+	scaled := make([]float32, len(r.latents))
+	out := make([]float32, nb*perSample)
+	guided := make([]float32, len(r.latents))
+	ts := make([]float32, nb)
+
+	inputs := map[string]ort.Tensor{}
+	for k, v := range cond.inputs {
+		inputs[k] = v
+	}
+	shape := r.latentShape()
+	inShape := append([]int64{int64(nb)}, shape[1:]...)
+	if extraCh > 0 {
+		inShape[1] += int64(extraCh)
+	}
+	inputs[sampleName] = ort.Tensor{Shape: inShape, F32: modelIn}
+	inputs["timestep"] = ort.Tensor{Shape: []int64{int64(nb)}, F32: ts}
+	if r.packed {
+		inputs["img_ids"] = imageIDs(r.lh/2, r.lw/2)
+		if _, ok := p.denoiser.Input("guidance"); ok {
+			g := make([]float32, nb)
+			for i := range g {
+				g[i] = float32(q.guidance)
+			}
+			inputs["guidance"] = ort.Tensor{Shape: []int64{int64(nb)}, F32: g}
+		}
+	}
+	for _, info := range p.denoiser.Inputs() {
+		if _, ok := inputs[info.Name]; !ok {
+			return fmt.Errorf("pipeline: %s: the %s needs input %s, which this pipeline (%s) does not provide", p.dir, p.denoiserName, info, p.family)
+		}
+	}
+	for name := range inputs {
+		if _, ok := p.denoiser.Input(name); !ok {
+			delete(inputs, name) // optional conditioning the export does not take
+		}
+	}
+	outShape := append([]int64{int64(nb)}, shape[1:]...)
+	outputs := map[string]*ort.Tensor{outName: {Shape: outShape, F32: out}}
+
+	total := len(r.timesteps)
+	for k, t := range r.timesteps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		i := r.begin + k
+		r.sched.ScaleModelInput(scaled, r.latents, i)
+		for b := 0; b < nb; b++ {
+			src := scaled[(b%r.batch)*perSample : (b%r.batch+1)*perSample]
+			dst := modelIn[b*inPer : (b+1)*inPer]
+			copy(dst, src)
+			if extraCh > 0 {
+				copy(dst[perSample:], r.inpaint.extra[(b%r.batch)*(inPer-perSample):(b%r.batch+1)*(inPer-perSample)])
+			}
+		}
+		tv := float32(t)
+		if r.packed {
+			tv /= 1000 // Flux's transformer takes t in [0, 1]
+		}
+		for b := range ts {
+			ts[b] = tv
+		}
+		outputs[outName].Shape, outputs[outName].F32 = outShape, out
+		if err := p.denoiser.Run(ctx, inputs, outputs); err != nil {
+			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
+		}
+		r.calls++
+		pred := out
+		if r.cfg {
+			combineCFG(guided, out, float32(q.guidance))
+			if q.GuidanceRescale > 0 {
+				rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
+			}
+			pred = guided
+		}
+		if err := r.sched.Step(r.latents, pred, r.latents, i, gen); err != nil {
+			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
+		}
+		if r.inpaint != nil && !r.inpaint.nineChannel {
+			if err := r.blendInpaint(k); err != nil {
+				return err
+			}
+		}
+		if !checkFinite(r.latents) {
+			return fmt.Errorf("%w at step %d/%d (timestep %g): the model or scheduler produced NaN or Inf", ErrNaN, k+1, total, t)
+		}
+		if q.Progress != nil {
+			q.Progress(StepInfo{Step: k + 1, Total: total, Timestep: t, Latents: r.latents})
+		}
+	}
+	return nil
+}
+
+// imageIDs are Flux's positional ids of the packed latent grid: (0, row,
+// column) per patch.
+func imageIDs(h, w int) ort.Tensor {
+	ids := make([]float32, 0, h*w*3)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			ids = append(ids, 0, float32(y), float32(x))
+		}
+	}
+	return ort.Tensor{Shape: []int64{int64(h * w), 3}, F32: ids}
+}
+
+// calculateShift is the dynamic-shift parameter mu of SD3 and Flux: linear
+// in the image's token count between (baseSeq, baseShift) and (maxSeq,
+// maxShift).
+func calculateShift(seqLen, baseSeq, maxSeq int, baseShift, maxShift float64) float64 {
+	m := (maxShift - baseShift) / float64(maxSeq-baseSeq)
+	b := baseShift - m*float64(baseSeq)
+	return float64(seqLen)*m + b
+}

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imagegen/imagegen/rng"
+)
+
+// initLatents draws the starting latents from the seeded generator in
+// diffusers' order: for text-to-image one randn over the whole batch; for
+// img2img first the VAE posterior sample of the init image, then the noise.
+func (p *Pipeline) initLatents(ctx context.Context, r *run, gen *rng.Generator) error {
+	q := r.q
+	unpacked := len(r.latents)
+	if q.Mask != nil {
+		return p.initInpaint(ctx, r, gen)
+	}
+	if q.InitImage == nil {
+		noise := make([]float32, unpacked)
+		gen.Randn(noise)
+		if p.family == FamilySD || p.family == FamilySDXL {
+			scale := float32(r.sched.InitNoiseSigma())
+			for i := range noise {
+				noise[i] *= scale
+			}
+		}
+		r.store(noise)
+		return nil
+	}
+	img, err := p.encodeImage(ctx, q.InitImage, q.Height, q.Width, gen)
+	if err != nil {
+		return err
+	}
+	imageLat := repeatBatch(img, r.batch)
+	noise := make([]float32, unpacked)
+	gen.Randn(noise)
+	t0 := r.timesteps[0]
+	if r.packed {
+		// Flux: scale_noise on the packed latents, as FluxImg2ImgPipeline does.
+		pi, pn := r.pack(imageLat), r.pack(noise)
+		r.sched.AddNoise(r.latents, pi, pn, t0)
+		return nil
+	}
+	r.sched.AddNoise(r.latents, imageLat, noise, t0)
+	return nil
+}
+
+// store copies unpacked latents into r.latents, packing them for Flux.
+func (r *run) store(unpacked []float32) {
+	if r.packed {
+		copy(r.latents, r.pack(unpacked))
+		return
+	}
+	copy(r.latents, unpacked)
+}
+
+// pack turns [B, C, H, W] latents into Flux's [B, (H/2)(W/2), 4C] patches.
+func (r *run) pack(x []float32) []float32 {
+	c, h, w := r.channels, r.lh, r.lw
+	out := make([]float32, len(x))
+	per := c * h * w
+	k := 0
+	for b := 0; b < r.batch; b++ {
+		for y := 0; y < h/2; y++ {
+			for xx := 0; xx < w/2; xx++ {
+				for ch := 0; ch < c; ch++ {
+					for dy := 0; dy < 2; dy++ {
+						for dx := 0; dx < 2; dx++ {
+							out[k] = x[b*per+ch*h*w+(2*y+dy)*w+2*xx+dx]
+							k++
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// unpack inverts pack.
+func (r *run) unpack(x []float32) []float32 {
+	c, h, w := r.channels, r.lh, r.lw
+	out := make([]float32, len(x))
+	per := c * h * w
+	k := 0
+	for b := 0; b < r.batch; b++ {
+		for y := 0; y < h/2; y++ {
+			for xx := 0; xx < w/2; xx++ {
+				for ch := 0; ch < c; ch++ {
+					for dy := 0; dy < 2; dy++ {
+						for dx := 0; dx < 2; dx++ {
+							out[b*per+ch*h*w+(2*y+dy)*w+2*xx+dx] = x[k]
+							k++
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// repeatBatch repeats one sample's latents n times.
+func repeatBatch(x []float32, n int) []float32 {
+	out := make([]float32, 0, len(x)*n)
+	for i := 0; i < n; i++ {
+		out = append(out, x...)
+	}
+	return out
+}
+
+// unscaledLatents returns the latents the VAE decoder takes: divided by the
+// scaling factor, plus the shift factor (SD3, Flux), unpacked for Flux.
+func (p *Pipeline) unscaledLatents(r *run) []float32 {
+	x := r.latents
+	if r.packed {
+		x = r.unpack(x)
+	} else {
+		x = append([]float32(nil), x...)
+	}
+	sf := float32(p.vae.ScalingFactor)
+	var shift float32
+	if p.vae.ShiftFactor != nil && (p.family == FamilySD3 || p.family == FamilyFlux) {
+		shift = float32(*p.vae.ShiftFactor)
+	}
+	for i := range x {
+		x[i] = x[i]/sf + shift
+	}
+	return x
+}
+
+// scaleImageLatents maps a VAE posterior sample to model latents.
+func (p *Pipeline) scaleImageLatents(x []float32) {
+	sf := float32(p.vae.ScalingFactor)
+	var shift float32
+	if p.vae.ShiftFactor != nil && (p.family == FamilySD3 || p.family == FamilyFlux) {
+		shift = float32(*p.vae.ShiftFactor)
+	}
+	for i := range x {
+		x[i] = (x[i] - shift) * sf
+	}
+}
+
+func sizeError(what string, gotW, gotH, w, h int) error {
+	return badRequest("%s is %dx%d but the output is %dx%d; resize it or pass matching --width/--height", what, gotW, gotH, w, h)
+}
+
+var _ = fmt.Sprintf

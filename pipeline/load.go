@@ -1,0 +1,228 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/tokenizer"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	// Session configures every ONNX Runtime session (device, threads,
+	// graph optimization).
+	Session ort.Options
+	// LowMem opens text encoders for each Generate and releases them right
+	// after encoding, lowering peak memory at the cost of reloading them.
+	LowMem bool
+}
+
+// Pipeline is a loaded checkpoint. Its methods are safe for concurrent
+// use; Generate calls are serialized.
+type Pipeline struct {
+	dir    string
+	family Family
+	index  *modelIndex
+	opts   Options
+
+	vae      vaeConfig
+	den      denoiserConfig
+	vaeScale int
+	// denoiserName is "unet" or "transformer".
+	denoiserName string
+
+	mu       sync.Mutex
+	denoiser *ort.Session
+	vaeDec   *ort.Session
+	vaeEnc   *ort.Session // opened on first img2img / inpainting use
+	encoders []*textEncoder
+	closed   bool
+}
+
+// encoderNames lists the tokenizer and text-encoder folders each family
+// uses, in diffusers' order.
+var encoderNames = map[Family][][2]string{
+	FamilySD:   {{"tokenizer", "text_encoder"}},
+	FamilySDXL: {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}},
+	FamilySD3:  {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}, {"tokenizer_3", "text_encoder_3"}},
+	FamilyFlux: {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}},
+}
+
+// ErrNotCheckpoint is returned by Load for a folder that is not an
+// exported checkpoint.
+var ErrNotCheckpoint = errors.New("pipeline: not an exported checkpoint")
+
+// Load opens the checkpoint folder dir: it detects the pipeline family from
+// model_index.json and the component folders, reads the component configs,
+// loads the tokenizers and opens the ONNX sessions.
+func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is a file, want the checkpoint folder", ErrNotCheckpoint, dir)
+	}
+	fam, idx, err := detectFamily(dir)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: "unet"}
+	if fam == FamilySD3 || fam == FamilyFlux {
+		p.denoiserName = "transformer"
+	}
+	for _, c := range []string{p.denoiserName, "vae_decoder", "scheduler"} {
+		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
+			return nil, fmt.Errorf("%w: %s has no %s folder (a %s checkpoint needs it)", ErrNotCheckpoint, dir, c, fam)
+		}
+	}
+	if err := readJSON(filepath.Join(dir, p.denoiserName, "config.json"), &p.den); err != nil {
+		return nil, err
+	}
+	if err := readJSON(filepath.Join(dir, "vae_decoder", "config.json"), &p.vae); err != nil {
+		return nil, err
+	}
+	if p.vae.ScalingFactor == 0 {
+		p.vae.ScalingFactor = 0.18215
+	}
+	p.vaeScale = 8
+	if n := len(p.vae.BlockOutChannels); n > 0 {
+		p.vaeScale = 1 << (n - 1)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if p.denoiser, err = p.open(p.denoiserName); err != nil {
+		return nil, err
+	}
+	if p.vaeDec, err = p.open("vae_decoder"); err != nil {
+		return nil, err
+	}
+	if !opts.LowMem {
+		if p.encoders, err = p.openEncoders(); err != nil {
+			return nil, err
+		}
+	} else if _, err := p.loadTokenizers(); err != nil {
+		return nil, err // fail early on a broken tokenizer even in low-memory mode
+	}
+	ok = true
+	return p, nil
+}
+
+func (p *Pipeline) open(component string) (*ort.Session, error) {
+	path := filepath.Join(p.dir, component, "model.onnx")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
+	}
+	s, err := ort.Open(path, p.opts.Session)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: load %s: %w", component, err)
+	}
+	return s, nil
+}
+
+func (p *Pipeline) loadTokenizers() ([]tokenizer.Tokenizer, error) {
+	var toks []tokenizer.Tokenizer
+	for _, names := range encoderNames[p.family] {
+		if !p.hasComponent(names[1]) {
+			toks = append(toks, nil)
+			continue
+		}
+		tok, err := tokenizer.Load(filepath.Join(p.dir, names[0]))
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: load %s: %w", names[0], err)
+		}
+		toks = append(toks, tok)
+	}
+	return toks, nil
+}
+
+// hasComponent reports whether the checkpoint ships component/model.onnx.
+func (p *Pipeline) hasComponent(component string) bool {
+	_, err := os.Stat(filepath.Join(p.dir, component, "model.onnx"))
+	return err == nil
+}
+
+// openEncoders loads every tokenizer and text encoder the family uses. SD3
+// may ship without its T5 encoder (text_encoder_3): that slot stays nil and
+// the pipeline uses zeros, as diffusers does.
+func (p *Pipeline) openEncoders() ([]*textEncoder, error) {
+	toks, err := p.loadTokenizers()
+	if err != nil {
+		return nil, err
+	}
+	var encs []*textEncoder
+	for i, names := range encoderNames[p.family] {
+		if toks[i] == nil {
+			if p.family == FamilySD3 && i == 2 {
+				encs = append(encs, nil)
+				continue
+			}
+			closeEncoders(encs)
+			return nil, fmt.Errorf("%w: %s: missing component %s", ErrNotCheckpoint, p.dir, names[1])
+		}
+		s, err := p.open(names[1])
+		if err != nil {
+			closeEncoders(encs)
+			return nil, err
+		}
+		encs = append(encs, newTextEncoder(names[1], toks[i], s))
+	}
+	return encs, nil
+}
+
+func closeEncoders(encs []*textEncoder) {
+	for _, e := range encs {
+		if e != nil {
+			e.sess.Close()
+		}
+	}
+}
+
+// Family returns the detected pipeline family.
+func (p *Pipeline) Family() Family { return p.family }
+
+// Dir returns the checkpoint folder.
+func (p *Pipeline) Dir() string { return p.dir }
+
+// VAEScale returns the VAE's downsampling factor (8 for real checkpoints).
+func (p *Pipeline) VAEScale() int { return p.vaeScale }
+
+// DefaultSize returns the image size diffusers uses when none is given.
+func (p *Pipeline) DefaultSize() (height, width int) {
+	if p.family == FamilyFlux {
+		return 128 * p.vaeScale, 128 * p.vaeScale
+	}
+	h, w := p.den.sampleSize()
+	if h == 0 {
+		h, w = 64, 64
+	}
+	return h * p.vaeScale, w * p.vaeScale
+}
+
+// Close releases every session. It is safe to call more than once.
+func (p *Pipeline) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	closeEncoders(p.encoders)
+	p.encoders = nil
+	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	p.denoiser, p.vaeDec, p.vaeEnc = nil, nil, nil
+	return nil
+}

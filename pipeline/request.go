@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+)
+
+// Request is one Generate call. Zero values mean the diffusers default of
+// the checkpoint's pipeline.
+type Request struct {
+	// Prompts holds one prompt per batch entry (at least one, may be "").
+	Prompts []string
+	// NegativePrompt applies to every prompt; "" is diffusers' default.
+	NegativePrompt string
+	// Prompt2 / NegativePrompt2 feed SDXL's second encoder and the T5
+	// encoder of SD3 and Flux ("" = the same as Prompts / NegativePrompt).
+	Prompt2         string
+	NegativePrompt2 string
+
+	// Scheduler is a diffusers class or friendly name ("" = the
+	// checkpoint's); SchedulerOpts are key=value overrides.
+	Scheduler     string
+	SchedulerOpts []string
+
+	Steps int // 0 = the family default (50 SD/SDXL, 28 SD3/Flux, 4 LCM)
+	// Guidance is the classifier-free guidance scale (Flux: the distilled
+	// guidance embedding); nil = the family default.
+	Guidance        *float64
+	GuidanceRescale float64
+	Eta             float64
+	Seed            uint64
+	// Height and Width in pixels (0 = the checkpoint's default size); both
+	// must be multiples of the VAE factor (and of 2× it for Flux).
+	Height, Width int
+	// NumImages per prompt (0 = 1).
+	NumImages int
+	// MaxSequenceLength for the T5 encoder (0 = 256 for SD3, 512 for Flux).
+	MaxSequenceLength int
+
+	// InitImage turns the run into img2img (or inpainting with Mask);
+	// Strength in (0, 1] picks how much of the schedule runs (0 = 0.8 for
+	// img2img, 1.0 for inpainting).
+	InitImage image.Image
+	Mask      image.Image
+	Strength  float64
+
+	// Progress, when set, is called after every scheduler step.
+	Progress func(StepInfo)
+}
+
+// StepInfo reports one finished denoising step.
+type StepInfo struct {
+	Step, Total int
+	Timestep    float64
+	// Latents are the current latents (read-only, valid during the call).
+	Latents []float32
+}
+
+// Result is what Generate returns.
+type Result struct {
+	// Images holds N images as float32 [N, H, W, 3] in [0, 1], exactly what
+	// diffusers returns with output_type="np".
+	Images        []float32
+	N, H, W       int
+	Latents       []float32 // final latents, before the VAE
+	LatentShape   []int64
+	Timesteps     []float64 // the model timesteps that ran
+	Scheduler     string    // the scheduler class used
+	Steps         int
+	Guidance      float64
+	Seed          uint64
+	ModelFamily   Family
+	DenoiserCalls int
+}
+
+// Sentinel errors for bad requests, returned (wrapped) by Generate.
+var (
+	ErrBadRequest = errors.New("pipeline: bad request")
+	ErrNaN        = errors.New("pipeline: latents became NaN")
+)
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// resolved holds a request with defaults filled in.
+type resolved struct {
+	Request
+	guidance float64
+	batch    int // prompts × images per prompt
+	lcm      bool
+}
+
+func (p *Pipeline) resolve(r Request) (*resolved, error) {
+	q := &resolved{Request: r}
+	if len(r.Prompts) == 0 {
+		return nil, badRequest("no prompt given")
+	}
+	if r.NumImages < 0 {
+		return nil, badRequest("number of images must be positive, got %d", r.NumImages)
+	}
+	if q.NumImages == 0 {
+		q.NumImages = 1
+	}
+	q.batch = len(r.Prompts) * q.NumImages
+	q.lcm = p.den.TimeCondProjDim != nil
+	if q.Steps < 0 {
+		return nil, badRequest("steps must be at least 1, got %d", r.Steps)
+	}
+	if q.Steps == 0 {
+		switch {
+		case q.lcm:
+			q.Steps = 4
+		case p.family == FamilySD3 || p.family == FamilyFlux:
+			q.Steps = 28
+		default:
+			q.Steps = 50
+		}
+	}
+	switch {
+	case r.Guidance != nil:
+		q.guidance = *r.Guidance
+	case q.lcm:
+		q.guidance = 8.5
+	case p.family == FamilySDXL:
+		q.guidance = 5
+	case p.family == FamilySD3:
+		q.guidance = 7
+	case p.family == FamilyFlux:
+		q.guidance = 3.5
+	default:
+		q.guidance = 7.5
+	}
+	if math.IsNaN(q.guidance) || math.IsInf(q.guidance, 0) {
+		return nil, badRequest("guidance must be a finite number")
+	}
+	if r.GuidanceRescale < 0 || r.GuidanceRescale > 1 {
+		return nil, badRequest("guidance rescale must be in [0, 1], got %g", r.GuidanceRescale)
+	}
+	if r.Eta < 0 {
+		return nil, badRequest("eta must be non-negative, got %g", r.Eta)
+	}
+	dh, dw := p.DefaultSize()
+	if q.Height == 0 {
+		q.Height = dh
+	}
+	if q.Width == 0 {
+		q.Width = dw
+	}
+	mult := p.vaeScale
+	if p.family == FamilyFlux {
+		mult *= 2 // latents are packed into 2x2 patches
+	} else if p.family == FamilySD3 && p.den.PatchSize > 1 {
+		mult *= p.den.PatchSize
+	}
+	if q.Height <= 0 || q.Width <= 0 || q.Height%mult != 0 || q.Width%mult != 0 {
+		return nil, badRequest("size %dx%d: width and height must be positive multiples of %d for this checkpoint", q.Width, q.Height, mult)
+	}
+	if q.Height*q.Width > 4096*4096 {
+		return nil, badRequest("size %dx%d is too large", q.Width, q.Height)
+	}
+	if r.Mask != nil && r.InitImage == nil {
+		return nil, badRequest("a mask needs an init image")
+	}
+	if r.Strength < 0 || r.Strength > 1 || math.IsNaN(r.Strength) {
+		return nil, badRequest("strength must be in (0, 1], got %g", r.Strength)
+	}
+	if r.InitImage == nil && r.Strength != 0 {
+		return nil, badRequest("strength needs an init image")
+	}
+	if q.Strength == 0 {
+		q.Strength = 0.8
+		if r.Mask != nil {
+			q.Strength = 1
+		}
+	}
+	switch p.family {
+	case FamilySD:
+		if r.Prompt2 != "" || r.NegativePrompt2 != "" {
+			return nil, badRequest("this checkpoint has one text encoder; a second prompt needs SDXL, SD3 or Flux")
+		}
+	case FamilySD3, FamilyFlux:
+		if q.MaxSequenceLength < 0 || q.MaxSequenceLength > 512 {
+			return nil, badRequest("max sequence length must be in 1..512, got %d", q.MaxSequenceLength)
+		}
+		if q.MaxSequenceLength == 0 {
+			q.MaxSequenceLength = 256
+			if p.family == FamilyFlux {
+				q.MaxSequenceLength = 512
+			}
+		}
+	}
+	if p.family != FamilySD3 && p.family != FamilyFlux && r.MaxSequenceLength != 0 {
+		return nil, badRequest("max sequence length applies to T5 encoders (SD3, Flux) only")
+	}
+	return q, nil
+}
+
+// cfg reports whether classifier-free guidance runs: guidance above 1 on a
+// model without a guidance embedding (LCM and Flux embed it instead).
+func (q *resolved) cfg(p *Pipeline) bool {
+	return q.guidance > 1 && !q.lcm && p.family != FamilyFlux
+}

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/tokenizer"
+)
+
+// textEncoder pairs a tokenizer with its ONNX text encoder.
+type textEncoder struct {
+	name string // component folder, e.g. "text_encoder_2"
+	tok  tokenizer.Tokenizer
+	sess *ort.Session
+	// hidden lists the hidden_states.N outputs in layer order, when the
+	// export has them (SDXL, SD3 encoders).
+	hidden []string
+}
+
+// embedding is one encoded prompt.
+type embedding struct {
+	seq    int       // sequence length
+	dim    int       // hidden size
+	hidden []float32 // [seq, dim]: last or penultimate hidden state
+	pooled []float32 // pooled / projected output, when asked for
+}
+
+func newTextEncoder(name string, tok tokenizer.Tokenizer, sess *ort.Session) *textEncoder {
+	te := &textEncoder{name: name, tok: tok, sess: sess}
+	type layer struct {
+		n    int
+		name string
+	}
+	var layers []layer
+	for _, o := range sess.Outputs() {
+		if rest, ok := strings.CutPrefix(o.Name, "hidden_states."); ok {
+			if n, err := strconv.Atoi(rest); err == nil {
+				layers = append(layers, layer{n, o.Name})
+			}
+		}
+	}
+	sort.Slice(layers, func(i, j int) bool { return layers[i].n < layers[j].n })
+	for _, l := range layers {
+		te.hidden = append(te.hidden, l.name)
+	}
+	return te
+}
+
+// hiddenKind says which hidden state a pipeline takes from an encoder.
+type hiddenKind int
+
+const (
+	lastHidden        hiddenKind = iota // last_hidden_state (SD 1.x/2.x, T5)
+	penultimateHidden                   // hidden_states[-2] (SDXL, SD3 CLIP)
+	noHidden                            // pooled output only (Flux CLIP)
+)
+
+// pooledKind says which pooled output a pipeline takes.
+type pooledKind int
+
+const (
+	noPooled     pooledKind = iota
+	pooledOutput            // pooler_output (Flux CLIP)
+	textEmbeds              // text_embeds, the projected pooled output (SDXL encoder 2, SD3)
+)
+
+// encode tokenizes text padded to maxLen and runs the encoder.
+func (te *textEncoder) encode(ctx context.Context, text string, maxLen int, hk hiddenKind, pk pooledKind) (*embedding, error) {
+	ids := te.tok.EncodePadded(text, maxLen)
+	ids64 := make([]int64, len(ids))
+	for i, id := range ids {
+		ids64[i] = int64(id)
+	}
+	in := map[string]ort.Tensor{"input_ids": {Shape: []int64{1, int64(len(ids))}, I64: ids64}}
+	if _, ok := te.sess.Input("input_ids"); !ok {
+		return nil, fmt.Errorf("pipeline: %s: the model has no input_ids input (it declares %v)", te.sess.Name(), te.sess.Inputs())
+	}
+	hiddenName := ""
+	switch hk {
+	case lastHidden:
+		hiddenName = "last_hidden_state"
+	case penultimateHidden:
+		if len(te.hidden) < 2 {
+			return nil, fmt.Errorf("pipeline: %s: needs hidden_states.N outputs for the penultimate layer, but the export has none (re-export with output_hidden_states)", te.sess.Name())
+		}
+		hiddenName = te.hidden[len(te.hidden)-2]
+	}
+	out := map[string]*ort.Tensor{}
+	if hiddenName != "" {
+		if _, ok := te.sess.Output(hiddenName); !ok {
+			return nil, fmt.Errorf("pipeline: %s: missing output %s", te.sess.Name(), hiddenName)
+		}
+		out[hiddenName] = &ort.Tensor{}
+	}
+	pooledName := ""
+	switch pk {
+	case pooledOutput:
+		pooledName = "pooler_output"
+	case textEmbeds:
+		pooledName = "text_embeds"
+	}
+	if pooledName != "" {
+		if _, ok := te.sess.Output(pooledName); !ok {
+			return nil, fmt.Errorf("pipeline: %s: missing output %s (declared: %v)", te.sess.Name(), pooledName, te.sess.Outputs())
+		}
+		out[pooledName] = &ort.Tensor{}
+	}
+	if err := te.sess.Run(ctx, in, out); err != nil {
+		return nil, err
+	}
+	e := &embedding{}
+	if hiddenName != "" {
+		h := out[hiddenName]
+		if len(h.Shape) != 3 {
+			return nil, fmt.Errorf("pipeline: %s: %s has shape %v, want [1, seq, dim]", te.sess.Name(), hiddenName, h.Shape)
+		}
+		e.seq, e.dim, e.hidden = int(h.Shape[1]), int(h.Shape[2]), h.F32
+	}
+	if pooledName != "" {
+		e.pooled = out[pooledName].F32
+	}
+	return e, nil
+}

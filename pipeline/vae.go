@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+
+	"golang.org/x/image/draw"
+
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/rng"
+)
+
+// decode runs the VAE decoder one image at a time (the decoder is the
+// memory peak at large sizes) and converts to [N, H, W, 3] in [0, 1] as
+// diffusers' image processor does: (x / 2 + 0.5) clamped.
+func (p *Pipeline) decode(ctx context.Context, r *run, res *Result) error {
+	lat := p.unscaledLatents(r)
+	per := r.channels * r.lh * r.lw
+	H, W := r.lh*p.vaeScale, r.lw*p.vaeScale
+	res.N, res.H, res.W = r.batch, H, W
+	res.Images = make([]float32, r.batch*H*W*3)
+	var out ort.Tensor
+	for b := 0; b < r.batch; b++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in := map[string]ort.Tensor{"latent_sample": {Shape: []int64{1, int64(r.channels), int64(r.lh), int64(r.lw)}, F32: lat[b*per : (b+1)*per]}}
+		out = ort.Tensor{}
+		if err := p.vaeDec.Run(ctx, in, map[string]*ort.Tensor{"sample": &out}); err != nil {
+			return fmt.Errorf("pipeline: vae decode: %w", err)
+		}
+		if len(out.Shape) != 4 || out.Shape[1] != 3 || int(out.Shape[2]) != H || int(out.Shape[3]) != W {
+			return fmt.Errorf("pipeline: vae decoder returned shape %v, want [1, 3, %d, %d]", out.Shape, H, W)
+		}
+		img := res.Images[b*H*W*3 : (b+1)*H*W*3]
+		plane := H * W
+		for c := 0; c < 3; c++ {
+			src := out.F32[c*plane : (c+1)*plane]
+			for k, v := range src {
+				v = v/2 + 0.5
+				if v < 0 {
+					v = 0
+				} else if v > 1 {
+					v = 1
+				}
+				img[k*3+c] = v
+			}
+		}
+		if !checkFinite(img) {
+			return fmt.Errorf("%w in the VAE decoder output", ErrNaN)
+		}
+	}
+	return nil
+}
+
+// imageTensor converts an image to [1, 3, H, W] in [-1, 1], resizing it to
+// w×h first when its size differs (Catmull-Rom; diffusers resizes with
+// PIL's Lanczos, so resized inputs differ slightly from diffusers').
+func imageTensor(src image.Image, h, w int) []float32 {
+	img := toNRGBA(src, h, w)
+	out := make([]float32, 3*h*w)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			o := img.PixOffset(x, y)
+			for c := 0; c < 3; c++ {
+				out[c*h*w+y*w+x] = float32(img.Pix[o+c])/255*2 - 1
+			}
+		}
+	}
+	return out
+}
+
+// toNRGBA returns src as NRGBA of size w×h.
+func toNRGBA(src image.Image, h, w int) *image.NRGBA {
+	b := src.Bounds()
+	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	if b.Dx() == w && b.Dy() == h {
+		draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
+		return dst
+	}
+	draw.CatmullRom.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
+	return dst
+}
+
+// vaeEncoder opens the VAE encoder on first use.
+func (p *Pipeline) vaeEncoder() (*ort.Session, error) {
+	if p.vaeEnc != nil {
+		return p.vaeEnc, nil
+	}
+	s, err := p.open("vae_encoder")
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: img2img and inpainting need the VAE encoder: %w", err)
+	}
+	p.vaeEnc = s
+	return s, nil
+}
+
+// encodePixels runs the VAE encoder on [1, 3, h, w] pixels in [-1, 1] and
+// returns scaled model latents. Exports with latent_parameters (mean and
+// log-variance) are sampled with the seeded generator, as diffusers'
+// latent_dist.sample(generator) does; older exports with latent_sample are
+// used as they are.
+func (p *Pipeline) encodePixels(ctx context.Context, pix []float32, h, w int, gen *rng.Generator) ([]float32, error) {
+	enc, err := p.vaeEncoder()
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]ort.Tensor{"sample": {Shape: []int64{1, 3, int64(h), int64(w)}, F32: pix}}
+	var lat []float32
+	switch {
+	case hasOutput(enc, "latent_parameters"):
+		var out ort.Tensor
+		if err := enc.Run(ctx, in, map[string]*ort.Tensor{"latent_parameters": &out}); err != nil {
+			return nil, fmt.Errorf("pipeline: vae encode: %w", err)
+		}
+		if len(out.Shape) != 4 || out.Shape[1]%2 != 0 {
+			return nil, fmt.Errorf("pipeline: vae encoder returned latent_parameters of shape %v, want [1, 2C, h, w]", out.Shape)
+		}
+		n := len(out.F32) / 2
+		mean, logvar := out.F32[:n], out.F32[n:]
+		noise := make([]float32, n)
+		gen.Randn(noise)
+		lat = make([]float32, n)
+		for i := range lat {
+			lv := math.Min(math.Max(float64(logvar[i]), -30), 20)
+			std := float32(math.Exp(0.5 * lv))
+			lat[i] = mean[i] + std*noise[i]
+		}
+	case hasOutput(enc, "latent_sample"):
+		var out ort.Tensor
+		if err := enc.Run(ctx, in, map[string]*ort.Tensor{"latent_sample": &out}); err != nil {
+			return nil, fmt.Errorf("pipeline: vae encode: %w", err)
+		}
+		lat = out.F32
+	default:
+		return nil, fmt.Errorf("pipeline: %s: vae encoder has neither latent_parameters nor latent_sample output", enc.Name())
+	}
+	p.scaleImageLatents(lat)
+	return lat, nil
+}
+
+func (p *Pipeline) encodeImage(ctx context.Context, img image.Image, h, w int, gen *rng.Generator) ([]float32, error) {
+	return p.encodePixels(ctx, imageTensor(img, h, w), h, w, gen)
+}
+
+func hasOutput(s *ort.Session, name string) bool {
+	_, ok := s.Output(name)
+	return ok
+}
