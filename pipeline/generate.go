@@ -78,17 +78,17 @@ type run struct {
 	sched schedulers.Scheduler
 	cfg   bool
 
-	batch      int // images in the run
-	channels   int // latent channels the scheduler sees (packed for Flux)
-	lh, lw     int // latent height and width (unpacked)
-	packed     bool
-	latents    []float32
-	timesteps  []float64
-	begin      int // first scheduler index (img2img skips the start)
-	calls      int
-	inpaint    *inpaintState
-	imageLat   []float32 // img2img/inpainting: the encoded init image latents
-	patch      int       // SD3 transformer patch size
+	batch     int // images in the run
+	channels  int // latent channels the scheduler sees (packed for Flux)
+	lh, lw    int // latent height and width (unpacked)
+	packed    bool
+	latents   []float32
+	timesteps []float64
+	begin     int // first scheduler index (img2img skips the start)
+	calls     int
+	inpaint   *inpaintState
+	imageLat  []float32 // img2img/inpainting: the encoded init image latents
+	patch     int       // SD3 transformer patch size
 }
 
 func (p *Pipeline) newRun(q *resolved, sched schedulers.Scheduler) (*run, error) {
