@@ -11,6 +11,10 @@ func part2Constructor(class string) constructor {
 		return newDPMSolverMultistep
 	case ClassUniPCMultistep:
 		return newUniPCMultistep
+	case ClassHeun:
+		return newHeunDiscrete
+	case ClassFlowMatchEulerDiscrete:
+		return newFlowMatchEulerDiscrete
 	}
 	return func(cfg *Config) (Scheduler, error) {
 		return nil, fmt.Errorf("%w: %s is not implemented yet", ErrUnknownClass, class)
