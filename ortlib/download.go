@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -22,9 +23,9 @@ import (
 // after the first, each attempt resumes where the last one stopped.
 const httpAttempts = 5
 
-// fetchHTTP downloads the release archive at url into dir, checks it, and
+// fetchHTTP downloads the release archive at archiveURL into dir, checks it, and
 // returns the library inside it as a temporary file in dir.
-func fetchHTTP(ctx context.Context, o Options, p platform, dir, url string) (string, error) {
+func fetchHTTP(ctx context.Context, o Options, p platform, dir, archiveURL string) (string, error) {
 	f, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
 		return "", fmt.Errorf("ortlib: download file: %w", err)
@@ -33,7 +34,7 @@ func fetchHTTP(ctx context.Context, o Options, p platform, dir, url string) (str
 		f.Close()
 		os.Remove(f.Name())
 	}()
-	if err := download(ctx, o, url, f); err != nil {
+	if err := download(ctx, o, archiveURL, f); err != nil {
 		return "", err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -42,32 +43,31 @@ func fetchHTTP(ctx context.Context, o Options, p platform, dir, url string) (str
 	h := sha256.New()
 	lib, err := extractArchive(io.TeeReader(f, h), dir, p, releaseEntry(p.releaseEntries))
 	if err != nil {
-		return "", fmt.Errorf("ortlib: %s: %w", path.Base(url), err)
+		return "", fmt.Errorf("ortlib: %s: %w", path.Base(archiveURL), err)
 	}
 	archiveSum := hex.EncodeToString(h.Sum(nil))
 	switch want := o.archiveSHA256(); {
 	case want != "" && want != archiveSum:
 		removeExtracted(lib)
-		return "", fmt.Errorf("%w: %s has sha256 %s, want %s", ErrChecksum, url, archiveSum, want)
+		return "", fmt.Errorf("%w: %s has sha256 %s, want %s", ErrChecksum, archiveURL, archiveSum, want)
 	case want != "":
 		// verified against the user's pin
 	case p.npmSHA256 != "" && lib.sha256 == p.npmSHA256:
 		// the same build as the pinned npm library
 	default:
 		o.logf("%s is not verified: no sha256 is pinned for it (archive sha256 %s, library sha256 %s); set $%s to pin the archive",
-			url, archiveSum, lib.sha256, EnvSHA256)
+			archiveURL, archiveSum, lib.sha256, EnvSHA256)
 	}
 	return lib.tmp, nil
 }
 
 // statusError is an HTTP response that is not the file.
 type statusError struct {
-	url  string
 	code int
 }
 
 func (e *statusError) Error() string {
-	return fmt.Sprintf("GET %s: %d %s", e.url, e.code, http.StatusText(e.code))
+	return fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
 }
 
 // temporary reports whether asking again may help.
@@ -75,10 +75,10 @@ func (e *statusError) temporary() bool {
 	return e.code >= 500 || e.code == http.StatusTooManyRequests || e.code == http.StatusRequestTimeout
 }
 
-// download writes url's body to f, retrying with growing waits and
+// download writes archiveURL's body to f, retrying with growing waits and
 // resuming with a Range request after an interrupted transfer.
-func download(ctx context.Context, o Options, url string, f *os.File) error {
-	d := &resumable{url: url, f: f, client: o.HTTPClient, idle: o.idleTimeout}
+func download(ctx context.Context, o Options, archiveURL string, f *os.File) error {
+	d := &resumable{url: archiveURL, f: f, client: o.HTTPClient, idle: o.idleTimeout}
 	if d.client == nil {
 		d.client = defaultClient()
 	}
@@ -99,11 +99,10 @@ func download(ctx context.Context, o Options, url string, f *os.File) error {
 		if err == nil {
 			return nil
 		}
-		var se *statusError
-		if ctx.Err() != nil || (errors.As(err, &se) && !se.temporary()) || attempt == httpAttempts {
+		if ctx.Err() != nil || !retryable(err) || attempt == httpAttempts {
 			break
 		}
-		o.logf("download interrupted after %d bytes (%v); retrying in %v", d.have, err, wait)
+		o.logf("download attempt %d stopped after %d bytes (%v); retrying in %v", attempt, d.have, err, wait)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("ortlib: %w (after %v)", ctx.Err(), err)
@@ -112,9 +111,24 @@ func download(ctx context.Context, o Options, url string, f *os.File) error {
 		wait *= 2
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("ortlib: download %s: %w", url, ctx.Err())
+		return fmt.Errorf("ortlib: download: %w", ctx.Err())
 	}
-	return fmt.Errorf("ortlib: download %s: %w", url, err)
+	return fmt.Errorf("ortlib: download: %w", err)
+}
+
+// retryable reports whether another attempt may succeed after err: not
+// after an HTTP status that will not change, nor for a host name that does
+// not resolve.
+func retryable(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.temporary()
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false
+	}
+	return true
 }
 
 func defaultClient() *http.Client {
@@ -156,6 +170,10 @@ func (d *resumable) attempt(ctx context.Context) error {
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
+		// The caller names the URL already; keep only what went wrong.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			return ue.Err
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -172,14 +190,14 @@ func (d *resumable) attempt(ctx context.Context) error {
 		start, total, err := parseContentRange(resp.Header.Get("Content-Range"))
 		if err != nil || start != d.have {
 			d.have = 0 // cannot splice this; ask for everything next time
-			return fmt.Errorf("GET %s: unusable partial response %q", d.url, resp.Header.Get("Content-Range"))
+			return fmt.Errorf("unusable partial response %q", resp.Header.Get("Content-Range"))
 		}
 		d.total = total
 	case http.StatusRequestedRangeNotSatisfiable:
 		d.have = 0
-		return &statusError{d.url, resp.StatusCode}
+		return &statusError{resp.StatusCode}
 	default:
-		return &statusError{d.url, resp.StatusCode}
+		return &statusError{resp.StatusCode}
 	}
 	if v := resp.Header.Get("ETag"); v != "" && !strings.HasPrefix(v, "W/") {
 		d.ifRange = v

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -393,6 +394,29 @@ func TestParseContentRange(t *testing.T) {
 			start, total, err := parseContentRange(tt.in)
 			if (err == nil) != tt.ok || start != tt.start || total != tt.total {
 				t.Errorf("parseContentRange(%q) = %d, %d, %v; want %d, %d, ok=%v", tt.in, start, total, err, tt.start, tt.total, tt.ok)
+			}
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"404", &statusError{http.StatusNotFound}, false},
+		{"403", fmt.Errorf("wrapped: %w", &statusError{http.StatusForbidden}), false},
+		{"500", &statusError{http.StatusInternalServerError}, true},
+		{"429", &statusError{http.StatusTooManyRequests}, true},
+		{"unknown host", &net.OpError{Op: "dial", Err: &net.DNSError{Name: "x.invalid", IsNotFound: true}}, false},
+		{"DNS timeout", &net.DNSError{Name: "x", IsTimeout: true}, true},
+		{"cut off", io.ErrUnexpectedEOF, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retryable(tt.err); got != tt.want {
+				t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
 	}

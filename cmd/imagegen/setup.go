@@ -6,16 +6,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func setupCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "setup",
-		Usage: "fetch ONNX Runtime into the user cache",
-		Action: func(c *cli.Context) error {
-			return errors.New("setup: not wired yet")
-		},
-	}
-}
-
 func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
