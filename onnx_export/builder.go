@@ -161,6 +161,9 @@ func (b *Builder) failf(op string, kind error, format string, args ...any) {
 //
 //	defer b.Scope("conv1")()
 func (b *Builder) Scope(name string) func() {
+	if name == "" {
+		return func() {}
+	}
 	b.scope = append(b.scope, name)
 	n := len(b.scope)
 	return func() {
@@ -297,6 +300,32 @@ func (b *Builder) Output(name string, v *Value) {
 		}
 	}
 	b.outputs = append(b.outputs, v)
+}
+
+// OutputAs is Output with a declared shape: dims replaces the inferred
+// shape in the model's output list (to name dynamic axes such as "height"
+// that inference could only call unknown). Static dimensions must agree.
+func (b *Builder) OutputAs(name string, v *Value, dims ...Dim) {
+	if !b.check("Output", v) {
+		return
+	}
+	declared := Shape(append([]Dim{}, dims...))
+	if v.shape != nil {
+		if len(v.shape) != len(declared) {
+			b.failf("Output", ErrShape, "output %s declared %v, computed %v", name, declared, v.shape)
+			return
+		}
+		for i := range declared {
+			if !compatibleDim(declared[i], v.shape[i]) {
+				b.failf("Output", ErrShape, "output %s declared %v, computed %v", name, declared, v.shape)
+				return
+			}
+		}
+	}
+	b.Output(name, v)
+	if b.err == nil {
+		b.outputs[len(b.outputs)-1].shape = declared
+	}
 }
 
 // Param adds a trainable initializer named scope + "." + name (or name at

@@ -163,7 +163,7 @@ func TestShapeInference(t *testing.T) {
 		v    *Value
 		want string
 	}{
-		{"conv same", b.Conv(x, w, nil, ConvOptions{Pads: []int64{1, 1, 1, 1}}), "[batch,16,?,?]"},
+		{"conv same", b.Conv(x, w, nil, ConvOptions{Pads: []int64{1, 1, 1, 1}}), "[batch,16,h,w]"},
 		{"group reshape", b.Reshape(x, 0, 2, -1), "[batch,2,?]"},
 		{"reshape like", b.ReshapeLike(b.Reshape(x, 0, 2, -1), x), "[batch,8,h,w]"},
 		{"transpose", b.Transpose(x, 0, 2, 3, 1), "[batch,h,w,8]"},

@@ -176,12 +176,16 @@ func (b *Builder) conv(op string, x, w, bias *Value, opt ConvOptions) *Value {
 	out := Shape{x.shape[0], D(outC)}
 	for i := range spatial {
 		d := x.shape[2+i]
-		if !d.Known() {
-			out = append(out, Dim{Size: -1})
-			continue
-		}
 		ke := o.Dilations[i]*(kernel[i]-1) + 1
 		pad := o.Pads[i] + o.Pads[spatial+i]
+		if !d.Known() {
+			if o.Strides[i] == 1 && pad == ke-1 && o.OutputPadding[i] == 0 {
+				out = append(out, d) // "same" convolution keeps the named dimension
+			} else {
+				out = append(out, Dim{Size: -1})
+			}
+			continue
+		}
 		var n int64
 		if op == "Conv" {
 			n = (d.Size+pad-ke)/o.Strides[i] + 1

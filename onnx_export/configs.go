@@ -1,0 +1,95 @@
+package onnxexport
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// SDConfig is the architecture of a Stable-Diffusion-style checkpoint:
+// text encoder, UNet and VAE.
+type SDConfig struct {
+	Name string
+	Text CLIPTextConfig
+	UNet UNetConfig
+	VAE  VAEConfig
+}
+
+// SD15 is Stable Diffusion 1.5 at full size: UNet 320/640/1280/1280 with
+// two layers per block and 8 heads, CLIP ViT-L/14 text encoder (12 layers,
+// 768 wide), VAE 128/256/512/512.
+func SD15() SDConfig {
+	return SDConfig{
+		Name: "sd15",
+		Text: CLIPTextConfig{
+			VocabSize: 49408, HiddenSize: 768, IntermediateSize: 3072, NumLayers: 12, NumHeads: 12,
+			MaxPositionEmbeddings: 77, HiddenAct: "quick_gelu", LayerNormEps: 1e-5,
+			BOSTokenID: 49406, EOSTokenID: 49407,
+		},
+		UNet: UNetConfig{
+			InChannels: 4, OutChannels: 4, SampleSize: 64,
+			BlockOutChannels: []int64{320, 640, 1280, 1280},
+			DownBlockTypes:   []string{CrossAttnDownBlock2D, CrossAttnDownBlock2D, CrossAttnDownBlock2D, DownBlock2D},
+			UpBlockTypes:     []string{UpBlock2D, CrossAttnUpBlock2D, CrossAttnUpBlock2D, CrossAttnUpBlock2D},
+			LayersPerBlock:   2, AttentionHeads: []int64{8}, CrossAttentionDim: 768,
+			NormGroups: 32, NormEps: 1e-5, FlipSinToCos: true,
+		},
+		VAE: VAEConfig{
+			InChannels: 3, OutChannels: 3, LatentChannels: 4,
+			BlockOutChannels: []int64{128, 256, 512, 512}, LayersPerBlock: 2,
+			NormGroups: 32, SampleSize: 512, ScalingFactor: 0.18215,
+		},
+	}
+}
+
+// TinySD is a few-megabyte SD-1.x-layout model for tests: the same
+// architecture as the sd1-tiny conformance checkpoint (UNet 32/64, CLIP 32
+// wide with 5 layers, VAE 32/64), with a byte-level tokenizer vocabulary.
+func TinySD() SDConfig {
+	return SDConfig{
+		Name: "tiny-sd",
+		Text: CLIPTextConfig{
+			VocabSize: 514, HiddenSize: 32, IntermediateSize: 37, NumLayers: 5, NumHeads: 4,
+			MaxPositionEmbeddings: 77, HiddenAct: "quick_gelu", LayerNormEps: 1e-5,
+			BOSTokenID: 512, EOSTokenID: 513,
+		},
+		UNet: UNetConfig{
+			InChannels: 4, OutChannels: 4, SampleSize: 16,
+			BlockOutChannels: []int64{32, 64},
+			DownBlockTypes:   []string{CrossAttnDownBlock2D, DownBlock2D},
+			UpBlockTypes:     []string{UpBlock2D, CrossAttnUpBlock2D},
+			LayersPerBlock:   1, AttentionHeads: []int64{8}, CrossAttentionDim: 32,
+			NormGroups: 8, NormEps: 1e-5, FlipSinToCos: true,
+		},
+		VAE: VAEConfig{
+			InChannels: 3, OutChannels: 3, LatentChannels: 4,
+			BlockOutChannels: []int64{32, 64}, LayersPerBlock: 1,
+			NormGroups: 8, SampleSize: 32, ScalingFactor: 0.18215,
+		},
+	}
+}
+
+// archs is the immutable registry behind ArchByName.
+var archs = map[string]func() SDConfig{"sd15": SD15, "tiny-sd": TinySD}
+
+// ErrUnknownArch is returned (wrapped) by ArchByName.
+var ErrUnknownArch = fmt.Errorf("unknown architecture")
+
+// ArchNames lists the architectures ArchByName knows, sorted.
+func ArchNames() []string {
+	var names []string
+	for n := range archs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ArchByName returns the named architecture ("sd15", "tiny-sd").
+func ArchByName(name string) (SDConfig, error) {
+	f, ok := archs[name]
+	if !ok {
+		return SDConfig{}, fmt.Errorf("onnxexport: %w %q (known: %s)", ErrUnknownArch, name, strings.Join(ArchNames(), ", "))
+	}
+	return f(), nil
+}
