@@ -101,7 +101,7 @@ func (c *Config) ApplyOverrides(overrides []string) error {
 		if !ok || strings.TrimSpace(k) == "" {
 			return fmt.Errorf("%w: override %q is not key=value", ErrInvalidConfig, o)
 		}
-		if err := c.Set(strings.TrimSpace(k), v); err != nil {
+		if err := c.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
 			return err
 		}
 	}
