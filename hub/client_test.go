@@ -17,14 +17,14 @@ import (
 // real checkpoint.
 func smallRepo() map[string][]byte {
 	return map[string][]byte{
-		"README.md":              []byte("# tiny\n"),
-		"model_index.json":       []byte(`{"_class_name": "OnnxStableDiffusionPipeline"}`),
-		"unet/config.json":       []byte(`{"sample_size": 8}`),
-		"unet/model.onnx":        bytes.Repeat([]byte("unet-weights-"), 4000),
-		"unet/model.onnx_data":   bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, 9000),
+		"README.md":               []byte("# tiny\n"),
+		"model_index.json":        []byte(`{"_class_name": "OnnxStableDiffusionPipeline"}`),
+		"unet/config.json":        []byte(`{"sample_size": 8}`),
+		"unet/model.onnx":         bytes.Repeat([]byte("unet-weights-"), 4000),
+		"unet/model.onnx_data":    bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, 9000),
 		"vae_decoder/config.json": []byte(`{"latent_channels": 4}`),
-		"vae_decoder/model.onnx": bytes.Repeat([]byte("vae-"), 3000),
-		"tokenizer/vocab.json":   []byte(`{"a": 0}`),
+		"vae_decoder/model.onnx":  bytes.Repeat([]byte("vae-"), 3000),
+		"tokenizer/vocab.json":    []byte(`{"a": 0}`),
 	}
 }
 
