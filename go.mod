@@ -7,7 +7,10 @@ require (
 	golang.org/x/term v0.48.0
 )
 
-require golang.org/x/image v0.48.0 // indirect
+require (
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/image v0.48.0 // indirect
+)
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -41,16 +39,4 @@ func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// resolveModel turns a --model value (a folder path, a models.yaml name, or
-// an hf:ORG/NAME reference) into a local checkpoint folder.
-func resolveModel(c *cli.Context, nameOrPath string) (string, error) {
-	if nameOrPath == "" {
-		return "", errors.New("no model given: pass --model with a folder path or a models.yaml name")
-	}
-	if st, err := os.Stat(nameOrPath); err == nil && st.IsDir() {
-		return nameOrPath, nil
-	}
-	return "", fmt.Errorf("model %q: not a folder and not a known model name", nameOrPath)
 }

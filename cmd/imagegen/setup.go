@@ -1,27 +1,157 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/cpu"
+
+	"github.com/imagegen/imagegen/modelreg"
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/ortlib"
 )
 
 func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "print ONNX Runtime version, execution providers, CPU features, cache and models.yaml files",
+		Description: "Loads ONNX Runtime (installing it on first use) and reports what imagegen will run on.\n\n" +
+			"Examples:\n   imagegen doctor\n   imagegen doctor --json",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON object"}},
 		Action: func(c *cli.Context) error {
-			return errors.New("doctor: not wired yet")
+			rep := map[string]any{
+				"imagegen":  version,
+				"go":        runtime.Version(),
+				"os_arch":   runtime.GOOS + "/" + runtime.GOARCH,
+				"cpus":      runtime.NumCPU(),
+				"cpu_flags": cpuFeatures(),
+				"ort_cache": ortlib.DefaultCacheDir(),
+			}
+			var problems []string
+			if err := initRuntime(c); err != nil {
+				problems = append(problems, err.Error())
+			} else {
+				rep["ort_version"] = ort.Version()
+				rep["ort_library"] = ort.LibraryPath()
+				ps, cerr := ort.Providers()
+				rep["providers"] = ps
+				if cerr != nil {
+					rep["cuda"] = "unavailable: " + firstLine(cerr.Error())
+				} else {
+					rep["cuda"] = "available"
+				}
+			}
+			var files []string
+			for _, f := range append(modelreg.DefaultFiles(), c.StringSlice("models")...) {
+				if _, err := os.Stat(f); err == nil {
+					files = append(files, f)
+				}
+			}
+			rep["models_yaml"] = files
+			if len(problems) > 0 {
+				rep["problems"] = problems
+			}
+			if c.Bool("json") {
+				return printJSON(rep)
+			}
+			order := []string{"imagegen", "go", "os_arch", "cpus", "cpu_flags", "ort_version", "ort_library", "providers", "cuda", "ort_cache", "models_yaml", "problems"}
+			for _, k := range order {
+				if v, ok := rep[k]; ok {
+					fmt.Printf("%-12s %v\n", k+":", v)
+				}
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("ONNX Runtime could not be loaded")
+			}
+			return nil
 		},
 	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// cpuFeatures lists the SIMD extensions ONNX Runtime's CPU kernels use.
+func cpuFeatures() []string {
+	var f []string
+	add := func(ok bool, name string) {
+		if ok {
+			f = append(f, name)
+		}
+	}
+	switch runtime.GOARCH {
+	case "amd64":
+		add(cpu.X86.HasSSE41, "sse4.1")
+		add(cpu.X86.HasAVX, "avx")
+		add(cpu.X86.HasAVX2, "avx2")
+		add(cpu.X86.HasFMA, "fma")
+		add(cpu.X86.HasAVX512F, "avx512f")
+		add(cpu.X86.HasAVX512VNNI, "avx512vnni")
+		add(cpu.X86.HasAVXVNNI, "avxvnni")
+	case "arm64":
+		add(cpu.ARM64.HasASIMD, "neon")
+		add(cpu.ARM64.HasFPHP, "fp16")
+		add(cpu.ARM64.HasSVE, "sve")
+	}
+	return f
 }
 
 func modelsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "models",
-		Usage: "list the models named in models.yaml files",
+		Usage: "list the models named in models.yaml files, with present/missing status",
+		Description: "Reads ./models.yaml, ~/.config/imagegen/models.yaml and every --models FILE (later entries override earlier ones).\n\n" +
+			"Examples:\n   imagegen models\n   imagegen --models my.yaml models --json",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print a JSON array"}},
 		Action: func(c *cli.Context) error {
-			return errors.New("models: not wired yet")
+			reg, err := registry(c)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				modelreg.Model
+				Status string `json:"status"`
+			}
+			var rows []row
+			for _, m := range reg.Models() {
+				rows = append(rows, row{m, modelStatus(m)})
+			}
+			if c.Bool("json") {
+				if rows == nil {
+					rows = []row{}
+				}
+				return printJSON(rows)
+			}
+			if len(rows) == 0 {
+				fmt.Println("no models: add entries to ./models.yaml or ~/.config/imagegen/models.yaml")
+				return nil
+			}
+			fmt.Printf("%-24s %-8s %-8s %s\n", "NAME", "FAMILY", "STATUS", "SOURCE")
+			for _, r := range rows {
+				fmt.Printf("%-24s %-8s %-8s %s\n", r.Name, r.Family, r.Status, r.Source)
+			}
+			return nil
 		},
 	}
+}
+
+// modelStatus says whether a model can run without a download.
+func modelStatus(m modelreg.Model) string {
+	if m.IsHub() {
+		if dir, err := cachedHub(m.Source); err == nil && dir != "" {
+			return "present"
+		}
+		return "missing"
+	}
+	if st, err := os.Stat(m.LocalPath()); err == nil && st.IsDir() {
+		return "present"
+	}
+	return "missing"
 }

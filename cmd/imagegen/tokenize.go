@@ -38,7 +38,7 @@ func tokenizeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			root, err := resolveModel(c, c.String("model"))
+			root, _, err := resolveModel(c, c.String("model"))
 			if err != nil {
 				return fmt.Errorf("tokenize: %w", err)
 			}
