@@ -41,6 +41,11 @@ def train_sigmas(ac):
 
 
 def sigma_to_t(sigma, log_sigmas):
+    # numpy >= 2 (NEP 50) promotes the float32 table against the float64
+    # log_sigma scalar to float64; numpy 1.x's value-based casting kept
+    # float32 and can round the top timestep differently (999 vs 998.99...).
+    # Emulate numpy 2 whatever numpy runs this.
+    log_sigmas = np.asarray(log_sigmas).astype(np.float64)
     log_sigma = np.log(np.maximum(sigma, 1e-10))
     dists = log_sigma - log_sigmas[:, np.newaxis]
     low_idx = np.cumsum((dists >= 0), axis=0).argmax(axis=0).clip(max=log_sigmas.shape[0] - 2)
@@ -333,6 +338,357 @@ def cases():
     return out
 
 
+# Step runs: deterministic model outputs and noise, the same in the Go
+# test (p2Pattern), fed through diffusers' step functions restated in
+# numpy float32.
+
+def pattern(i, n, salt):
+    k = np.arange(n, dtype=np.int64)
+    return (((k * 7919 + i * 104729 + salt * 15485863) % 2001 - 1000) / 1000.0).astype(F32)
+
+
+def threshold(x, batch, c):
+    ratio, smax = c.get("dynamic_thresholding_ratio", 0.995), c.get("sample_max_value", 1.0)
+    x = x.reshape(batch, -1)
+    out = np.empty_like(x)
+    for b in range(batch):
+        a = np.abs(x[b])
+        srt = np.sort(a)
+        pos = ratio * (len(srt) - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, len(srt) - 1)
+        q = srt[lo] + (pos - lo) * (srt[hi] - srt[lo])
+        sv = F32(min(max(q, 1), smax))
+        out[b] = np.clip(x[b], -sv, sv) / sv
+    return out.reshape(-1).astype(F32)
+
+
+def ab(c, sigma):
+    if c.get("use_flow_sigmas"):
+        return F32(1) - sigma, sigma
+    a = F32(1) / np.sqrt(sigma * sigma + F32(1))
+    return a, sigma * a
+
+
+def lam(c, sigma):
+    a, s = ab(c, sigma)
+    with np.errstate(divide="ignore"):
+        return np.log(a) - np.log(s)
+
+
+def dpm_run(c, n, size, batch):
+    ts, sig = dpm(c, n)
+    sig = sig.astype(F32)
+    algo = c.get("algorithm_type", "dpmsolver++")
+    order = c.get("solver_order", 2)
+    stype = c.get("solver_type", "midpoint")
+    pt = c.get("prediction_type", "epsilon")
+    L = len(ts)
+    hist = [None] * order
+    lower = 0
+    x = pattern(0, size, 1) * sig[0]
+    states = []
+    np.seterr(all="ignore")
+    for i in range(L):
+        out = pattern(i, size, 2)
+        lof = i == L - 1 and (c.get("euler_at_final", False) or (c.get("lower_order_final", True) and L < 15) or c.get("final_sigmas_type", "zero") == "zero")
+        los = i == L - 2 and c.get("lower_order_final", True) and L < 15
+        a, s = ab(c, sig[i])
+        if algo in ("dpmsolver++", "sde-dpmsolver++"):
+            if pt == "epsilon":
+                m = (x - s * out) / a
+            elif pt == "v_prediction":
+                m = a * x - s * out
+            elif pt == "flow_prediction":
+                m = x - sig[i] * out
+            else:
+                m = out
+            if c.get("thresholding"):
+                m = threshold(m, batch, c)
+        else:
+            if pt == "epsilon":
+                m = out
+            elif pt == "v_prediction":
+                m = a * out + s * x
+            else:
+                m = (x - a * out) / s
+            if c.get("thresholding"):
+                x0 = threshold((x - s * m) / a, batch, c)
+                m = (x - a * x0) / s
+        m = m.astype(F32)
+        hist = hist[1:] + [m]
+        z = pattern(i, size, 3) if algo.startswith("sde") else None
+        at, st = ab(c, sig[i + 1])
+        a0, s0 = ab(c, sig[i])
+        h = lam(c, sig[i + 1]) - lam(c, sig[i])
+        if order == 1 or lower < 1 or lof:
+            if algo == "dpmsolver++":
+                x = (st / s0) * x - (at * (np.exp(-h) - F32(1))) * m
+            elif algo == "dpmsolver":
+                x = (at / a0) * x - (st * (np.exp(h) - F32(1))) * m
+            elif algo == "sde-dpmsolver++":
+                x = (st / s0 * np.exp(-h)) * x + (at * (F32(1) - np.exp(F32(-2) * h))) * m + st * np.sqrt(F32(1) - np.exp(F32(-2) * h)) * z
+            else:
+                x = (at / a0) * x - F32(2) * (st * (np.exp(h) - F32(1))) * m + st * np.sqrt(np.exp(F32(2) * h) - F32(1)) * z
+        elif order == 2 or lower < 2 or los:
+            m0, m1 = hist[-1], hist[-2]
+            h0 = lam(c, sig[i]) - lam(c, sig[i - 1])
+            r0 = h0 / h
+            D0, D1 = m0, (F32(1) / r0) * (m0 - m1)
+            e = np.exp(-h) - F32(1)
+            ep = np.exp(h) - F32(1)
+            e2 = F32(1) - np.exp(F32(-2) * h)
+            if algo == "dpmsolver++":
+                if stype == "midpoint":
+                    x = (st / s0) * x - (at * e) * D0 - F32(0.5) * (at * e) * D1
+                else:
+                    x = (st / s0) * x - (at * e) * D0 + (at * (e / h + F32(1))) * D1
+            elif algo == "dpmsolver":
+                if stype == "midpoint":
+                    x = (at / a0) * x - (st * ep) * D0 - F32(0.5) * (st * ep) * D1
+                else:
+                    x = (at / a0) * x - (st * ep) * D0 - (st * (ep / h - F32(1))) * D1
+            elif algo == "sde-dpmsolver++":
+                nz = st * np.sqrt(e2) * z
+                if stype == "midpoint":
+                    x = (st / s0 * np.exp(-h)) * x + (at * e2) * D0 + F32(0.5) * (at * e2) * D1 + nz
+                else:
+                    x = (st / s0 * np.exp(-h)) * x + (at * e2) * D0 + (at * (e2 / (F32(-2) * h) + F32(1))) * D1 + nz
+            else:
+                nz = st * np.sqrt(np.exp(F32(2) * h) - F32(1)) * z
+                if stype == "midpoint":
+                    x = (at / a0) * x - F32(2) * (st * ep) * D0 - (st * ep) * D1 + nz
+                else:
+                    x = (at / a0) * x - F32(2) * (st * ep) * D0 - F32(2) * (st * (ep / h - F32(1))) * D1 + nz
+        else:
+            m0, m1, m2 = hist[-1], hist[-2], hist[-3]
+            h0 = lam(c, sig[i]) - lam(c, sig[i - 1])
+            h1 = lam(c, sig[i - 1]) - lam(c, sig[i - 2])
+            r0, r1 = h0 / h, h1 / h
+            D10, D11 = (F32(1) / r0) * (m0 - m1), (F32(1) / r1) * (m1 - m2)
+            D1 = D10 + (r0 / (r0 + r1)) * (D10 - D11)
+            D2 = (F32(1) / (r0 + r1)) * (D10 - D11)
+            e = np.exp(-h) - F32(1)
+            ep = np.exp(h) - F32(1)
+            e2 = F32(1) - np.exp(F32(-2) * h)
+            if algo == "dpmsolver++":
+                x = (st / s0) * x - (at * e) * m0 + (at * (e / h + F32(1))) * D1 - (at * ((e + h) / h ** 2 - F32(0.5))) * D2
+            elif algo == "dpmsolver":
+                x = (at / a0) * x - (st * ep) * m0 - (st * (ep / h - F32(1))) * D1 - (st * ((ep - h) / h ** 2 - F32(0.5))) * D2
+            else:
+                x = (st / s0 * np.exp(-h)) * x + (at * e2) * m0 + (at * (e2 / (F32(-2) * h) + F32(1))) * D1 + (at * ((e2 - F32(2) * h) / (F32(2) * h) ** 2 - F32(0.5))) * D2 + st * np.sqrt(e2) * z
+        x = x.astype(F32)
+        if lower < order:
+            lower += 1
+        states.append([float("%.9g" % v) for v in x])
+    return states
+
+
+def unipc_run(c, n, size):
+    ts, sig = unipc(c, n)
+    sig = sig.astype(F32)
+    order = c.get("solver_order", 2)
+    pt = c.get("prediction_type", "epsilon")
+    px0 = c.get("predict_x0", True)
+    bh1 = c.get("solver_type", "bh2") == "bh1"
+    disable = c.get("disable_corrector", [])
+    L = len(ts)
+    hist = [None] * order
+    lower, this_order, last = 0, None, None
+    x = pattern(0, size, 1) * sig[0]
+    states = []
+    np.seterr(all="ignore")
+
+    def update(t_idx, s_idx, xs, hidx, ms, m0, K, mt):
+        at, st = ab(c, sig[t_idx])
+        a0, s0 = ab(c, sig[s_idx])
+        h = lam(c, sig[t_idx]) - lam(c, sig[s_idx])
+        rks, D1s = [], []
+        for k in range(K - 1):
+            rk = (lam(c, sig[hidx[k]]) - lam(c, sig[s_idx])) / h
+            rks.append(rk)
+            D1s.append((ms[k] - m0) / rk)
+        rks.append(F32(1))
+        rks = np.array(rks, dtype=F32)
+        hh = -h if px0 else h
+        hphi1 = np.expm1(hh)
+        hphik = hphi1 / hh - F32(1)
+        fact = 1
+        Bh = hh if bh1 else np.expm1(hh)
+        R, b = [], []
+        for j in range(1, K + 1):
+            R.append(np.power(rks, j - 1))
+            b.append(hphik * fact / Bh)
+            fact *= j + 1
+            hphik = hphik / hh - F32(1) / fact
+        R = np.array(R, dtype=F32)
+        b = np.array(b, dtype=F32)
+        if px0:
+            base = st / s0 * xs - at * hphi1 * m0
+            coef = at * Bh
+        else:
+            base = at / a0 * xs - st * hphi1 * m0
+            coef = st * Bh
+        if mt is None:
+            if not D1s:
+                # diffusers computes base - coef*0 here, NaN when coef is
+                # infinite (bh1 at a zero final sigma); the Go code and this
+                # reference drop the empty term instead.
+                return base
+            rhos = np.array([0.5], dtype=F32) if K == 2 else np.linalg.solve(R[:-1, :-1].astype(np.float64), b[:-1].astype(np.float64)).astype(F32)
+            res = sum(rhos[k] * D1s[k] for k in range(K - 1))
+            return base - coef * res
+        rhos = np.array([0.5], dtype=F32) if K == 1 else np.linalg.solve(R.astype(np.float64), b.astype(np.float64)).astype(F32)
+        res = sum(rhos[k] * D1s[k] for k in range(K - 1)) if D1s else F32(0)
+        return base - coef * (res + rhos[-1] * (mt - m0))
+
+    for i in range(L):
+        out = pattern(i, size, 2)
+        a, s = ab(c, sig[i])
+        if px0:
+            if pt == "epsilon":
+                m = (x - s * out) / a
+            elif pt == "v_prediction":
+                m = a * x - s * out
+            elif pt == "flow_prediction":
+                m = x - sig[i] * out
+            else:
+                m = out
+        else:
+            if pt == "epsilon":
+                m = out
+            elif pt == "v_prediction":
+                m = a * out + s * x
+            else:
+                m = (x - a * out) / s
+        m = m.astype(F32)
+        if i > 0 and (i - 1) not in disable and last is not None:
+            K = this_order
+            hidx = [i - (k + 2) for k in range(K - 1)]
+            ms = [hist[-(k + 2)] for k in range(K - 1)]
+            x = update(i, i - 1, last, hidx, ms, hist[-1], K, m).astype(F32)
+        hist = hist[1:] + [m]
+        o = min(order, L - i) if c.get("lower_order_final", True) else order
+        this_order = min(o, lower + 1)
+        last = x
+        hidx = [i - (k + 1) for k in range(this_order - 1)]
+        ms = [hist[-(k + 2)] for k in range(this_order - 1)]
+        x = update(i + 1, i, x, hidx, ms, hist[-1], this_order, None).astype(F32)
+        if lower < order:
+            lower += 1
+        states.append([float("%.9g" % v) for v in x])
+    return states
+
+
+def heun_run(c, n, size):
+    ts, sig = heun(c, n)
+    sig = sig.astype(F32)
+    pt = c.get("prediction_type", "epsilon")
+    x = pattern(0, size, 1) * sig[0]
+    states = []
+    prev_d = dt = saved = None
+    for i in range(len(ts)):
+        out = pattern(i, size, 2)
+        first = dt is None
+        sigma, nxt = (sig[i], sig[i + 1]) if first else (sig[i - 1], sig[i])
+        si = sigma if first else nxt
+        if pt == "epsilon":
+            x0 = x - si * out
+        elif pt == "v_prediction":
+            x0 = out * (-si / np.sqrt(si * si + F32(1))) + (x / (si * si + F32(1)))
+        else:
+            x0 = out
+        if c.get("clip_sample"):
+            r = F32(c.get("clip_sample_range", 1.0))
+            x0 = np.clip(x0, -r, r)
+        if first:
+            d = (x - x0) / sigma
+            dt = nxt - sigma
+            prev_d, saved = d, x
+            x = x + d * dt
+        else:
+            d = (x - x0) / nxt
+            d = (prev_d + d) / F32(2)
+            x = saved + d * dt
+            prev_d = dt = saved = None
+        x = x.astype(F32)
+        states.append([float("%.9g" % v) for v in x])
+    return states
+
+
+def flow_run(c, n, size, mu=None):
+    ts, sig = flowmatch(c, n, mu=mu)
+    x = pattern(0, size, 1)
+    states = []
+    for i in range(len(ts)):
+        out = pattern(i, size, 2)
+        sg, nx = sig[i], sig[i + 1]
+        if c.get("stochastic_sampling"):
+            x0 = x - sg * out
+            x = (F32(1) - nx) * x0 + nx * pattern(i, size, 3)
+        else:
+            x = x + (nx - sg) * out
+        x = x.astype(F32)
+        states.append([float("%.9g" % v) for v in x])
+    return states
+
+
+def step_cases():
+    size, batch = 72, 2
+    out = []
+
+    def add(cls, name, cfg, steps, fn, **kw):
+        rec = {"class": cls, "name": name, "config": cfg, "steps": steps, "size": size, "batch": batch,
+               "states": fn(cfg, steps, size, **kw)}
+        if kw.get("mu") is not None:
+            rec["mu"] = kw["mu"]
+        out.append(rec)
+
+    D = "DPMSolverMultistepScheduler"
+    for steps in (4, 16):
+        for algo in ("dpmsolver++", "sde-dpmsolver++", "dpmsolver", "sde-dpmsolver"):
+            for order in (1, 2, 3):
+                if algo == "sde-dpmsolver" and order == 3:
+                    continue
+                for st in ("midpoint", "heun"):
+                    cfg = dict(SD, algorithm_type=algo, solver_order=order, solver_type=st)
+                    if algo in ("dpmsolver", "sde-dpmsolver"):
+                        cfg["final_sigmas_type"] = "sigma_min"
+                    add(D, "%s-o%d-%s" % (algo, order, st), cfg, steps, dpm_run, batch=batch)
+        add(D, "v-karras", dict(SD, prediction_type="v_prediction", use_karras_sigmas=True, solver_order=3), steps, dpm_run, batch=batch)
+        add(D, "sample-threshold", dict(SD, prediction_type="sample", thresholding=True, sample_max_value=1.5, dynamic_thresholding_ratio=0.9), steps, dpm_run, batch=batch)
+        add(D, "eps-threshold-dpmsolver", dict(SD, algorithm_type="dpmsolver", thresholding=True, final_sigmas_type="sigma_min", sample_max_value=2.0), steps, dpm_run, batch=batch)
+        add(D, "flow", dict(LIN, use_flow_sigmas=True, flow_shift=3.0, prediction_type="flow_prediction"), steps, dpm_run, batch=batch)
+        add(D, "euler-final-sigma-min", dict(SD, euler_at_final=True, lower_order_final=False, final_sigmas_type="sigma_min"), steps, dpm_run, batch=batch)
+        add(D, "no-lower-final-sigma-min", dict(SD, lower_order_final=False, final_sigmas_type="sigma_min", solver_order=3), steps, dpm_run, batch=batch)
+
+    U = "UniPCMultistepScheduler"
+    for steps in (4, 12):
+        for order in (1, 2, 3):
+            for st in ("bh1", "bh2"):
+                add(U, "o%d-%s" % (order, st), dict(SD, solver_order=order, solver_type=st), steps, unipc_run)
+        # predict_x0=False with a zero final sigma is 0*inf = NaN in diffusers.
+        add(U, "noise-space", dict(SD, predict_x0=False, solver_order=3, final_sigmas_type="sigma_min"), steps, unipc_run)
+        add(U, "v-karras", dict(SD, prediction_type="v_prediction", use_karras_sigmas=True), steps, unipc_run)
+        add(U, "sample-pred", dict(SD, prediction_type="sample", solver_order=3), steps, unipc_run)
+        add(U, "disable-corrector", dict(SD, disable_corrector=[0, 2], solver_order=3), steps, unipc_run)
+        add(U, "flow", dict(LIN, use_flow_sigmas=True, flow_shift=3.0, prediction_type="flow_prediction"), steps, unipc_run)
+        add(U, "no-lower-final", dict(SD, lower_order_final=False, final_sigmas_type="sigma_min", solver_order=3), steps, unipc_run)
+
+    H = "HeunDiscreteScheduler"
+    for steps in (3, 8):
+        add(H, "eps", dict(SD), steps, heun_run)
+        add(H, "v-karras", dict(SD, prediction_type="v_prediction", use_karras_sigmas=True), steps, heun_run)
+        add(H, "sample-clip", dict(SD, prediction_type="sample", clip_sample=True, clip_sample_range=0.5), steps, heun_run)
+
+    F = "FlowMatchEulerDiscreteScheduler"
+    for steps in (4, 9):
+        add(F, "sd3", {"shift": 3.0}, steps, flow_run)
+        add(F, "stochastic", {"shift": 3.0, "stochastic_sampling": True}, steps, flow_run)
+        add(F, "dynamic", {"use_dynamic_shifting": True}, steps, flow_run, mu=0.9)
+    return out
+
+
 def beta_ppf_table():
     ps = [1e-6, 0.001, 0.01, 0.1, 0.25, 0.3333333333333333, 0.5, 0.6, 0.9, 0.99, 0.999999]
     return [{"p": p, "a": a, "b": b, "x": float(scipy.stats.beta.ppf(p, a, b))}
@@ -340,4 +696,4 @@ def beta_ppf_table():
 
 
 if __name__ == "__main__":
-    print(json.dumps({"schedules": cases(), "beta_ppf": beta_ppf_table()}, indent=None, allow_nan=True))
+    print(json.dumps({"schedules": cases(), "beta_ppf": beta_ppf_table(), "steps": step_cases()}, indent=None, allow_nan=True))
