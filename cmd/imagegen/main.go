@@ -27,6 +27,7 @@ func newApp() *cli.App {
 			doctorCommand(),
 			modelsCommand(),
 			tokenizeCommand(),
+			pullCommand(),
 		},
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
