@@ -49,9 +49,9 @@ func TinySD() SDConfig {
 	return SDConfig{
 		Name: "tiny-sd",
 		Text: CLIPTextConfig{
-			VocabSize: 514, HiddenSize: 32, IntermediateSize: 37, NumLayers: 5, NumHeads: 4,
+			VocabSize: TinyVocabSize(), HiddenSize: 32, IntermediateSize: 37, NumLayers: 5, NumHeads: 4,
 			MaxPositionEmbeddings: 77, HiddenAct: "quick_gelu", LayerNormEps: 1e-5,
-			BOSTokenID: 512, EOSTokenID: 513,
+			BOSTokenID: TinyVocabSize() - 2, EOSTokenID: TinyVocabSize() - 1,
 		},
 		UNet: UNetConfig{
 			InChannels: 4, OutChannels: 4, SampleSize: 16,
