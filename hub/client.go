@@ -48,6 +48,9 @@ type Client struct {
 	HTTPClient *http.Client
 	// UserAgent is sent with every request; "" means "imagegen".
 	UserAgent string
+	// ResolvePull selects the files Resolve pulls; the zero value pulls
+	// the whole repository (or subfolder). See ONNXOnly.
+	ResolvePull PullOptions
 }
 
 // Progress reports the state of one file transfer.
@@ -66,6 +69,13 @@ type PullOptions struct {
 	// documentation); no Include means every file.
 	Include []string
 	Exclude []string
+}
+
+// ONNXOnly returns options that skip the weight formats an ONNX runner
+// cannot use (safetensors, PyTorch, Flax, TensorFlow, GGUF), which many
+// repositories publish beside their ONNX export.
+func ONNXOnly() PullOptions {
+	return PullOptions{Exclude: []string{"*.safetensors", "*.bin", "*.ckpt", "*.pt", "*.pth", "*.msgpack", "*.h5", "*.gguf"}}
 }
 
 // NewClientFromEnv returns a Client configured like huggingface_hub from
@@ -202,7 +212,7 @@ func (c *Client) Pull(ctx context.Context, ref Ref, opts PullOptions) (string, e
 // does. Offline, a revision absent from the cache gives an error wrapping
 // ErrNotCached.
 func (c *Client) Resolve(ctx context.Context, ref Ref) (string, error) {
-	snap, err := c.Pull(ctx, ref, PullOptions{})
+	snap, err := c.Pull(ctx, ref, c.ResolvePull)
 	if err != nil && !c.Offline && isUnreachable(err) {
 		root, rerr := c.cacheDir()
 		if rerr != nil {
