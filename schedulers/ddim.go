@@ -48,22 +48,16 @@ func (s *ddim) Step(dst, modelOutput, sample []float32, i int, noise Noise) erro
 	prevT := t - s.cfg.NumTrainTimesteps/s.steps
 	aT, aPrev := s.ac[t], s.alphaAt(prevT, s.finalAlpha())
 	bT, bPrev := 1-aT, 1-aPrev
-	sa, sb := sqrt32(aT), sqrt32(bT)
 
 	variance := bPrev / bT * (1 - aT/aPrev)
 	std := s.eta * math.Sqrt(variance)
 	cx0 := sqrt32(aPrev)
 	cdir := sqrt32(1 - aPrev - std*std)
-	pt := s.cfg.PredictionType
 
-	x0 := s.x0
-	for k := range x0 {
-		x0[k] = predictX0(pt, sample[k], modelOutput[k], sa, sb)
-	}
-	clampX0(&s.cfg, x0, s.batch, s.scratch)
-	for k := range dst {
-		eps := predictEps(pt, sample[k], modelOutput[k], sa, sb)
-		dst[k] = cx0*x0[k] + cdir*eps
+	predictX0(&s.cfg, s.x0, sample, modelOutput, math.Sqrt(aT), math.Sqrt(bT), s.batch, s.scratch)
+	es, eo := epsCoefs(s.cfg.PredictionType, math.Sqrt(aT), math.Sqrt(bT))
+	for k, x0 := range s.x0 {
+		dst[k] = cx0*x0 + cdir*(es*sample[k]+eo*modelOutput[k])
 	}
 	if s.eta <= 0 {
 		return nil

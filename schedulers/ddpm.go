@@ -70,18 +70,12 @@ func (s *ddpm) Step(dst, modelOutput, sample []float32, i int, noise Noise) erro
 	bT, bPrev := 1-aT, 1-aPrev
 	curA := aT / aPrev
 	curB := 1 - curA
-	sa, sb := sqrt32(aT), sqrt32(bT)
 
-	x0 := s.x0
-	for k := range x0 {
-		x0[k] = predictX0(s.cfg.PredictionType, sample[k], out[k], sa, sb)
-	}
-	clampX0(&s.cfg, x0, s.batch, s.scratch)
-
+	predictX0(&s.cfg, s.x0, sample, out, math.Sqrt(aT), math.Sqrt(bT), s.batch, s.scratch)
 	cx0 := float32(math.Sqrt(aPrev) * curB / bT)
 	cxt := float32(math.Sqrt(curA) * bPrev / bT)
 	for k := range dst {
-		dst[k] = cx0*x0[k] + cxt*sample[k]
+		dst[k] = cx0*s.x0[k] + cxt*sample[k]
 	}
 	if t <= 0 {
 		return nil

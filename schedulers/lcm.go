@@ -73,19 +73,14 @@ func (s *lcm) Step(dst, modelOutput, sample []float32, i int, noise Noise) error
 		prevT = int(s.timesteps[i+1])
 	}
 	aT, aPrev := s.ac[t], s.alphaAt(prevT, s.finalAlpha())
-	sa, sb := sqrt32(aT), sqrt32(1-aT)
 
 	scaled := float64(t) * s.cfg.TimestepScaling
 	cSkip := float32(lcmSigmaData * lcmSigmaData / (scaled*scaled + lcmSigmaData*lcmSigmaData))
 	cOut := float32(scaled / math.Sqrt(scaled*scaled+lcmSigmaData*lcmSigmaData))
 
-	x0 := s.x0
-	for k := range x0 {
-		x0[k] = predictX0(s.cfg.PredictionType, sample[k], modelOutput[k], sa, sb)
-	}
-	clampX0(&s.cfg, x0, s.batch, s.scratch)
-	for k := range dst {
-		dst[k] = cOut*x0[k] + cSkip*sample[k]
+	predictX0(&s.cfg, s.x0, sample, modelOutput, math.Sqrt(aT), math.Sqrt(1-aT), s.batch, s.scratch)
+	for k, x0 := range s.x0 {
+		dst[k] = cOut*x0 + cSkip*sample[k]
 	}
 	if i == s.steps-1 {
 		return nil

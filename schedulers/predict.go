@@ -3,51 +3,58 @@ package schedulers
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // Shared per-element math of the alpha-based samplers (DDPM, DDIM, LCM):
 // turning a model output into a predicted clean sample, and the clipping
 // and dynamic thresholding diffusers applies to it.
 
-// predictX0 returns the clean-sample prediction for one element given
-// sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t).
-func predictX0(pt PredictionType, sample, out, sqrtA, sqrtB float32) float32 {
+// x0Coefs returns (cs, co) with x0 = cs*sample + co*out: the clean-sample
+// prediction is linear in the sample and the model output for every
+// prediction type, given sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t).
+func x0Coefs(pt PredictionType, sqrtA, sqrtB float64) (cs, co float32) {
 	switch pt {
 	case PredictV:
-		return sqrtA*sample - sqrtB*out
+		return float32(sqrtA), float32(-sqrtB)
 	case PredictSample:
-		return out
+		return 0, 1
 	default: // epsilon
-		return (sample - sqrtB*out) / sqrtA
+		return float32(1 / sqrtA), float32(-sqrtB / sqrtA)
 	}
 }
 
-// predictEps returns the noise prediction for one element, from the raw
+// epsCoefs returns (cs, co) with eps = cs*sample + co*out, from the raw
 // model output (before any clipping of x0, as diffusers computes it).
-func predictEps(pt PredictionType, sample, out, sqrtA, sqrtB float32) float32 {
+func epsCoefs(pt PredictionType, sqrtA, sqrtB float64) (cs, co float32) {
 	switch pt {
 	case PredictV:
-		return sqrtA*out + sqrtB*sample
+		return float32(sqrtB), float32(sqrtA)
 	case PredictSample:
-		return (sample - sqrtA*out) / sqrtB
+		return float32(1 / sqrtB), float32(-sqrtA / sqrtB)
 	default:
-		return out
+		return 0, 1
 	}
 }
 
-// clampX0 applies clip_sample or dynamic thresholding to the predicted
-// clean samples in x0 (batch samples laid out one after another). scratch
-// must hold len(x0)/batch values.
-func clampX0(c *Config, x0 []float32, batch int, scratch []float32) {
-	switch {
-	case c.Thresholding:
-		thresholdSample(x0, batch, c.DynamicThresholdingRatio, c.SampleMaxValue, scratch)
-	case c.ClipSample:
+// predictX0 writes the clean-sample prediction into x0, then applies
+// clip_sample or dynamic thresholding as configured. scratch must hold
+// len(x0)/batch values when thresholding.
+func predictX0(c *Config, x0, sample, out []float32, sqrtA, sqrtB float64, batch int, scratch []float32) {
+	cs, co := x0Coefs(c.PredictionType, sqrtA, sqrtB)
+	out = out[:len(x0)]
+	sample = sample[:len(x0)]
+	if c.ClipSample && !c.Thresholding {
 		r := float32(c.ClipSampleRange)
-		for i, v := range x0 {
-			x0[i] = min(max(v, -r), r)
+		for k := range x0 {
+			x0[k] = min(max(cs*sample[k]+co*out[k], -r), r)
 		}
+		return
+	}
+	for k := range x0 {
+		x0[k] = cs*sample[k] + co*out[k]
+	}
+	if c.Thresholding {
+		thresholdSample(x0, batch, c.DynamicThresholdingRatio, c.SampleMaxValue, scratch)
 	}
 }
 
@@ -62,22 +69,72 @@ func thresholdSample(x0 []float32, batch int, ratio, maxValue float64, scratch [
 		for i, v := range x {
 			abs[i] = float32(math.Abs(float64(v)))
 		}
-		slices.Sort(abs)
-		s := float32(min(max(quantileSorted(abs, ratio), 1), maxValue))
+		s := float32(min(max(quantile(abs, ratio), 1), maxValue))
 		for i, v := range x {
 			x[i] = min(max(v, -s), s) / s
 		}
 	}
 }
 
-// quantileSorted is torch.quantile's default linear interpolation over
-// sorted values.
-func quantileSorted(sorted []float32, q float64) float64 {
-	pos := q * float64(len(sorted)-1)
+// quantile is torch.quantile's default linear interpolation between the
+// order statistics around q*(n-1). It reorders v (quickselect, O(n)).
+func quantile(v []float32, q float64) float64 {
+	pos := q * float64(len(v)-1)
 	lo := int(math.Floor(pos))
-	hi := min(lo+1, len(sorted)-1)
-	w := pos - float64(lo)
-	return float64(sorted[lo]) + w*(float64(sorted[hi])-float64(sorted[lo]))
+	a := selectNth(v, lo)
+	if lo+1 >= len(v) {
+		return float64(a)
+	}
+	// After selection everything right of lo is >= v[lo]; the next order
+	// statistic is their minimum.
+	b := v[lo+1]
+	for _, x := range v[lo+2:] {
+		b = min(b, x)
+	}
+	return float64(a) + (pos-float64(lo))*(float64(b)-float64(a))
+}
+
+// selectNth reorders v so that v[k] is the k-th smallest value, with no
+// larger value before it and no smaller one after, and returns it.
+func selectNth(v []float32, k int) float32 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		// Median of three as pivot keeps sorted input linear.
+		mid := lo + (hi-lo)/2
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[hi] < v[mid] {
+			v[hi], v[mid] = v[mid], v[hi]
+		}
+		p := v[mid]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < p {
+				i++
+			}
+			for v[j] > p {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
 }
 
 // checkStepInput validates the buffers and index one Step receives.

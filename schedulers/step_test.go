@@ -2,6 +2,7 @@ package schedulers
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -329,8 +330,33 @@ func TestSingleSteps(t *testing.T) {
 		if maxDiff(v, want) > 1e-7 {
 			t.Fatalf("got %v, want %v", v, want)
 		}
-		if q := quantileSorted([]float32{1, 2, 3, 4, 5}, 0.995); math.Abs(q-4.98) > 1e-6 {
+		if q := quantile([]float32{5, 1, 4, 2, 3}, 0.995); math.Abs(q-4.98) > 1e-6 {
 			t.Fatalf("quantile: got %v, want 4.98", q)
+		}
+		// Quickselect agrees with sorting, duplicates and sorted input
+		// included.
+		for _, size := range []int{1, 2, 3, 10, 101, 1000} {
+			for _, pattern := range []func(i int) float32{
+				func(i int) float32 { return float32((i * 7919) % 97) },
+				func(i int) float32 { return float32(i % 3) },
+				func(i int) float32 { return float32(i) },
+			} {
+				v := make([]float32, size)
+				for i := range v {
+					v[i] = pattern(i)
+				}
+				sorted := slices.Clone(v)
+				slices.Sort(sorted)
+				for _, q := range []float64{0, 0.5, 0.9, 0.995, 1} {
+					pos := q * float64(size-1)
+					lo := int(math.Floor(pos))
+					hi := min(lo+1, size-1)
+					want := float64(sorted[lo]) + (pos-float64(lo))*float64(sorted[hi]-sorted[lo])
+					if got := quantile(slices.Clone(v), q); math.Abs(got-want) > 1e-9 {
+						t.Fatalf("size %d q %v: got %v, want %v", size, q, got, want)
+					}
+				}
+			}
 		}
 	})
 }

@@ -176,13 +176,13 @@ func TestSigmasMonotone(t *testing.T) {
 
 func TestBetaPPF(t *testing.T) {
 	tests := []struct{ q, a, b, want float64 }{
-		{0.5, 0.6, 0.6, 0.5},   // symmetric
-		{0.3, 1, 1, 0.3},       // uniform
-		{0.25, 2, 1, 0.5},      // CDF x^2
-		{0.75, 1, 2, 0.5},      // CDF 1-(1-x)^2
-		{0.36, 2, 1, 0.6},      // CDF x^2
-		{0.0, 0.6, 0.6, 0},     // ends
-		{1.0, 0.6, 0.6, 1},     //
+		{0.5, 0.6, 0.6, 0.5},    // symmetric
+		{0.3, 1, 1, 0.3},        // uniform
+		{0.25, 2, 1, 0.5},       // CDF x^2
+		{0.75, 1, 2, 0.5},       // CDF 1-(1-x)^2
+		{0.36, 2, 1, 0.6},       // CDF x^2
+		{0.0, 0.6, 0.6, 0},      // ends
+		{1.0, 0.6, 0.6, 1},      //
 		{0.7, 0.5, 0.5, 0.7939}, // arcsine: sin^2(pi*q/2)
 	}
 	for _, tc := range tests {
