@@ -62,8 +62,10 @@ func newFlowMatchEulerDiscrete(cfg *Config) (Scheduler, error) {
 // CalculateShift returns the dynamic-shifting mu that the Flux and SD3
 // pipelines pass to SetTimesteps: a linear map of the image token count
 // from (baseSeqLen, baseShift) to (maxSeqLen, maxShift). For Flux,
-// imageSeqLen is (height/16) * (width/16) in pixels: the VAE's factor 8 and
-// the 2x2 packing of the latents.
+// imageSeqLen is the number of packed latent tokens,
+// (height/(2f)) * (width/(2f)) for a VAE that downsamples by
+// f = 2^(len(block_out_channels)-1) (8 for the released models, so one
+// token per 16x16 pixels) and 2x2 packing.
 func CalculateShift(imageSeqLen int, baseSeqLen, maxSeqLen int, baseShift, maxShift float64) float64 {
 	m := (maxShift - baseShift) / float64(maxSeqLen-baseSeqLen)
 	b := baseShift - m*float64(baseSeqLen)
