@@ -28,6 +28,8 @@ func newApp() *cli.App {
 			modelsCommand(),
 			tokenizeCommand(),
 			pullCommand(),
+			inspectCommand(),
+			exportCommand(),
 		},
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
