@@ -72,7 +72,8 @@ func contains(list []string, s string) bool {
 // Set applies one override to c. The value is read as JSON when it parses
 // as JSON (true, 1.5, [], null, -Infinity) and as a plain string otherwise,
 // so "timestep_spacing", "trailing" works. A key the class does not accept
-// gives ErrUnknownOption. Set does not validate; call Validate after the
+// of no scheduler class gives ErrUnknownOption; a key of another class is
+// ignored. Set does not validate; call Validate after the
 // last change.
 func (c *Config) Set(key, value string) error {
 	known, err := classKeys(c.ClassName)
@@ -80,6 +81,12 @@ func (c *Config) Set(key, value string) error {
 		return err
 	}
 	if _, ok := known[key]; !ok {
+		if otherClassKnows(key) {
+			// A key of another diffusers scheduler (skip_prk_steps given to
+			// Euler, say) is carried and ignored, as diffusers' from_config
+			// does: configs copied between schedulers keep working.
+			return nil
+		}
 		return fmt.Errorf("%w: %s does not accept %q", ErrUnknownOption, c.ClassName, key)
 	}
 	raw := sanitizePythonJSON([]byte(strings.TrimSpace(value)))
@@ -306,4 +313,16 @@ func decodeFloat(raw json.RawMessage) (float64, error) {
 		return 0, fmt.Errorf("want a number, got %q", s)
 	}
 	return v, nil
+}
+
+// otherClassKnows reports whether some scheduler class has key.
+func otherClassKnows(key string) bool {
+	for _, class := range Classes() {
+		if known, err := classKeys(class); err == nil {
+			if _, ok := known[key]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }

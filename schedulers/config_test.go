@@ -143,7 +143,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown class in New", second(New(&Config{ClassName: "FooScheduler"})), ErrUnknownClass},
 		{"unknown class in ByName", second(ByName("nope")), ErrUnknownClass},
 		{"unknown file class", second(ParseConfig([]byte(`{"_class_name": "KDPM2DiscreteScheduler"}`), "")), ErrUnknownClass},
-		{"unknown option", second(Load(path, "Euler", []string{"skip_prk_steps=true"})), ErrUnknownOption},
+		{"unknown option", second(Load(path, "Euler", []string{"no_such_option=true"})), ErrUnknownOption},
 		{"override without =", second(Load(path, "", []string{"steps_offset"})), ErrInvalidConfig},
 		{"bad enum", second(Load(path, "", []string{"timestep_spacing=sideways"})), ErrInvalidConfig},
 		{"bad type", second(Load(path, "", []string{"steps_offset=1.5"})), ErrInvalidConfig},
@@ -258,4 +258,18 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("ParseConfig accepted a config Validate rejects: %v", err)
 		}
 	})
+}
+
+func TestOverrideOfAnotherClassIsIgnored(t *testing.T) {
+	c, err := DefaultConfig("EulerDiscreteScheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := *c
+	if err := c.ApplyOverrides([]string{"skip_prk_steps=true", "clip_sample=false"}); err != nil {
+		t.Fatalf("keys of other classes: got %v, want them ignored", err)
+	}
+	if c.SkipPRKSteps != before.SkipPRKSteps || c.ClipSample != before.ClipSample {
+		t.Error("a key Euler does not know changed its config")
+	}
 }
