@@ -312,9 +312,9 @@ func (s *dpmSolverMultistep) convert(m, out, sample []float32, i int) {
 	af, sf, sgf := float32(a), float32(sgt), float32(sg)
 	plus := s.algorithm == "dpmsolver++" || s.algorithm == "sde-dpmsolver++"
 	for b := range s.batch {
-		o := out[b*stride : b*stride+per]
 		x := sample[b*per : (b+1)*per]
-		y := m[b*per : (b+1)*per]
+		o := out[b*stride : b*stride+per][:len(x)]
+		y := m[b*per : (b+1)*per][:len(x)]
 		switch {
 		case plus && s.cfg.PredictionType == PredictEpsilon:
 			for j, v := range x {
@@ -383,7 +383,12 @@ func (s *dpmSolverMultistep) update(dst, sample, z []float32, i, order int) {
 	}
 	k := s.coefs(order, at, st, as0, ss0, h)
 	cS, c0, c1, c2, cN := float32(k.cS), float32(k.c0), float32(k.c1), float32(k.c2), float32(k.cN)
-	m0 := s.hist[len(s.hist)-1]
+	// Equal lengths let the compiler drop the bounds checks in the loops.
+	dst = dst[:len(sample)]
+	m0 := s.hist[len(s.hist)-1][:len(sample)]
+	if z != nil {
+		z = z[:len(sample)]
+	}
 	switch order {
 	case 1:
 		if z == nil {
@@ -396,7 +401,7 @@ func (s *dpmSolverMultistep) update(dst, sample, z []float32, i, order int) {
 			dst[j] = cS*x + c0*m0[j] + cN*z[j]
 		}
 	case 2:
-		m1 := s.hist[len(s.hist)-2]
+		m1 := s.hist[len(s.hist)-2][:len(sample)]
 		ir0 := float32(1 / r0)
 		if z == nil {
 			for j, x := range sample {
@@ -410,7 +415,7 @@ func (s *dpmSolverMultistep) update(dst, sample, z []float32, i, order int) {
 			dst[j] = cS*x + c0*m0[j] + c1*d1 + cN*z[j]
 		}
 	default:
-		m1, m2 := s.hist[len(s.hist)-2], s.hist[len(s.hist)-3]
+		m1, m2 := s.hist[len(s.hist)-2][:len(sample)], s.hist[len(s.hist)-3][:len(sample)]
 		ir0, ir1 := float32(1/r0), float32(1/r1)
 		w, iw := float32(r0/(r0+r1)), float32(1/(r0+r1))
 		for j, x := range sample {

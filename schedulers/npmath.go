@@ -62,14 +62,6 @@ func npInterpUnit(x float64, fp []float64) float64 {
 	return slope*(x-float64(j)) + fp[j]
 }
 
-// reverse reverses s in place and returns it.
-func reverse(s []float64) []float64 {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
-	return s
-}
-
 // truncInt64 is numpy/torch's float to int64 cast, which truncates toward
 // zero; diffusers relies on it for the un-rounded sigma-derived timesteps.
 func truncInt64(v float64) float64 { return math.Trunc(v) }

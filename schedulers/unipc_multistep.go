@@ -271,8 +271,10 @@ func (s *uniPCMultistep) Step(dst, modelOutput, sample []float32, i int, noise N
 	} else {
 		copy(s.last, sample)
 	}
-	newest := rotate(s.hist)
-	copy(newest, s.conv)
+	// The converted output becomes the newest history entry; the buffer
+	// it displaces takes the next conversion.
+	oldest := rotate(s.hist)
+	s.hist[len(s.hist)-1], s.conv = s.conv, oldest
 
 	order := s.order
 	if s.cfg.LowerOrderFinal {
@@ -309,6 +311,7 @@ func (s *uniPCMultistep) convert(m, out, sample []float32, i int) {
 	a, st := s.alphaSigma(sg)
 	af, sf, sgf := float32(a), float32(st), float32(sg)
 	pt := s.cfg.PredictionType
+	m, out = m[:len(sample)], out[:len(sample)]
 	switch {
 	case s.predictX0 && pt == PredictEpsilon:
 		for j, v := range sample {
@@ -468,7 +471,12 @@ func (s *uniPCMultistep) predict(dst, x []float32, i, order int) {
 // hist[len-1-k] the k-th older output; mt is the corrector's new output.
 func (s *uniPCMultistep) apply(dst, x, mt []float32, c uniCoefs, order int) {
 	n := len(s.hist)
-	m0 := s.hist[n-1]
+	// Equal lengths let the compiler drop the bounds checks in the loops.
+	x = x[:len(dst)]
+	m0 := s.hist[n-1][:len(dst)]
+	if mt != nil {
+		mt = mt[:len(dst)]
+	}
 	cX, cM, cB := float32(c.cX), float32(c.cM), float32(c.cB)
 	switch {
 	case order == 1 && mt == nil:
@@ -481,12 +489,12 @@ func (s *uniPCMultistep) apply(dst, x, mt []float32, c uniCoefs, order int) {
 			dst[j] = cX*v - cM*m0[j] - cB*(wT*(mt[j]-m0[j]))
 		}
 	case order == 2 && mt == nil:
-		m1, w1 := s.hist[n-2], float32(c.w[0])
+		m1, w1 := s.hist[n-2][:len(dst)], float32(c.w[0])
 		for j, v := range x {
 			dst[j] = cX*v - cM*m0[j] - cB*(w1*(m1[j]-m0[j]))
 		}
 	case order == 2:
-		m1, w1, wT := s.hist[n-2], float32(c.w[0]), float32(c.wT)
+		m1, w1, wT := s.hist[n-2][:len(dst)], float32(c.w[0]), float32(c.wT)
 		for j, v := range x {
 			dst[j] = cX*v - cM*m0[j] - cB*(w1*(m1[j]-m0[j])+wT*(mt[j]-m0[j]))
 		}
