@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"time"
 
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/rng"
@@ -36,6 +37,8 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 
+	var tm Timings
+	t0 := time.Now()
 	encs := p.encoders
 	if p.opts.LowMem {
 		if encs, err = p.openEncoders(); err != nil {
@@ -50,24 +53,34 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 
+	tm.TextEncode = time.Since(t0)
 	if err := run.setTimesteps(); err != nil {
 		return nil, err
 	}
 	gen := rng.New(q.Seed)
+	t1 := time.Now()
 	if err := p.initLatents(ctx, run, gen); err != nil {
 		return nil, err
 	}
+	tm.VAE = time.Since(t1)
+	t1 = time.Now()
 	if err := p.denoise(ctx, run, cond, gen); err != nil {
 		return nil, err
 	}
+	tm.Denoiser = run.denoiserTime
+	tm.Host = time.Since(t1) - run.denoiserTime
 	res := &Result{
 		Latents: append([]float32(nil), run.latents...), LatentShape: run.latentShape(),
 		Timesteps: run.timesteps, Scheduler: sched.Config().ClassName, Steps: q.Steps,
 		Guidance: q.guidance, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
 	}
+	t1 = time.Now()
 	if err := p.decode(ctx, run, res); err != nil {
 		return nil, err
 	}
+	tm.VAE += time.Since(t1)
+	tm.Total = time.Since(t0)
+	res.Timings = tm
 	return res, nil
 }
 
@@ -86,9 +99,11 @@ type run struct {
 	timesteps []float64
 	begin     int // first scheduler index (img2img skips the start)
 	calls     int
-	inpaint   *inpaintState
-	imageLat  []float32 // img2img/inpainting: the encoded init image latents
-	patch     int       // SD3 transformer patch size
+	// denoiserTime sums the time spent inside denoiser runs.
+	denoiserTime time.Duration
+	inpaint      *inpaintState
+	imageLat     []float32 // img2img/inpainting: the encoded init image latents
+	patch        int       // SD3 transformer patch size
 }
 
 func (p *Pipeline) newRun(q *resolved, sched schedulers.Scheduler) (*run, error) {
@@ -179,7 +194,7 @@ func (r *run) setTimesteps() error {
 	if q.InitImage != nil && !(q.Mask != nil && q.Strength == 1) {
 		b, err := schedulers.Img2ImgBegin(r.sched, q.Steps, q.Strength)
 		if err != nil {
-			return fmt.Errorf("pipeline: %w", err)
+			return fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 		r.begin = b
 	}
@@ -286,9 +301,11 @@ func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen 
 			ts[b] = tv
 		}
 		outputs[outName].Shape, outputs[outName].F32 = outShape, out
+		tr := time.Now()
 		if err := p.denoiser.Run(ctx, inputs, outputs); err != nil {
 			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
 		}
+		r.denoiserTime += time.Since(tr)
 		r.calls++
 		pred := out
 		if r.cfg {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"time"
 )
 
 // Request is one Generate call. Zero values mean the diffusers default of
@@ -73,6 +74,17 @@ type Result struct {
 	Seed          uint64
 	ModelFamily   Family
 	DenoiserCalls int
+	Timings       Timings
+}
+
+// Timings splits a Generate call's wall time. Host is the denoising loop's
+// own work (scheduler math, guidance, copies) without the denoiser runs.
+type Timings struct {
+	TextEncode time.Duration
+	Denoiser   time.Duration // inside ONNX Runtime, all denoiser calls
+	Host       time.Duration // denoising loop minus Denoiser
+	VAE        time.Duration // init-image encoding and final decoding
+	Total      time.Duration
 }
 
 // Sentinel errors for bad requests, returned (wrapped) by Generate.
