@@ -143,7 +143,7 @@ func TestImg2ImgAndInpaint(t *testing.T) {
 		}
 	})
 	t.Run("tiny strength leaves no step", func(t *testing.T) {
-		_, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{"x"}, InitImage: init, Strength: 0.01, Steps: 10})
+		_, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{"x"}, InitImage: init, Strength: 0.01, Steps: 10, Scheduler: "DDIM"})
 		if !errors.Is(err, pipeline.ErrBadRequest) {
 			t.Fatalf("got %v, want ErrBadRequest", err)
 		}
