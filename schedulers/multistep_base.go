@@ -32,6 +32,10 @@ func (b *multistepBase) Config() *Config { return &b.cfg }
 // modify it.
 func (b *multistepBase) Timesteps() []float64 { return b.timesteps }
 
+// Sigmas returns the sigma of each evaluation followed by the final sigma;
+// callers must not modify it.
+func (b *multistepBase) Sigmas() []float64 { return b.sigmas }
+
 // Order is 1: one model evaluation per step.
 func (b *multistepBase) Order() int { return 1 }
 
