@@ -1,0 +1,46 @@
+package onnxexport_test
+
+import (
+	"fmt"
+
+	onnxexport "github.com/imagegen/imagegen/onnx_export"
+)
+
+// A graph is a flat list of calls; the first error is kept and returned by
+// Build.
+func ExampleBuilder() {
+	b := onnxexport.NewBuilder("mlp")
+	l := onnxexport.NewLayers(b, 42)
+	x := b.Input("x", onnxexport.Float32, onnxexport.Sym("batch"), onnxexport.D(8))
+	h := l.SiLU(l.Linear("fc1", x, 16, true))
+	y := l.Linear("fc2", h, 4, true)
+	b.Output("y", y)
+	m, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(y.Shape(), b.NumParams(), len(m.Graph.Node))
+	for _, p := range b.Params() {
+		fmt.Println(p.Name, p.Tensor.Shape)
+	}
+	// Output:
+	// [batch,4] 212 9
+	// fc1.weight [16 8]
+	// fc1.bias [16]
+	// fc2.weight [4 16]
+	// fc2.bias [4]
+}
+
+func ExampleBuilder_Err() {
+	b := onnxexport.NewBuilder("bad")
+	l := onnxexport.NewLayers(b, 1)
+	x := b.Input("x", onnxexport.Float32, onnxexport.D(1), onnxexport.D(6), onnxexport.D(4), onnxexport.D(4))
+	defer b.Scope("mid_block")()
+	h := l.GroupNorm("norm", x, 4, 1e-5) // 6 channels do not split into 4 groups
+	b.Output("y", l.SiLU(h))             // not reached: the builder already failed
+	_, err := b.Build()
+	fmt.Println(err)
+	// Output:
+	// onnxexport: bad block mid_block.norm: GroupNorm: shape mismatch: 6 channels of x [1,6,4,4] do not split into 4 groups
+}
