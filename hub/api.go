@@ -312,6 +312,9 @@ func (c *Client) withRetries(ctx context.Context, try func() (retry bool, err er
 // isUnreachable reports whether err means the Hub could not be reached at
 // all (as opposed to an answer refusing the request).
 func isUnreachable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.StatusCode >= 500

@@ -32,7 +32,9 @@ type Client struct {
 	// Parallel bounds concurrent file transfers; 0 means 4.
 	Parallel int
 	// Retries is how many times a transient failure (5xx, 429, a reset or
-	// cut connection) is retried per request; 0 means 5, negative none.
+	// cut connection) is retried for the listing and for each file (each
+	// retry of a file resumes where the last one stopped); 0 means 5,
+	// negative none.
 	Retries int
 	// RetryDelay is the first wait between retries, doubled each time up
 	// to 16 times itself; 0 means one second.
@@ -41,7 +43,9 @@ type Client struct {
 	// goroutines at once.
 	Progress func(Progress)
 	// ProgressBars, when set, receives one progress bar per transferred
-	// file, drawn with ANSI cursor moves; give it a terminal only.
+	// file, each on its own line, redrawn in place with ANSI cursor moves:
+	// give it a terminal only. Bars scrolled off the top of the terminal
+	// (more files than lines) are drawn over the wrong lines.
 	ProgressBars io.Writer
 	// HTTPClient makes the requests; nil means http.DefaultClient. Its
 	// CheckRedirect is replaced in a copy so that tokens stay on Endpoint.

@@ -389,3 +389,19 @@ func TestPullHEADFallback(t *testing.T) {
 		t.Errorf("HEAD followed the redirect to the CDN %d times", n)
 	}
 }
+
+func TestPullListedFileMissing(t *testing.T) {
+	hub := newSmallHub(t)
+	hub.extraNames = []string{"ghost.json"}
+	c := hub.client(t)
+	_, err := c.Pull(context.Background(), Ref{Repo: "test-org/tiny"}, PullOptions{Include: []string{"*.json"}})
+	if !errors.Is(err, ErrEntryNotFound) || !strings.Contains(err.Error(), "ghost.json") {
+		t.Fatalf("got %v, want ErrEntryNotFound naming ghost.json", err)
+	}
+	blobs, _ := os.ReadDir(filepath.Join(c.CacheDir, "models--test-org--tiny", "blobs"))
+	for _, b := range blobs {
+		if strings.HasSuffix(b.Name(), ".incomplete") {
+			t.Errorf("left %s behind", b.Name())
+		}
+	}
+}

@@ -121,7 +121,9 @@ func (c *Client) downloadBlob(ctx context.Context, rc repoCache, commit string, 
 	}
 	if err != nil {
 		report(-1, true)
-		if errors.Is(err, ErrChecksum) {
+		// A checksum failure condemns the bytes; an empty file holds
+		// nothing worth resuming.
+		if st, serr := file.Stat(); errors.Is(err, ErrChecksum) || serr == nil && st.Size() == 0 {
 			file.Close()
 			os.Remove(tmp)
 		}
