@@ -71,7 +71,7 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	tm.Host = time.Since(t1) - run.denoiserTime
 	res := &Result{
 		Latents: append([]float32(nil), run.latents...), LatentShape: run.latentShape(),
-		Timesteps: run.timesteps, Scheduler: sched.Config().ClassName, Steps: q.Steps,
+		Timesteps: run.timesteps, Scheduler: sched.Config().ClassName, SchedulerConfig: sched.Config(), Steps: q.Steps,
 		Guidance: q.guidance, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
 	}
 	t1 = time.Now()

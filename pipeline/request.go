@@ -6,6 +6,8 @@ import (
 	"image"
 	"math"
 	"time"
+
+	"github.com/imagegen/imagegen/schedulers"
 )
 
 // Request is one Generate call. Zero values mean the diffusers default of
@@ -63,18 +65,20 @@ type StepInfo struct {
 type Result struct {
 	// Images holds N images as float32 [N, H, W, 3] in [0, 1], exactly what
 	// diffusers returns with output_type="np".
-	Images        []float32
-	N, H, W       int
-	Latents       []float32 // final latents, before the VAE
-	LatentShape   []int64
-	Timesteps     []float64 // the model timesteps that ran
-	Scheduler     string    // the scheduler class used
-	Steps         int
-	Guidance      float64
-	Seed          uint64
-	ModelFamily   Family
-	DenoiserCalls int
-	Timings       Timings
+	Images      []float32
+	N, H, W     int
+	Latents     []float32 // final latents, before the VAE
+	LatentShape []int64
+	Timesteps   []float64 // the model timesteps that ran
+	Scheduler   string    // the scheduler class used
+	// SchedulerConfig is the resolved scheduler configuration.
+	SchedulerConfig *schedulers.Config
+	Steps           int
+	Guidance        float64
+	Seed            uint64
+	ModelFamily     Family
+	DenoiserCalls   int
+	Timings         Timings
 }
 
 // Timings splits a Generate call's wall time. Host is the denoising loop's

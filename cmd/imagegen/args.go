@@ -19,7 +19,7 @@ func interspersed(app *cli.App, args []string, names ...string) []string {
 				return args
 			}
 			rest := reorder(args[i+1:], valueFlags(cmd))
-			return append(append(append([]string{}, args[:i+1]...)), rest...)
+			return append(append([]string{}, args[:i+1]...), rest...)
 		}
 		if !strings.Contains(a, "=") && takesValue(app.Flags, a) {
 			i++ // skip a global flag's value

@@ -27,6 +27,7 @@ func newApp() *cli.App {
 			doctorCommand(),
 			modelsCommand(),
 			tokenizeCommand(),
+			generateCommand(),
 			pullCommand(),
 			inspectCommand(),
 			exportCommand(),
@@ -38,7 +39,7 @@ func newApp() *cli.App {
 
 func main() {
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersed(app, os.Args, "generate")); err != nil {
 		fmt.Fprintln(os.Stderr, "imagegen:", oneLine(err.Error()))
 		os.Exit(1)
 	}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+
+	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/pipeline"
+)
+
+func generateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "generate",
+		Usage:     "make images from a prompt with an exported checkpoint (text-to-image, img2img, inpainting)",
+		ArgsUsage: "[PROMPT]",
+		Description: "Runs the checkpoint's pipeline as diffusers would for the same prompt, sampler and seed.\n" +
+			"A bare argument is the prompt. --scheduler takes a diffusers class (EulerDiscreteScheduler) or a friendly name (\"Euler a\", \"DPM++ 2M Karras\", ...).\n" +
+			"With several images and a .png output the files are numbered (out-1.png, out-2.png, ...); a .npy output holds float32 [N, H, W, 3] in [0, 1].\n\n" +
+			"Examples:\n" +
+			"   imagegen generate --model ./sd-turbo \"a cat\" -o cat.png\n" +
+			"   imagegen generate --model ./sd15 --prompt \"a castle\" --scheduler \"DPM++ 2M Karras\" --steps 25 --seed 7 -o castle.png\n" +
+			"   imagegen generate --model ./sd15 --prompt \"a castle at night\" --init-image castle.png --strength 0.6 -o night.png",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, hf:ORG/NAME[@REV] or models.yaml name"},
+			&cli.StringSliceFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt (repeat for a batch of prompts)"},
+			&cli.StringFlag{Name: "negative-prompt", Aliases: []string{"n"}, Usage: "negative prompt"},
+			&cli.StringFlag{Name: "prompt-2", Usage: "prompt for the second encoder (SDXL, SD3) or T5 (Flux)"},
+			&cli.StringFlag{Name: "negative-prompt-2", Usage: "negative prompt for the second encoder"},
+			&cli.StringFlag{Name: "scheduler", Aliases: []string{"s"}, Usage: "sampler: diffusers class or friendly name (default: the checkpoint's)"},
+			&cli.StringSliceFlag{Name: "scheduler-opt", Usage: "scheduler config override `key=value` (repeatable)"},
+			&cli.IntFlag{Name: "steps", Usage: "inference steps (default: the model's)"},
+			&cli.Float64Flag{Name: "guidance", Aliases: []string{"g"}, Usage: "guidance scale (default: the model's)"},
+			&cli.Float64Flag{Name: "guidance-rescale", Usage: "guidance rescale phi in [0, 1]"},
+			&cli.Float64Flag{Name: "eta", Usage: "DDIM eta (noise weight)"},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed of the PyTorch-compatible generator", Value: 0},
+			&cli.IntFlag{Name: "height", Aliases: []string{"H"}, Usage: "image height in pixels (default: the model's)"},
+			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
+			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
+			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
+			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
+			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
+			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
+			&cli.StringFlag{Name: "device", Usage: "cpu, cuda, cuda:N or auto", Value: "cpu"},
+			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
+			&cli.BoolFlag{Name: "low-mem", Usage: "release the text encoders after encoding"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.png or .npy)", Value: "out.png"},
+			&cli.StringFlag{Name: "save-latents", Usage: "also write the final latents to `FILE.npy`"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary on stdout"},
+		},
+		Action: runGenerate,
+	}
+}
+
+func runGenerate(c *cli.Context) error {
+	prompts := c.StringSlice("prompt")
+	if c.NArg() > 1 {
+		return fmt.Errorf("generate: one bare prompt at most, got %d arguments (quote the prompt)", c.NArg())
+	}
+	if c.NArg() == 1 {
+		prompts = append([]string{c.Args().First()}, prompts...)
+	}
+	if len(prompts) == 0 {
+		return fmt.Errorf("generate: no prompt: pass it as an argument or with --prompt")
+	}
+	out := c.String("output")
+	ext := strings.ToLower(filepath.Ext(out))
+	if ext != ".png" && ext != ".npy" {
+		return fmt.Errorf("generate: output %s: want a .png or .npy file name", out)
+	}
+	if l := c.String("save-latents"); l != "" && strings.ToLower(filepath.Ext(l)) != ".npy" {
+		return fmt.Errorf("generate: --save-latents %s: want a .npy file name", l)
+	}
+	dev, err := ort.ParseDevice(c.String("device"))
+	if err != nil {
+		return err
+	}
+	req := pipeline.Request{
+		Prompts: prompts, NegativePrompt: c.String("negative-prompt"),
+		Prompt2: c.String("prompt-2"), NegativePrompt2: c.String("negative-prompt-2"),
+		Scheduler: c.String("scheduler"), SchedulerOpts: c.StringSlice("scheduler-opt"),
+		Steps: c.Int("steps"), GuidanceRescale: c.Float64("guidance-rescale"), Eta: c.Float64("eta"),
+		Seed: c.Uint64("seed"), Height: c.Int("height"), Width: c.Int("width"),
+		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
+		Strength: c.Float64("strength"),
+	}
+	if c.IsSet("steps") && req.Steps < 1 {
+		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
+	}
+	if c.IsSet("num-images") && req.NumImages < 1 {
+		return fmt.Errorf("generate: --num-images must be at least 1, got %d", req.NumImages)
+	}
+	if c.IsSet("guidance") {
+		g := c.Float64("guidance")
+		req.Guidance = &g
+	}
+	if p := c.String("init-image"); p != "" {
+		if req.InitImage, err = imageio.LoadImage(p); err != nil {
+			return err
+		}
+	}
+	if p := c.String("mask"); p != "" {
+		if req.Mask, err = imageio.LoadImage(p); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
+	defer stop()
+	c.Context = ctx
+	dir, entry, err := resolveModel(c, c.String("model"))
+	if err != nil {
+		return err
+	}
+	modelName := filepath.Base(filepath.Clean(dir))
+	if entry != nil {
+		modelName = entry.Name
+		d := entry.Defaults
+		if req.Scheduler == "" {
+			req.Scheduler = d.Scheduler
+		}
+		if req.Steps == 0 {
+			req.Steps = d.Steps
+		}
+		if req.Guidance == nil {
+			req.Guidance = d.Guidance
+		}
+		if req.Height == 0 && req.Width == 0 {
+			req.Height, req.Width = d.Height, d.Width
+		}
+	}
+	if err := initRuntime(c); err != nil {
+		return err
+	}
+	notice := func(m string) {
+		if !c.Bool("quiet") {
+			fmt.Fprintln(os.Stderr, "imagegen:", m)
+		}
+	}
+	start := time.Now()
+	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
+		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
+		LowMem:  c.Bool("low-mem"),
+	})
+	if err != nil {
+		return err
+	}
+	defer pipe.Close()
+	loaded := time.Since(start)
+
+	var bar *progressbar.ProgressBar
+	if showProgress(c) {
+		req.Progress = func(s pipeline.StepInfo) {
+			if bar == nil {
+				bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(os.Stderr),
+					progressbar.OptionSetDescription("denoising"), progressbar.OptionShowCount(),
+					progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
+			}
+			bar.Set(s.Step)
+		}
+	}
+	start = time.Now()
+	res, err := pipe.Generate(ctx, req)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	genTime := time.Since(start)
+	paths, err := writeOutputs(out, res, &req, modelName)
+	if err != nil {
+		return err
+	}
+	if l := c.String("save-latents"); l != "" {
+		if err := writeLatents(l, res); err != nil {
+			removeAll(paths)
+			return err
+		}
+	}
+	if c.Bool("json") {
+		return printJSON(map[string]any{
+			"outputs": paths, "model": dir, "family": res.ModelFamily, "scheduler": res.Scheduler,
+			"steps": res.Steps, "guidance": res.Guidance, "seed": res.Seed, "width": res.W, "height": res.H,
+			"denoiser_calls": res.DenoiserCalls, "load_seconds": loaded.Seconds(), "generate_seconds": genTime.Seconds(),
+		})
+	}
+	for _, p := range paths {
+		fmt.Println(p)
+	}
+	return nil
+}
+
+// numbered returns the output names: out itself for one image, else
+// out-1.png, out-2.png, ...
+func numbered(out string, n int) []string {
+	if n == 1 {
+		return []string{out}
+	}
+	ext := filepath.Ext(out)
+	base := strings.TrimSuffix(out, ext)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%d%s", base, i+1, ext)
+	}
+	return names
+}
+
+func removeAll(paths []string) {
+	for _, p := range paths {
+		os.Remove(p)
+	}
+}
+
+// requestJSON is the full request stored in each PNG, so images can be
+// re-run.
+func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, index int) string {
+	m := map[string]any{
+		"model": model, "prompt": req.Prompts[index/max(1, res.N/len(req.Prompts))], "prompts": req.Prompts,
+		"negative_prompt": req.NegativePrompt, "prompt_2": req.Prompt2, "scheduler": res.Scheduler,
+		"scheduler_opts": req.SchedulerOpts, "steps": res.Steps, "guidance": res.Guidance,
+		"guidance_rescale": req.GuidanceRescale, "eta": req.Eta, "seed": res.Seed, "width": res.W, "height": res.H,
+		"num_images": max(1, req.NumImages), "index": index, "max_sequence_length": req.MaxSequenceLength,
+		"strength": req.Strength, "imagegen": version,
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/pipeline"
+)
+
+// writeOutputs writes the result as one .npy file or as numbered PNGs with
+// their generation parameters. On failure nothing written by this call is
+// left behind.
+func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model string) ([]string, error) {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	if strings.EqualFold(out[len(out)-4:], ".npy") {
+		if err := imageio.SaveNPY(out, []int{res.N, res.H, res.W, 3}, res.Images); err != nil {
+			return nil, err
+		}
+		return []string{out}, nil
+	}
+	imgs, err := imageio.ToNRGBA(res.Images, []int{res.N, res.H, res.W, 3}, imageio.NHWC, imageio.Unit)
+	if err != nil {
+		return nil, err
+	}
+	names := numbered(out, res.N)
+	perPrompt := res.N / len(req.Prompts)
+	for i, img := range imgs {
+		params := imageio.GenerationParams{
+			Prompt: req.Prompts[i/perPrompt], NegativePrompt: req.NegativePrompt, Steps: res.Steps,
+			Sampler: samplerName(res), ScheduleType: scheduleType(res), CFGScale: res.Guidance, Seed: res.Seed, Width: res.W, Height: res.H,
+			Model: model,
+		}
+		if req.InitImage != nil {
+			params.DenoisingStrength = req.Strength
+			if params.DenoisingStrength == 0 {
+				params.DenoisingStrength = 0.8
+				if req.Mask != nil {
+					params.DenoisingStrength = 1
+				}
+			}
+		}
+		if res.N > 1 {
+			params.Extra = append(params.Extra, imageio.Param{Key: "Batch index", Value: fmt.Sprint(i)})
+		}
+		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: requestJSON(req, res, model, i)}
+		if err := imageio.WritePNG(names[i], img, meta); err != nil {
+			removeAll(names[:i])
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// writeLatents saves the final latents as .npy.
+func writeLatents(path string, res *pipeline.Result) error {
+	shape := make([]int, len(res.LatentShape))
+	for i, d := range res.LatentShape {
+		shape[i] = int(d)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return imageio.SaveNPY(path, shape, res.Latents)
+}
+
+// samplerName gives the sampler's name as AUTOMATIC1111 writes it, so
+// tools that read the parameters text recognize it.
+func samplerName(res *pipeline.Result) string {
+	c := res.SchedulerConfig
+	switch res.Scheduler {
+	case "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler":
+		return "Euler"
+	case "EulerAncestralDiscreteScheduler":
+		return "Euler a"
+	case "HeunDiscreteScheduler":
+		return "Heun"
+	case "DDIMScheduler":
+		return "DDIM"
+	case "DDPMScheduler":
+		return "DDPM"
+	case "PNDMScheduler":
+		return "PLMS"
+	case "UniPCMultistepScheduler":
+		return "UniPC"
+	case "LCMScheduler":
+		return "LCM"
+	case "DPMSolverMultistepScheduler":
+		if c != nil && strings.HasPrefix(c.AlgorithmType, "sde-") {
+			return "DPM++ 2M SDE"
+		}
+		return "DPM++ 2M"
+	}
+	return res.Scheduler
+}
+
+func scheduleType(res *pipeline.Result) string {
+	c := res.SchedulerConfig
+	switch {
+	case c == nil:
+		return ""
+	case c.UseKarrasSigmas:
+		return "Karras"
+	case c.UseExponentialSigmas:
+		return "Exponential"
+	case c.UseBetaSigmas:
+		return "Beta"
+	}
+	return ""
+}
