@@ -36,7 +36,7 @@ func fakeLibrary(t *testing.T, n int) []byte {
 	return b
 }
 
-func testPlatform(t *testing.T) platform {
+func testPlatform(t testing.TB) platform {
 	t.Helper()
 	p, err := hostPlatform()
 	if err != nil {
@@ -51,7 +51,7 @@ type tarEntry struct {
 }
 
 // buildTarball writes a gzip-compressed tar of entries.
-func buildTarball(t *testing.T, entries []tarEntry) []byte {
+func buildTarball(t testing.TB, entries []tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -79,7 +79,7 @@ func buildTarball(t *testing.T, entries []tarEntry) []byte {
 
 // releaseTarball lays lib out the way the official release archive does:
 // one versioned file and two symlinks to it under a top folder.
-func releaseTarball(t *testing.T, lib []byte) []byte {
+func releaseTarball(t testing.TB, lib []byte) []byte {
 	p := testPlatform(t)
 	top := strings.TrimSuffix(p.releaseAsset, ".tgz") + "/"
 	versioned := p.releaseEntries[0]
