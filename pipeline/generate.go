@@ -310,7 +310,9 @@ func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen 
 		pred := out
 		if r.cfg {
 			combineCFG(guided, out, float32(q.guidance))
-			if q.GuidanceRescale > 0 {
+			// diffusers' SD img2img and inpainting pipelines ignore
+			// guidance_rescale; text-to-image and SDXL apply it.
+			if q.GuidanceRescale > 0 && (q.InitImage == nil || p.family == FamilySDXL) {
 				rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
 			}
 			pred = guided

@@ -55,19 +55,22 @@ func (p *Pipeline) initInpaint(ctx context.Context, r *run, gen *rng.Generator) 
 		r.sched.AddNoise(r.latents, imageLat, noise, r.timesteps[0])
 	}
 	lmask := nearestDown(mask, H, W, r.lh, r.lw)
-	if st.nineChannel {
-		masked := make([]float32, len(pix))
-		for c := 0; c < 3; c++ {
-			for k := 0; k < H*W; k++ {
-				if mask[k] < 0.5 {
-					masked[c*H*W+k] = pix[c*H*W+k]
-				}
+	// The masked image is encoded for 4-channel UNets too: diffusers draws
+	// its posterior sample either way, and later stochastic steps continue
+	// from the generator after that draw.
+	masked := make([]float32, len(pix))
+	for c := 0; c < 3; c++ {
+		for k := 0; k < H*W; k++ {
+			if mask[k] < 0.5 {
+				masked[c*H*W+k] = pix[c*H*W+k]
 			}
 		}
-		mlat, err := p.encodePixels(ctx, masked, H, W, gen)
-		if err != nil {
-			return err
-		}
+	}
+	mlat, err := p.encodePixels(ctx, masked, H, W, gen)
+	if err != nil {
+		return err
+	}
+	if st.nineChannel {
 		one := append(append([]float32{}, lmask...), mlat...)
 		st.extra = repeatBatch(one, r.batch)
 		return nil
