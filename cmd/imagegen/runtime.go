@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/hub"
 	"github.com/imagegen/imagegen/modelreg"
 	"github.com/imagegen/imagegen/ort"
@@ -26,7 +27,16 @@ func initRuntime(c *cli.Context) error {
 // registry loads the models.yaml files: ./models.yaml, the user's, then
 // every --models file.
 func registry(c *cli.Context) (*modelreg.Registry, error) {
-	return modelreg.Load(c.StringSlice("models")...)
+	reg, err := modelreg.Load(c.StringSlice("models")...)
+	if err != nil {
+		return nil, err
+	}
+	builtin, err := modelreg.Parse("built-in models.yaml", imagegen.ModelsYAML)
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(builtin...)
+	return reg, nil
 }
 
 // resolveModel turns a --model value into a local checkpoint folder: an
@@ -73,6 +83,9 @@ func resolveHub(c *cli.Context, s string) (string, error) {
 		return "", err
 	}
 	cl := hub.NewClientFromEnv()
+	// Repositories often hold PyTorch weights beside the ONNX export; pull
+	// only what the pipelines read.
+	cl.ResolvePull = hub.ONNXOnly()
 	if showProgress(c) {
 		cl.ProgressBars = os.Stderr
 	}
