@@ -109,6 +109,9 @@ func (m *bpe) merge(w string) []int {
 		}
 		syms = append(syms, id)
 	}
+	if len(syms) > longWord {
+		return m.mergeHeap(syms)
+	}
 	for len(syms) > 1 {
 		best, at := mergeRule{rank: -1}, -1
 		for i := 0; i+1 < len(syms); i++ {
@@ -124,6 +127,98 @@ func (m *bpe) merge(w string) []int {
 		syms = append(syms[:at+1], syms[at+2:]...)
 	}
 	return syms
+}
+
+// longWord is the symbol count above which merge switches from rescanning
+// all pairs (quadratic, fastest for prompt-sized words) to a heap.
+const longWord = 48
+
+// pendingMerge is a candidate merge of the symbol at pos with its right
+// neighbour.
+type pendingMerge struct {
+	rank, pos int
+	id        int
+}
+
+// mergeHeap gives the same result as the rescanning loop in O(n log n):
+// the lowest (rank, position) candidate is applied first, and candidates
+// made stale by an earlier merge are skipped when popped.
+func (m *bpe) mergeHeap(syms []int) []int {
+	n := len(syms)
+	next := make([]int, n)
+	prev := make([]int, n)
+	alive := make([]bool, n)
+	for i := range syms {
+		next[i], prev[i], alive[i] = i+1, i-1, true
+	}
+	next[n-1] = -1
+	var h []pendingMerge
+	less := func(a, b pendingMerge) bool { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos) }
+	push := func(pos int) {
+		if pos < 0 || next[pos] < 0 {
+			return
+		}
+		r, ok := m.merges[pairKey(syms[pos], syms[next[pos]])]
+		if !ok {
+			return
+		}
+		h = append(h, pendingMerge{int(r.rank), pos, int(r.id)})
+		for i := len(h) - 1; i > 0; {
+			parent := (i - 1) / 2
+			if !less(h[i], h[parent]) {
+				break
+			}
+			h[i], h[parent] = h[parent], h[i]
+			i = parent
+		}
+	}
+	pop := func() pendingMerge {
+		top := h[0]
+		last := len(h) - 1
+		h[0] = h[last]
+		h = h[:last]
+		for i := 0; ; {
+			l, r, small := 2*i+1, 2*i+2, i
+			if l < len(h) && less(h[l], h[small]) {
+				small = l
+			}
+			if r < len(h) && less(h[r], h[small]) {
+				small = r
+			}
+			if small == i {
+				break
+			}
+			h[i], h[small] = h[small], h[i]
+			i = small
+		}
+		return top
+	}
+	for i := range syms {
+		push(i)
+	}
+	for len(h) > 0 {
+		c := pop()
+		right := next[c.pos]
+		if !alive[c.pos] || right < 0 {
+			continue
+		}
+		if r, ok := m.merges[pairKey(syms[c.pos], syms[right])]; !ok || int(r.rank) != c.rank || int(r.id) != c.id {
+			continue // the pair changed since this candidate was pushed
+		}
+		syms[c.pos] = c.id
+		alive[right] = false
+		next[c.pos] = next[right]
+		if next[right] >= 0 {
+			prev[next[right]] = c.pos
+		}
+		push(prev[c.pos])
+		push(c.pos)
+	}
+	out := syms[:0]
+	for i := 0; i >= 0; i = next[i] {
+		out = append(out, syms[i])
+	}
+	return out
 }
 
 // decoder turns vocabulary strings back into text.

@@ -1,15 +1,16 @@
 package tokenizer
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -79,11 +80,11 @@ func loadCLIPFiles(dir string, cfg *config) (Tokenizer, error) {
 		added: newAddedTokens(added),
 		normalize: []normalizer{
 			unicodeForm{norm.NFC},
-			replace{re: regexp.MustCompile(`[` + whitespaceClass + `]+`), content: " "},
+			collapseSpace{},
 			lowercase{},
 		},
 		pretok: []preTokenizer{
-			regexSplit{re: mustCompileOnig(clipPattern), behavior: splitRemoved, invert: true},
+			clipSplit{},
 			byteLevel{useRegex: true},
 		},
 		model:   m,
@@ -106,14 +107,6 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func mustCompileOnig(pattern string) *regexp.Regexp {
-	re, err := compileOnig(pattern)
-	if err != nil {
-		panic("tokenizer: built-in pattern: " + err.Error())
-	}
-	return re
-}
-
 // readVocabJSON reads a {"token": id} object.
 func readVocabJSON(path string) (map[string]int, error) {
 	name := filepath.Base(path)
@@ -124,9 +117,13 @@ func readVocabJSON(path string) (map[string]int, error) {
 		}
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	var vocab map[string]int
-	if err := json.Unmarshal(data, &vocab); err != nil {
-		return nil, formatErr(name, "not a JSON object of token ids: %v", err)
+	vocab, ok := parseVocabFast(data)
+	if !ok {
+		// Unusual layout: let encoding/json parse it and explain errors.
+		vocab = nil
+		if err := json.Unmarshal(data, &vocab); err != nil {
+			return nil, formatErr(name, "not a JSON object of token ids: %v", err)
+		}
 	}
 	if len(vocab) == 0 {
 		return nil, formatErr(name, "empty vocabulary")
@@ -164,14 +161,17 @@ func vocabTable(vocab map[string]int) []string {
 
 // parseMergesTxt reads merges.txt: an optional "#version" line, then one
 // "left right" pair per line in rank order.
-func parseMergesTxt(data []byte) ([][2]string, error) {
-	var merges [][2]string
-	for n, line := range bytes.Split(data, []byte("\n")) {
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 || (n == 0 && bytes.HasPrefix(line, []byte("#version"))) {
+func parseMergesTxt(raw []byte) ([][2]string, error) {
+	data := string(raw)
+	merges := make([][2]string, 0, strings.Count(data, "\n")+1)
+	for n := 0; data != ""; n++ {
+		line, rest, _ := strings.Cut(data, "\n")
+		data = rest
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" || (n == 0 && strings.HasPrefix(line, "#version")) {
 			continue
 		}
-		a, b, ok := strings.Cut(string(line), " ")
+		a, b, ok := strings.Cut(line, " ")
 		if !ok || a == "" || b == "" || strings.Contains(b, " ") {
 			return nil, formatErr("merges.txt", "line %d: want two tokens separated by one space, got %q", n+1, line)
 		}
@@ -209,4 +209,138 @@ func newBPE(file string, vocab map[string]int, merges [][2]string, suffix, prefi
 		m.merges[pairKey(a, b)] = mergeRule{rank: int32(rank), id: int32(id)}
 	}
 	return m, nil
+}
+
+// parseVocabFast reads the {"token": id, ...} layout that tokenizers and
+// transformers write, several times faster than encoding/json; it reports
+// false on anything else (the caller then falls back to encoding/json).
+// Tokens are substrings of one copy of the file, so they cost no
+// allocation each.
+func parseVocabFast(raw []byte) (map[string]int, bool) {
+	data := string(raw)
+	vocab := make(map[string]int, strings.Count(data, `":`))
+	i := 0
+	skipSpace := func() {
+		for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r') {
+			i++
+		}
+	}
+	expect := func(c byte) bool {
+		skipSpace()
+		if i < len(data) && data[i] == c {
+			i++
+			return true
+		}
+		return false
+	}
+	if !expect('{') {
+		return nil, false
+	}
+	if expect('}') {
+		return vocab, true
+	}
+	for {
+		if !expect('"') {
+			return nil, false
+		}
+		start, escaped := i, false
+		for i < len(data) && data[i] != '"' {
+			if data[i] == '\\' {
+				escaped = true
+				i++
+			}
+			i++
+		}
+		if i >= len(data) {
+			return nil, false
+		}
+		tok := data[start:i]
+		if escaped {
+			var ok bool
+			if tok, ok = unescapeJSON(tok); !ok {
+				return nil, false
+			}
+		} else if !utf8.ValidString(tok) {
+			return nil, false
+		}
+		i++
+		if !expect(':') {
+			return nil, false
+		}
+		skipSpace()
+		id, digits := 0, 0
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' && digits < 9 {
+			id = id*10 + int(data[i]-'0')
+			i++
+			digits++
+		}
+		if digits == 0 {
+			return nil, false
+		}
+		vocab[tok] = id
+		if expect('}') {
+			skipSpace()
+			return vocab, i == len(data)
+		}
+		if !expect(',') {
+			return nil, false
+		}
+	}
+}
+
+// unescapeJSON decodes the escapes of a JSON string body.
+func unescapeJSON(s string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", false
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			b.WriteByte(s[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, ok := hex4(s, i+1)
+			if !ok {
+				return "", false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if r2, ok := hex4(s, i+3); ok && i+2 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					}
+				}
+			}
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), utf8.ValidString(b.String())
+}
+
+func hex4(s string, at int) (rune, bool) {
+	if at+4 > len(s) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[at:at+4], 16, 16)
+	return rune(v), err == nil
 }

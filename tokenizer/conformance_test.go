@@ -32,7 +32,7 @@ var clipFolders = map[string][]string{
 
 var t5Folders = []string{"sd3-tiny/tokenizer_3", "flux-tiny/tokenizer_2"}
 
-func fixtureFolder(t *testing.T, rel string) string {
+func fixtureFolder(t testing.TB, rel string) string {
 	t.Helper()
 	ckpt, sub := filepath.Split(rel)
 	return filepath.Join(conformance.Dir(t, filepath.Clean(ckpt)), sub)

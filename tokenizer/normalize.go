@@ -134,3 +134,35 @@ func compileOnig(pattern string) (*regexp.Regexp, error) {
 	}
 	return regexp.Compile(b.String())
 }
+
+// collapseSpace replaces each run of Unicode whitespace with one space: the
+// Replace(\s+, " ") normalizer of CLIP without the regexp.
+type collapseSpace struct{}
+
+func (collapseSpace) normalize(s string) string {
+	clean := true
+	for i, r := range s {
+		if unicode.IsSpace(r) && (r != ' ' || (i+1 < len(s) && s[i+1] == ' ')) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	inSpace := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			if !inSpace {
+				b.WriteByte(' ')
+			}
+			inSpace = true
+			continue
+		}
+		inSpace = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -240,11 +240,14 @@ func validUTF8(s string) string {
 // finish fills the id tables of p once its vocabulary and specials are
 // known, and resolves pad and EOS from the configuration.
 func (p *pipeline) finish(file string, cfg *config, eosDefault string) error {
-	index := make(map[string]int, len(p.vocab))
-	for id, tok := range p.vocab {
-		if _, dup := index[tok]; !dup && tok != "" {
-			index[tok] = id
+	// Only two look-ups are needed, so scan rather than build an index.
+	lookup := func(tok string) (int, bool) {
+		for id, t := range p.vocab {
+			if t == tok {
+				return id, true
+			}
 		}
+		return 0, false
 	}
 	p.special = make([]bool, len(p.vocab))
 	for _, t := range p.added.tokens {
@@ -256,14 +259,14 @@ func (p *pipeline) finish(file string, cfg *config, eosDefault string) error {
 	if eos == "" {
 		eos = eosDefault
 	}
-	id, ok := index[eos]
+	id, ok := lookup(eos)
 	if !ok {
 		return formatErr(file, "end-of-sequence token %q is not in the vocabulary", eos)
 	}
 	p.eosID = id
 	p.padID = id
 	if cfg.pad != "" {
-		id, ok := index[cfg.pad]
+		id, ok := lookup(cfg.pad)
 		if !ok {
 			return formatErr(file, "pad token %q is not in the vocabulary", cfg.pad)
 		}

@@ -239,6 +239,9 @@ func tjNormalizers(file string, n *tjNode) ([]normalizer, error) {
 				return nil, formatErr(file, "Replace normalizer with an empty pattern")
 			}
 		case n.Pattern != nil && n.Pattern.Regex != nil:
+			if *n.Pattern.Regex == `\s+` && n.Content == " " {
+				return []normalizer{collapseSpace{}}, nil
+			}
 			re, err := compileOnig(*n.Pattern.Regex)
 			if err != nil {
 				return nil, formatErr(file, "Replace pattern %q: %v", *n.Pattern.Regex, err)
@@ -291,6 +294,9 @@ func tjPreTokenizers(file string, n *tjNode) ([]preTokenizer, error) {
 			useRegex:       n.UseRegex == nil || *n.UseRegex,
 		}}, nil
 	case "Split":
+		if n.Pattern != nil && n.Pattern.Regex != nil && *n.Pattern.Regex == clipPattern && n.Behavior == "Removed" && n.Invert {
+			return []preTokenizer{clipSplit{}}, nil
+		}
 		rs := regexSplit{invert: n.Invert}
 		switch n.Behavior {
 		case "Removed":

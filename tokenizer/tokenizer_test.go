@@ -41,12 +41,12 @@ func TestCLIPPreTokenization(t *testing.T) {
 		{"'red", []string{"'re", "d"}},
 		{"abc123", []string{"abc", "1", "2", "3"}},
 		{"wow!!! ...ok", []string{"wow", "!!!", "...", "ok"}},
-		{"café", []string{"cafÃ©"}},                     // NFC, then bytes C3 A9
-		{"cafe\u0301", []string{"cafÃ©"}},               // combining accent composes under NFC
-		{"ÉCOLE", []string{"Ã©cole"}},                    // lowercase beyond ASCII
-		{"日本", []string{"æĹ¥æľ¬"}},                       // CJK letters stay one word
-		{"🙂x", []string{"ðŁĻĤ", "x"}},                   // emoji is a symbol run
-		{"a\u3000b", []string{"a", "b"}},                 // ideographic space is whitespace
+		{"café", []string{"cafÃ©"}},       // NFC, then bytes C3 A9
+		{"cafe\u0301", []string{"cafÃ©"}}, // combining accent composes under NFC
+		{"ÉCOLE", []string{"Ã©cole"}},     // lowercase beyond ASCII
+		{"日本", []string{"æĹ¥æľ¬"}},        // CJK letters stay one word
+		{"🙂x", []string{"ðŁĻĤ", "x"}},     // emoji is a symbol run
+		{"a\u3000b", []string{"a", "b"}},  // ideographic space is whitespace
 		// Lowercased after the special-token split, so not special; the
 		// byte-level GPT-2 split then cuts it, as tokenizers does.
 		{"x<|ENDOFTEXT|>", []string{"x", "<|", "endoftext", "|>"}},
