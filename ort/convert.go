@@ -38,11 +38,14 @@ func adaptShape(info IOInfo, t Tensor) ([]int64, error) {
 	for _, d := range shape {
 		n *= d
 	}
-	if t.F32 == nil && t.I64 == nil {
+	if t.F32 == nil && t.I64 == nil && t.F64 == nil {
 		return nil, fmt.Errorf("input %s: no data", info)
 	}
 	have := len(t.F32)
-	if t.F32 == nil {
+	switch {
+	case t.F64 != nil:
+		have = len(t.F64)
+	case t.F32 == nil:
 		have = len(t.I64)
 	}
 	if int64(have) < n && !(len(shape) == 0 && have >= 1) {
@@ -52,6 +55,11 @@ func adaptShape(info IOInfo, t Tensor) ([]int64, error) {
 }
 
 func allEqual(t Tensor) bool {
+	for i := 1; i < len(t.F64); i++ {
+		if t.F64[i] != t.F64[0] {
+			return false
+		}
+	}
 	for i := 1; i < len(t.F32); i++ {
 		if t.F32[i] != t.F32[0] {
 			return false
@@ -67,6 +75,9 @@ func allEqual(t Tensor) bool {
 
 // value returns element k of t as float64 whichever slice holds it.
 func (t *Tensor) value(k int) float64 {
+	if t.F64 != nil {
+		return t.F64[k]
+	}
 	if t.F32 != nil {
 		return float64(t.F32[k])
 	}
@@ -100,10 +111,10 @@ func (s *Session) inputValue(info IOInfo, t Tensor) (ortgo.Value, error) {
 			return ortgo.NewScalar(float32(t.value(0)))
 		}
 		data := t.F32
-		if data == nil {
+		if data == nil || t.F64 != nil {
 			data = grow(s.f32, info.Name, n)
 			for k := range data {
-				data[k] = float32(t.I64[k])
+				data[k] = float32(t.value(k))
 			}
 		}
 		return ortgo.NewTensor(ortgo.Shape(shape), data[:n])
@@ -119,6 +130,9 @@ func (s *Session) inputValue(info IOInfo, t Tensor) (ortgo.Value, error) {
 	case Float64:
 		if scalar {
 			return ortgo.NewScalar(t.value(0))
+		}
+		if t.F64 != nil {
+			return ortgo.NewTensor(ortgo.Shape(shape), t.F64[:n])
 		}
 		data := grow(s.f64, info.Name, n)
 		for k := range data {
@@ -220,12 +234,16 @@ func (s *Session) readPrealloc(info IOInfo, v ortgo.Value, t *Tensor) error {
 // readAllocated copies an ORT-allocated output into t.
 func readAllocated(v ortgo.Value, t *Tensor) error {
 	t.Shape = []int64(v.GetShape())
-	t.F32, t.I64 = nil, nil
+	t.F32, t.I64, t.F64 = nil, nil, nil
 	switch x := v.(type) {
 	case *ortgo.Tensor[float32]:
 		t.F32 = x.GetData()
 	case *ortgo.Tensor[float64]:
-		t.F32 = convertSlice[float64, float32](x.GetData())
+		t.F64 = x.GetData()
+		t.F32 = convertSlice[float64, float32](t.F64)
+	case *ortgo.Scalar[float64]:
+		t.F64 = []float64{x.GetData()}
+		t.F32 = []float32{float32(t.F64[0])}
 	case *ortgo.Tensor[int64]:
 		t.I64 = x.GetData()
 	case *ortgo.Tensor[int32]:

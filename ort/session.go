@@ -134,11 +134,15 @@ func (s *Session) Close() error {
 
 // Tensor is host data for one input or output. Float data of any
 // precision travels as F32, integer and boolean data as I64; the session
-// converts to and from the element type the model declares.
+// converts to and from the element type the model declares. F64 carries
+// float64 data at full precision (gradient checks need it): when set it
+// feeds a float64 input unconverted, and float64 outputs fill it as well
+// as F32.
 type Tensor struct {
 	Shape []int64
 	F32   []float32
 	I64   []int64
+	F64   []float64
 }
 
 // Len returns the element count of t's shape.
