@@ -12,7 +12,9 @@
 //  1. The npm package onnxruntime-node@Version, fetched by the npm client
 //     (so the user's registry, proxy and credentials settings apply). The
 //     tarball is checked against the sha512 integrity the client reports, and
-//     the library inside it against a sha256 pinned in this package.
+//     the library inside it against a sha256 pinned in this package. The
+//     tarball (about 110 MB) also stays in the npm client's own cache, which
+//     makes a reinstall fast and is the client's to clean.
 //  2. An HTTP(S) download of the official release archive from the
 //     microsoft/onnxruntime GitHub releases, or of the mirror named by
 //     Options.URL / $IMAGEGEN_ORT_URL. Interrupted transfers resume with Range

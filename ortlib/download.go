@@ -72,7 +72,12 @@ func (e *statusError) Error() string {
 
 // temporary reports whether asking again may help.
 func (e *statusError) temporary() bool {
-	return e.code >= 500 || e.code == http.StatusTooManyRequests || e.code == http.StatusRequestTimeout
+	switch e.code {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout,
+		http.StatusRequestedRangeNotSatisfiable: // the next attempt starts from byte 0
+		return true
+	}
+	return e.code >= 500
 }
 
 // download writes archiveURL's body to f, retrying with growing waits and

@@ -409,6 +409,7 @@ func TestRetryable(t *testing.T) {
 		{"403", fmt.Errorf("wrapped: %w", &statusError{http.StatusForbidden}), false},
 		{"500", &statusError{http.StatusInternalServerError}, true},
 		{"429", &statusError{http.StatusTooManyRequests}, true},
+		{"416 restarts", &statusError{http.StatusRequestedRangeNotSatisfiable}, true},
 		{"unknown host", &net.OpError{Op: "dial", Err: &net.DNSError{Name: "x.invalid", IsNotFound: true}}, false},
 		{"DNS timeout", &net.DNSError{Name: "x", IsTimeout: true}, true},
 		{"cut off", io.ErrUnexpectedEOF, true},

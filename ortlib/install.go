@@ -22,6 +22,8 @@ type InstallError struct {
 	Target   string // where the library would have been installed
 }
 
+// Error lists every attempt on one line and says how to point imagegen at
+// a library by hand.
 func (e *InstallError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ortlib: could not install ONNX Runtime %s into %s; tried", Version, e.Target)
