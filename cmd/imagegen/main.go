@@ -33,7 +33,9 @@ func newApp() *cli.App {
 			exportCommand(),
 		},
 		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
+		// Prompts and scheduler options contain commas; never split them.
+		DisableSliceFlagSeparator: true,
+		ExitErrHandler:            func(*cli.Context, error) {},
 	}
 }
 
