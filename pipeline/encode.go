@@ -113,7 +113,7 @@ func (p *Pipeline) encodePrompts(ctx context.Context, q *resolved, encs []*textE
 func (p *Pipeline) encodeSDXL(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
 	cfg := q.cfg(p)
 	forceZeros := p.index.ForceZerosForEmptyPrompt == nil || *p.index.ForceZerosForEmptyPrompt
-	zeroNeg := q.NegativePrompt == "" && q.NegativePrompt2 == "" && forceZeros
+	zeroNeg := q.NegativePrompt == "" && q.NegativePrompt2 == "" && !q.ExplicitNegative && forceZeros
 	pair := func(text1, text2 string, maxLen1, maxLen2 int) (hidden, pooled []float32, seq, dim int, err error) {
 		e1, err := cache.get(ctx, encs[0], text1, maxLen1, penultimateHidden, noPooled)
 		if err != nil {

@@ -15,8 +15,13 @@ import (
 type Request struct {
 	// Prompts holds one prompt per batch entry (at least one, may be "").
 	Prompts []string
-	// NegativePrompt applies to every prompt; "" is diffusers' default.
+	// NegativePrompt applies to every prompt; "" is diffusers' default
+	// (negative_prompt=None).
 	NegativePrompt string
+	// ExplicitNegative says an empty NegativePrompt was given on purpose
+	// (negative_prompt=""): SDXL then encodes "" instead of using zeros
+	// under force_zeros_for_empty_prompt, as diffusers does.
+	ExplicitNegative bool
 	// Prompt2 / NegativePrompt2 feed SDXL's second encoder and the T5
 	// encoder of SD3 and Flux ("" = the same as Prompts / NegativePrompt).
 	Prompt2         string

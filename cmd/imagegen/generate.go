@@ -90,7 +90,7 @@ func runGenerate(c *cli.Context) error {
 		Steps: c.Int("steps"), GuidanceRescale: c.Float64("guidance-rescale"), Eta: c.Float64("eta"),
 		Seed: c.Uint64("seed"), Height: c.Int("height"), Width: c.Int("width"),
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
-		Strength: c.Float64("strength"),
+		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
