@@ -157,9 +157,9 @@ func rasterize(k Kind, cx, cy, r float64, w, h int, put func(x, y int, a float64
 		for x := x0; x < x1; x++ {
 			hits := 0
 			for j := range n {
-				v := (float64(y)+(float64(j)+0.5)/n-cy)*inv
+				v := (float64(y) + (float64(j)+0.5)/n - cy) * inv
 				for i := range n {
-					u := (float64(x)+(float64(i)+0.5)/n-cx)*inv
+					u := (float64(x) + (float64(i)+0.5)/n - cx) * inv
 					if g.unitInside(k, u, v) {
 						hits++
 					}
