@@ -2,6 +2,8 @@ package ort
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -150,6 +152,14 @@ func (o *Options) sessionOptions() (*ortgo.SessionOptions, Device, error) {
 
 // appendCUDA adds the CUDA execution provider to so.
 func appendCUDA(so *ortgo.SessionOptions, o Options) error {
+	if lib := LibraryPath(); lib != "" {
+		dir := filepath.Dir(lib)
+		for _, name := range []string{"libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("ort: CUDA execution provider unavailable: %s is not beside %s (this ONNX Runtime build is CPU-only; use a GPU build with --ort-lib, with CUDA's libcublas/libcudart and cuDNN's libcudnn on the library path)", name, lib)
+			}
+		}
+	}
 	co, err := ortgo.NewCUDAProviderOptions()
 	if err != nil {
 		return cudaError(err)
@@ -177,7 +187,13 @@ func appendCUDA(so *ortgo.SessionOptions, o Options) error {
 }
 
 func cudaError(err error) error {
-	return fmt.Errorf("ort: CUDA execution provider unavailable (it needs libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside libonnxruntime, plus CUDA's libcublas/libcudart and cuDNN's libcudnn on the library path): %w", err)
+	msg := firstLine(err.Error())
+	// ONNX Runtime prefixes its messages with a source location; keep the
+	// part a user can act on.
+	if i := strings.LastIndex(msg, "] : "); i >= 0 {
+		msg = msg[i+len("] : "):]
+	}
+	return fmt.Errorf("ort: CUDA execution provider unavailable (it needs libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside libonnxruntime, plus CUDA's libcublas/libcudart and cuDNN's libcudnn on the library path): %s", msg)
 }
 
 func firstLine(s string) string {

@@ -54,6 +54,9 @@ func resolveModel(c *cli.Context, nameOrPath string) (string, *modelreg.Model, e
 		}
 		return nameOrPath, nil, nil
 	}
+	if looksLikePath(nameOrPath) {
+		return "", nil, fmt.Errorf("model folder %s does not exist", nameOrPath)
+	}
 	if strings.HasPrefix(nameOrPath, hub.Scheme) {
 		dir, err := resolveHub(c, nameOrPath)
 		return dir, nil, err
@@ -102,4 +105,11 @@ func cachedHub(s string) (string, error) {
 	cl := hub.NewClientFromEnv()
 	cl.Offline = true
 	return cl.Resolve(context.Background(), ref)
+}
+
+// looksLikePath reports whether a --model value is meant as a path rather
+// than a registry name or hf: reference.
+func looksLikePath(s string) bool {
+	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") ||
+		(strings.Contains(s, string(os.PathSeparator)) && !strings.HasPrefix(s, hub.Scheme))
 }
