@@ -142,7 +142,8 @@ func TestGenerateFiles(t *testing.T) {
 		{"size", []string{"--height", "33"}, "multiples of 2"},
 		{"steps", []string{"--steps", "0"}, "at least 1"},
 		{"extension", []string{"-o", filepath.Join(tmp, "bad.jpg")}, ".png or .npy"},
-		{"missing model", []string{"--model", filepath.Join(tmp, "nope")}, "not a folder"},
+		{"missing model", []string{"--model", filepath.Join(tmp, "nope")}, "does not exist"},
+		{"unknown model name", []string{"--model", "no-such-model"}, "not a folder, an hf: reference or a models.yaml name"},
 		{"mask size", []string{"--init-image", "IMG", "--mask", "MASK"}, "same size"},
 		{"unknown option", []string{"--scheduler-opt", "no_such_key=1"}, "no_such_key"},
 	}
