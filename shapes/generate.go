@@ -3,6 +3,7 @@ package shapes
 import (
 	"fmt"
 	"image"
+	"math"
 	"math/rand/v2"
 )
 
@@ -174,6 +175,24 @@ func clampInside(k Kind, p Placement) Placement {
 	return p
 }
 
+// borderClearance is how far offBorder keeps a coordinate from a cell
+// border.
+const borderClearance = 0.025
+
+// offBorder moves a coordinate (a fraction of the side) that lies within
+// borderClearance of a cell border to that distance.
+func offBorder(c float64) float64 {
+	for _, b := range []float64{cellBorderLow, cellBorderHigh} {
+		if math.Abs(c-b) < borderClearance {
+			if c < b {
+				return b - borderClearance
+			}
+			return b + borderClearance
+		}
+	}
+	return c
+}
+
 func anchor(c int) float64 { return [3]float64{cellLow, 0.5, cellHigh}[c] }
 
 // sampleLayout draws the scene, layout and caption of one seed. Every
@@ -198,7 +217,11 @@ func sampleLayout(seed uint64) layout {
 		unit = placeAbsolute(rng, &scene)
 	}
 	for i, p := range unit {
-		scene.Shapes[i].Position = cellOf(p.X, p.Y)
+		// Keep centroids off the cell borders, so that the cell a shape is
+		// in does not hang on the rounding of a 32x32 render.
+		p.X, p.Y = offBorder(p.X), offBorder(p.Y)
+		unit[i] = clampInside(scene.Shapes[i].Kind, p)
+		scene.Shapes[i].Position = cellOf(unit[i].X, unit[i].Y)
 	}
 
 	// Say a random subset of what was drawn.

@@ -1,0 +1,272 @@
+package shapes
+
+import (
+	"math"
+	"slices"
+)
+
+// Segmentation thresholds.
+const (
+	// foregroundDist is the CIELAB distance from the background above which
+	// a pixel is foreground. The palette's colors are at least 30 apart, so
+	// a pixel more than about half covered by any shape passes it.
+	foregroundDist = 15
+	// coreShare: a region's core is its pixels at least this share of its
+	// 90th-percentile distance from the background; edge pixels mixed with
+	// the background stay out of the color vote.
+	coreShare = 0.7
+	// splitShare: a region whose core votes at least this share for a
+	// second palette color is two touching shapes.
+	splitShare = 0.3
+	// minRegionShare is the smallest region kept, as a share of the image
+	// (noise specks are smaller; a small shape at 32x32 is about 4%).
+	minRegionShare = 0.004
+)
+
+// region is one foreground region and what it measures as.
+type region struct {
+	pixels []int // indices y*w+x
+	color  Color
+	fg     [3]float64 // mean sRGB of its core pixels of its color
+
+	area         float64 // soft area, share of the image
+	x, y, radius float64 // centroid and fitted radius, shares of the side
+	kind         Kind
+	fit          float64
+	size         Size
+	pos          Position
+}
+
+// regions finds, names and measures the foreground regions of p, largest
+// first.
+func (p *picture) regions() []region {
+	n := p.w * p.h
+	minPixels := max(4, int(minRegionShare*float64(n)))
+	var out []region
+	for _, comp := range p.components() {
+		if len(comp) < minPixels {
+			continue
+		}
+		votes := p.colorVotes(comp)
+		first, second := topTwo(votes)
+		total := 0
+		for _, v := range votes {
+			total += v
+		}
+		if second != NoColor && float64(votes[second]) >= splitShare*float64(total) {
+			a, b := p.splitByColor(comp, first, second)
+			for _, part := range [][]int{a, b} {
+				if len(part) >= minPixels {
+					out = append(out, region{pixels: part})
+				}
+			}
+			continue
+		}
+		out = append(out, region{pixels: comp})
+	}
+	owner := make([]int, n)
+	for i := range owner {
+		owner[i] = -1
+	}
+	for k, r := range out {
+		for _, i := range r.pixels {
+			owner[i] = k
+		}
+	}
+	alpha := make([]float64, n)
+	for k := range out {
+		p.measure(&out[k], k, owner, alpha)
+	}
+	slices.SortStableFunc(out, func(a, b region) int { return -cmpFloat(a.area, b.area) })
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// components returns the 8-connected runs of foreground pixels.
+func (p *picture) components() [][]int {
+	n := p.w * p.h
+	seen := make([]bool, n)
+	var comps [][]int
+	var stack []int
+	for start := range n {
+		if seen[start] || p.dist[start] <= foregroundDist {
+			continue
+		}
+		seen[start] = true
+		stack = append(stack[:0], start)
+		var comp []int
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			comp = append(comp, i)
+			x, y := i%p.w, i/p.w
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					nx, ny := x+dx, y+dy
+					if nx < 0 || ny < 0 || nx >= p.w || ny >= p.h {
+						continue
+					}
+					j := ny*p.w + nx
+					if !seen[j] && p.dist[j] > foregroundDist {
+						seen[j] = true
+						stack = append(stack, j)
+					}
+				}
+			}
+		}
+		comps = append(comps, comp)
+	}
+	return comps
+}
+
+// core returns the pixels of comp far enough from the background to show
+// the region's own color.
+func (p *picture) core(comp []int) []int {
+	d := make([]float64, len(comp))
+	for k, i := range comp {
+		d[k] = p.dist[i]
+	}
+	slices.Sort(d)
+	cut := coreShare * d[len(d)*9/10]
+	var core []int
+	for _, i := range comp {
+		if p.dist[i] >= cut {
+			core = append(core, i)
+		}
+	}
+	return core
+}
+
+// colorVotes counts, over the core of comp, the nearest palette color of
+// each pixel.
+func (p *picture) colorVotes(comp []int) []int {
+	votes := make([]int, len(colorNames))
+	for _, i := range p.core(comp) {
+		c, _ := nearestColor(p.labs[i])
+		votes[c]++
+	}
+	return votes
+}
+
+func topTwo(votes []int) (first, second Color) {
+	for c := range votes {
+		if votes[c] == 0 {
+			continue
+		}
+		switch {
+		case first == NoColor || votes[c] > votes[first]:
+			first, second = Color(c), first
+		case second == NoColor || votes[c] > votes[second]:
+			second = Color(c)
+		}
+	}
+	return first, second
+}
+
+// splitByColor divides comp between two palette colors, each pixel going
+// to the nearer.
+func (p *picture) splitByColor(comp []int, a, b Color) (pa, pb []int) {
+	for _, i := range comp {
+		if p.labs[i].dist2(paletteLab[a]) <= p.labs[i].dist2(paletteLab[b]) {
+			pa = append(pa, i)
+		} else {
+			pb = append(pb, i)
+		}
+	}
+	return pa, pb
+}
+
+// measure names the color of region k and measures its soft coverage,
+// centroid, class, size and cell. alpha is a scratch buffer of one value
+// per pixel; measure leaves it zeroed.
+func (p *picture) measure(r *region, k int, owner []int, alpha []float64) {
+	votes := p.colorVotes(r.pixels)
+	r.color, _ = topTwo(votes)
+	var n float64
+	for _, i := range p.core(r.pixels) {
+		if c, _ := nearestColor(p.labs[i]); c == r.color {
+			for c := range 3 {
+				r.fg[c] += p.rgb[3*i+c]
+			}
+			n++
+		}
+	}
+	for c := range 3 {
+		r.fg[c] /= n
+	}
+
+	// Soft coverage: how far along the line from the background to the
+	// region's color each pixel lies. Pixels of other regions count
+	// nothing; faint pixels outside every region (noise) neither.
+	var d [3]float64
+	var d2 float64
+	for c := range 3 {
+		d[c] = r.fg[c] - p.bgRGB[c]
+		d2 += d[c] * d[c]
+	}
+	x0, y0, x1, y1 := p.w, p.h, 0, 0
+	for _, i := range r.pixels {
+		x, y := i%p.w, i/p.w
+		x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x+1), max(y1, y+1)
+	}
+	x0, y0, x1, y1 = max(x0-2, 0), max(y0-2, 0), min(x1+2, p.w), min(y1+2, p.h)
+	var area, sx, sy float64
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			i := y*p.w + x
+			if owner[i] != k && owner[i] != -1 {
+				continue
+			}
+			var dot float64
+			for c := range 3 {
+				dot += (p.rgb[3*i+c] - p.bgRGB[c]) * d[c]
+			}
+			a := min(max(dot/d2, 0), 1)
+			if owner[i] == -1 && a < 0.1 {
+				continue
+			}
+			alpha[i] = a
+			area += a
+			sx += a * (float64(x) + 0.5)
+			sy += a * (float64(y) + 0.5)
+		}
+	}
+	cx, cy := sx/area, sy/area
+	side := math.Sqrt(float64(p.w * p.h))
+	r.area = area / float64(p.w*p.h)
+	r.x, r.y = cx/float64(p.w), cy/float64(p.h)
+	r.pos = cellOf(r.x, r.y)
+
+	// Class: the template that, placed at the centroid with the same area,
+	// overlaps the coverage best (soft intersection over union).
+	g := geometry()
+	r.fit = -1
+	for _, kind := range Kinds {
+		rad := math.Sqrt(area / g[kind].area)
+		var inter, tsum float64
+		rasterize(kind, cx, cy, rad, p.w, p.h, func(x, y int, t float64) {
+			inter += min(t, alpha[y*p.w+x])
+			tsum += t
+		})
+		iou := inter / (area + tsum - inter)
+		if iou > r.fit {
+			r.fit, r.kind, r.radius = iou, kind, rad/side
+		}
+	}
+	r.size = Small
+	if r.radius > (smallRadius+largeRadius)/2 {
+		r.size = Large
+	}
+	for y := y0; y < y1; y++ {
+		clear(alpha[y*p.w+x0 : y*p.w+x1])
+	}
+}
