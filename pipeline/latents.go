@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/imagegen/imagegen/rng"
 )
@@ -56,30 +55,15 @@ func (r *run) store(unpacked []float32) {
 }
 
 // pack turns [B, C, H, W] latents into Flux's [B, (H/2)(W/2), 4C] patches.
-func (r *run) pack(x []float32) []float32 {
-	c, h, w := r.channels, r.lh, r.lw
-	out := make([]float32, len(x))
-	per := c * h * w
-	k := 0
-	for b := 0; b < r.batch; b++ {
-		for y := 0; y < h/2; y++ {
-			for xx := 0; xx < w/2; xx++ {
-				for ch := 0; ch < c; ch++ {
-					for dy := 0; dy < 2; dy++ {
-						for dx := 0; dx < 2; dx++ {
-							out[k] = x[b*per+ch*h*w+(2*y+dy)*w+2*xx+dx]
-							k++
-						}
-					}
-				}
-			}
-		}
-	}
-	return out
-}
+func (r *run) pack(x []float32) []float32 { return r.patches(x, false) }
 
 // unpack inverts pack.
-func (r *run) unpack(x []float32) []float32 {
+func (r *run) unpack(x []float32) []float32 { return r.patches(x, true) }
+
+// patches moves values between the unpacked layout and the packed one,
+// where each 2x2 patch of every channel becomes one token row (diffusers'
+// _pack_latents / _unpack_latents).
+func (r *run) patches(x []float32, unpack bool) []float32 {
 	c, h, w := r.channels, r.lh, r.lw
 	out := make([]float32, len(x))
 	per := c * h * w
@@ -90,7 +74,12 @@ func (r *run) unpack(x []float32) []float32 {
 				for ch := 0; ch < c; ch++ {
 					for dy := 0; dy < 2; dy++ {
 						for dx := 0; dx < 2; dx++ {
-							out[b*per+ch*h*w+(2*y+dy)*w+2*xx+dx] = x[k]
+							u := b*per + ch*h*w + (2*y+dy)*w + 2*xx + dx
+							if unpack {
+								out[u] = x[k]
+							} else {
+								out[k] = x[u]
+							}
 							k++
 						}
 					}
@@ -141,9 +130,3 @@ func (p *Pipeline) scaleImageLatents(x []float32) {
 		x[i] = (x[i] - shift) * sf
 	}
 }
-
-func sizeError(what string, gotW, gotH, w, h int) error {
-	return badRequest("%s is %dx%d but the output is %dx%d; resize it or pass matching --width/--height", what, gotW, gotH, w, h)
-}
-
-var _ = fmt.Sprintf
