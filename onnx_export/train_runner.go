@@ -1,0 +1,250 @@
+package onnxexport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/imagegen/imagegen/ort"
+)
+
+// TrainerOptions configure a Trainer.
+type TrainerOptions struct {
+	Schedule LRSchedule
+	// Seed seeds the trainer's RNG (shuffling and whatever the dataset
+	// draws); the network's initial weights come from the TrainGraph.
+	Seed uint64
+	// Threads is ONNX Runtime's intra-op thread count (0: its default).
+	Threads int
+	// Progress receives a progress bar with the loss and steps/s; nil
+	// shows none.
+	Progress io.Writer
+	// OnStep is called after every step.
+	OnStep func(StepInfo)
+}
+
+// StepInfo reports one finished training step.
+type StepInfo struct {
+	Step     int     // 1-based number of the step just taken
+	Loss     float64 // loss of the batch before the update
+	GradNorm float64 // global gradient norm before clipping
+	LR       float64
+}
+
+// stateSet is one full copy of the trained state, one slice per tensor.
+type stateSet struct{ w, m, v, ema [][]float32 }
+
+// Trainer runs a TrainGraph on batches of a Dataset with ONNX Runtime,
+// holding the weights and optimizer state on the host between steps. It is
+// not safe for concurrent use.
+type Trainer struct {
+	g       *TrainGraph
+	data    Dataset
+	opt     TrainerOptions
+	sess    *ort.Session
+	batchN  int
+	cur     stateSet
+	next    stateSet
+	src     *rand.PCG
+	rng     *rand.Rand
+	sampler sampler
+	step    int
+	batch   []ort.Tensor    // one per batch input
+	slots   [][]ExampleSlot // [example][input]
+	in      map[string]ort.Tensor
+	out     map[string]*ort.Tensor
+	scalars map[string][]float32 // lr, step, loss, grad_norm buffers
+}
+
+// NewTrainer opens g in ONNX Runtime (which must be initialized, see
+// package ort) and starts from g's initial weights with zeroed optimizer
+// state at step 0.
+func NewTrainer(g *TrainGraph, data Dataset, opt TrainerOptions) (*Trainer, error) {
+	if err := opt.Schedule.Validate(); err != nil {
+		return nil, err
+	}
+	if data == nil || data.Len() == 0 {
+		return nil, fmt.Errorf("onnxexport: trainer %s: %w: empty dataset", g.Name, ErrArgument)
+	}
+	t := &Trainer{g: g, data: data, opt: opt, in: map[string]ort.Tensor{}, out: map[string]*ort.Tensor{}, scalars: map[string][]float32{}}
+	for _, bi := range g.Batch {
+		if len(bi.Shape) == 0 || !bi.Shape.IsStatic() {
+			return nil, fmt.Errorf("onnxexport: trainer %s: %w: batch input %s %v needs a static shape with a leading batch axis", g.Name, ErrShape, bi.Name, bi.Shape)
+		}
+		n := int(bi.Shape[0].Size)
+		if t.batchN != 0 && n != t.batchN {
+			return nil, fmt.Errorf("onnxexport: trainer %s: %w: batch inputs disagree on the batch size (%d and %d)", g.Name, ErrShape, t.batchN, n)
+		}
+		t.batchN = n
+		size := int(bi.Shape.NumElements())
+		bt := ort.Tensor{Shape: bi.Shape.Sizes()}
+		if bi.DType.IsFloat() {
+			bt.F32 = make([]float32, size)
+		} else {
+			bt.I64 = make([]int64, size)
+		}
+		t.batch = append(t.batch, bt)
+	}
+	t.slots = make([][]ExampleSlot, t.batchN)
+	for e := range t.slots {
+		t.slots[e] = make([]ExampleSlot, len(t.batch))
+		for k, bt := range t.batch {
+			per := bt.Len() / t.batchN
+			if bt.F32 != nil {
+				t.slots[e][k].F32 = bt.F32[e*per : (e+1)*per]
+			} else {
+				t.slots[e][k].I64 = bt.I64[e*per : (e+1)*per]
+			}
+		}
+	}
+	for _, p := range g.Params {
+		if p.DType != Float32 {
+			return nil, fmt.Errorf("onnxexport: trainer %s: %w: parameter %s is %v; the trainer runs float32 graphs", g.Name, ErrType, p.Name, p.DType)
+		}
+	}
+	t.cur, t.next = t.newState(), t.newState()
+	for i, p := range g.Params {
+		copy(t.cur.w[i], p.Init.Float32)
+		if p.HasEMA {
+			copy(t.cur.ema[i], p.Init.Float32)
+		}
+	}
+	t.src = rand.NewPCG(opt.Seed, opt.Seed^0x5851f42d4c957f2d)
+	t.rng = rand.New(t.src)
+	var err error
+	t.sess, err = ort.OpenBytes("train:"+g.Name, g.Model, ort.Options{IntraOpThreads: opt.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("onnxexport: trainer %s: %w", g.Name, err)
+	}
+	return t, nil
+}
+
+func (t *Trainer) newState() stateSet {
+	var s stateSet
+	for _, p := range t.g.Params {
+		n := int(p.Init.NumElements())
+		s.w = append(s.w, make([]float32, n))
+		s.m = append(s.m, make([]float32, n))
+		s.v = append(s.v, make([]float32, n))
+		var e []float32
+		if p.HasEMA {
+			e = make([]float32, n)
+		}
+		s.ema = append(s.ema, e)
+	}
+	return s
+}
+
+// Close releases the ONNX Runtime session.
+func (t *Trainer) Close() error { return t.sess.Close() }
+
+// StepCount returns the number of steps taken (restored by Load).
+func (t *Trainer) StepCount() int { return t.step }
+
+// scalar returns a reusable [1] buffer.
+func (t *Trainer) scalar(name string) []float32 {
+	if b, ok := t.scalars[name]; ok {
+		return b
+	}
+	b := make([]float32, 1)
+	t.scalars[name] = b
+	return b
+}
+
+// Step draws one batch, runs one training step and swaps in the updated
+// state.
+func (t *Trainer) Step(ctx context.Context) (StepInfo, error) {
+	for e := range t.batchN {
+		i := t.sampler.next(t.data.Len(), t.rng)
+		if err := t.data.Example(i, t.rng, t.slots[e]); err != nil {
+			return StepInfo{}, fmt.Errorf("onnxexport: trainer %s: example %d: %w", t.g.Name, i, err)
+		}
+	}
+	n := t.step + 1
+	lr := t.opt.Schedule.At(n)
+	t.scalar(TrainInputLR)[0] = float32(lr)
+	t.scalar(TrainInputStep)[0] = float32(n)
+	one := []int64{1}
+	t.in[TrainInputLR] = ort.Tensor{Shape: one, F32: t.scalar(TrainInputLR)}
+	t.in[TrainInputStep] = ort.Tensor{Shape: one, F32: t.scalar(TrainInputStep)}
+	for k, bi := range t.g.Batch {
+		t.in[bi.Name] = t.batch[k]
+	}
+	t.out[TrainOutputLoss] = &ort.Tensor{Shape: one, F32: t.scalar(TrainOutputLoss)}
+	t.out[TrainOutputNorm] = &ort.Tensor{Shape: one, F32: t.scalar(TrainOutputNorm)}
+	for i, p := range t.g.Params {
+		feed := func(name string, cur, next []float32) {
+			t.in[name] = ort.Tensor{Shape: p.Shape, F32: cur}
+			t.out[UpdatedStatePrefix+name] = &ort.Tensor{Shape: p.Shape, F32: next}
+		}
+		feed(p.Name, t.cur.w[i], t.next.w[i])
+		feed(StatePrefixAdamM+p.Name, t.cur.m[i], t.next.m[i])
+		feed(StatePrefixAdamV+p.Name, t.cur.v[i], t.next.v[i])
+		if p.HasEMA {
+			feed(StatePrefixEMA+p.Name, t.cur.ema[i], t.next.ema[i])
+		}
+	}
+	if err := t.sess.Run(ctx, t.in, t.out); err != nil {
+		return StepInfo{}, fmt.Errorf("onnxexport: trainer %s: step %d: %w", t.g.Name, n, err)
+	}
+	t.cur, t.next = t.next, t.cur
+	t.step = n
+	info := StepInfo{Step: n, Loss: float64(t.scalar(TrainOutputLoss)[0]), GradNorm: float64(t.scalar(TrainOutputNorm)[0]), LR: lr}
+	if t.opt.OnStep != nil {
+		t.opt.OnStep(info)
+	}
+	return info, nil
+}
+
+// Run takes steps until StepCount reaches until, showing progress when
+// TrainerOptions.Progress is set, and returns the last step's report.
+func (t *Trainer) Run(ctx context.Context, until int) (StepInfo, error) {
+	var bar *progressbar.ProgressBar
+	if t.opt.Progress != nil && until > t.step {
+		bar = progressbar.NewOptions(until,
+			progressbar.OptionSetWriter(t.opt.Progress),
+			progressbar.OptionSetDescription("training "+t.g.Name),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("steps"),
+			progressbar.OptionThrottle(100*time.Millisecond),
+		)
+		_ = bar.Set(t.step)
+	}
+	var last StepInfo
+	for t.step < until {
+		info, err := t.Step(ctx)
+		if err != nil {
+			return last, err
+		}
+		last = info
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("training %s loss %.5f", t.g.Name, info.Loss))
+			_ = bar.Add(1)
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(t.opt.Progress)
+	}
+	return last, nil
+}
+
+// Weights returns the current parameters by name (the EMA copy when ema is
+// true and the graph keeps one), ready for Builder.LoadParams so that an
+// inference graph takes the trained weights. The tensors are copies.
+func (t *Trainer) Weights(ema bool) map[string]*Tensor {
+	out := map[string]*Tensor{}
+	for i, p := range t.g.Params {
+		src := t.cur.w[i]
+		if ema && p.HasEMA {
+			src = t.cur.ema[i]
+		}
+		out[p.Name] = NewFloat32(p.Shape, append([]float32{}, src...))
+	}
+	return out
+}
