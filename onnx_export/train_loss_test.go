@@ -38,8 +38,12 @@ func TestLosses(t *testing.T) {
 	}{
 		{"MSE", func(b *onnxexport.Builder, x, y, _ *onnxexport.Value) *onnxexport.Value { return b.MSELoss(x, y) }, mse},
 		{"L1", func(b *onnxexport.Builder, x, y, _ *onnxexport.Value) *onnxexport.Value { return b.L1Loss(x, y) }, l1},
-		{"GaussianKL", func(b *onnxexport.Builder, x, y, _ *onnxexport.Value) *onnxexport.Value { return b.GaussianKLLoss(x, y) }, kl},
-		{"CrossEntropy", func(b *onnxexport.Builder, x, _, l *onnxexport.Value) *onnxexport.Value { return b.CrossEntropyLoss(x, l) }, ce},
+		{"GaussianKL", func(b *onnxexport.Builder, x, y, _ *onnxexport.Value) *onnxexport.Value {
+			return b.GaussianKLLoss(x, y)
+		}, kl},
+		{"CrossEntropy", func(b *onnxexport.Builder, x, _, l *onnxexport.Value) *onnxexport.Value {
+			return b.CrossEntropyLoss(x, l)
+		}, ce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
