@@ -227,6 +227,10 @@ type picture struct {
 	bgRGB   [3]float64
 	bgColor Color
 	dist    []float64 // CIELAB distance of each pixel from the background
+	// fgDist is the distance above which a pixel is foreground:
+	// foregroundDist, raised on noisy pictures above the spread of the
+	// border's own distances.
+	fgDist float64
 }
 
 func newPicture(img image.Image) *picture {
@@ -270,8 +274,15 @@ func newPicture(img image.Image) *picture {
 	bgLab := labOfFloat(p.bgRGB[0], p.bgRGB[1], p.bgRGB[2])
 	p.bgColor, _ = nearestColor(bgLab)
 	p.dist = make([]float64, n)
+	var borderDist []float64
 	for i, l := range p.labs {
 		p.dist[i] = math.Sqrt(l.dist2(bgLab))
+		if x, y := i%p.w, i/p.w; x == 0 || y == 0 || x == p.w-1 || y == p.h-1 {
+			borderDist = append(borderDist, p.dist[i])
+		}
 	}
+	slices.Sort(borderDist)
+	noise := borderDist[len(borderDist)*9/10]
+	p.fgDist = min(max(foregroundDist, 1.5*noise), maxForegroundDist)
 	return p
 }

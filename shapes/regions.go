@@ -11,6 +11,8 @@ const (
 	// a pixel is foreground. The palette's colors are at least 30 apart, so
 	// a pixel more than about half covered by any shape passes it.
 	foregroundDist = 15
+	// maxForegroundDist caps the threshold noise can raise it to.
+	maxForegroundDist = 25
 	// coreShare: a region's core is its pixels at least this share of its
 	// 90th-percentile distance from the background; edge pixels mixed with
 	// the background stay out of the color vote.
@@ -77,6 +79,9 @@ func (p *picture) regions() []region {
 	for k := range out {
 		p.measure(&out[k], k, owner, alpha)
 	}
+	// A region that names the background's own color is noise or shading
+	// of the background, not a shape.
+	out = slices.DeleteFunc(out, func(r region) bool { return r.color == p.bgColor })
 	slices.SortStableFunc(out, func(a, b region) int { return -cmpFloat(a.area, b.area) })
 	return out
 }
@@ -91,14 +96,43 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
+// foreground marks the pixels far from the background that have at least
+// two such neighbours: lone specks and one-pixel bridges of noise drop out,
+// while a shape keeps all but its faintest tips (which still count in its
+// soft coverage).
+func (p *picture) foreground() []bool {
+	far := func(x, y int) bool {
+		return x >= 0 && y >= 0 && x < p.w && y < p.h && p.dist[y*p.w+x] > p.fgDist
+	}
+	fg := make([]bool, p.w*p.h)
+	for y := range p.h {
+		for x := range p.w {
+			if !far(x, y) {
+				continue
+			}
+			nb := 0
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					if (dx != 0 || dy != 0) && far(x+dx, y+dy) {
+						nb++
+					}
+				}
+			}
+			fg[y*p.w+x] = nb >= 2
+		}
+	}
+	return fg
+}
+
 // components returns the 8-connected runs of foreground pixels.
 func (p *picture) components() [][]int {
 	n := p.w * p.h
+	fg := p.foreground()
 	seen := make([]bool, n)
 	var comps [][]int
 	var stack []int
 	for start := range n {
-		if seen[start] || p.dist[start] <= foregroundDist {
+		if seen[start] || !fg[start] {
 			continue
 		}
 		seen[start] = true
@@ -116,7 +150,7 @@ func (p *picture) components() [][]int {
 						continue
 					}
 					j := ny*p.w + nx
-					if !seen[j] && p.dist[j] > foregroundDist {
+					if !seen[j] && fg[j] {
 						seen[j] = true
 						stack = append(stack, j)
 					}
