@@ -31,6 +31,7 @@ func newApp() *cli.App {
 			pullCommand(),
 			inspectCommand(),
 			exportCommand(),
+			trainCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.
