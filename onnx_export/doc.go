@@ -19,7 +19,15 @@
 // map of initializers, so trained weights can be reloaded with
 // Builder.LoadParams and models inspected.
 //
-// The package is not an ONNX runtime: it never executes a graph (package ort
-// does), and it implements only the ops and shape rules its networks need.
+// Training: Builder.Gradients appends a graph's backward pass as ordinary
+// ONNX ops (one rule per op, ErrNoGradient for the rest); NewTrainGraph
+// turns forward pass + loss into one training step (backward, clipping,
+// AdamW, EMA) whose parameters and optimizer state are inputs and outputs;
+// Trainer runs it through package ort with batching, an LR schedule and
+// exact-resume checkpoints.
+//
+// The package is not an ONNX runtime: apart from the Trainer, which hands
+// its training step to package ort, it never executes a graph, and it
+// implements only the ops and shape rules its networks need.
 // Its generated protobuf types live in the subpackage onnxpb.
 package onnxexport
