@@ -72,7 +72,7 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	res := &Result{
 		Latents: append([]float32(nil), run.latents...), LatentShape: run.latentShape(),
 		Timesteps: run.timesteps, Scheduler: sched.Config().ClassName, SchedulerConfig: sched.Config(), Steps: q.Steps,
-		Guidance: q.guidance, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
+		Guidance: q.guidance, Strength: q.Strength, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
 	}
 	t1 = time.Now()
 	if err := p.decode(ctx, run, res); err != nil {

@@ -48,8 +48,9 @@ type Request struct {
 	MaxSequenceLength int
 
 	// InitImage turns the run into img2img (or inpainting with Mask);
-	// Strength in (0, 1] picks how much of the schedule runs (0 = 0.8 for
-	// img2img, 1.0 for inpainting).
+	// Strength in (0, 1] picks how much of the schedule runs (0 = the
+	// diffusers pipeline's default: img2img 0.8 SD, 0.3 SDXL, 0.6 SD3 and
+	// Flux; inpainting 1.0).
 	InitImage image.Image
 	Mask      image.Image
 	Strength  float64
@@ -80,6 +81,7 @@ type Result struct {
 	SchedulerConfig *schedulers.Config
 	Steps           int
 	Guidance        float64
+	Strength        float64 // img2img / inpainting strength used (0 for text-to-image)
 	Seed            uint64
 	ModelFamily     Family
 	DenoiserCalls   int
@@ -191,11 +193,8 @@ func (p *Pipeline) resolve(r Request) (*resolved, error) {
 	if r.InitImage == nil && r.Strength != 0 {
 		return nil, badRequest("strength needs an init image")
 	}
-	if q.Strength == 0 {
-		q.Strength = 0.8
-		if r.Mask != nil {
-			q.Strength = 1
-		}
+	if q.Strength == 0 && r.InitImage != nil {
+		q.Strength = defaultStrength(p.family, r.Mask != nil)
 	}
 	switch p.family {
 	case FamilySD:
@@ -223,4 +222,18 @@ func (p *Pipeline) resolve(r Request) (*resolved, error) {
 // model without a guidance embedding (LCM and Flux embed it instead).
 func (q *resolved) cfg(p *Pipeline) bool {
 	return q.guidance > 1 && !q.lcm && p.family != FamilyFlux
+}
+
+// defaultStrength is the strength diffusers' img2img and inpainting
+// pipelines use when none is given.
+func defaultStrength(f Family, inpaint bool) float64 {
+	switch {
+	case inpaint:
+		return 1
+	case f == FamilySDXL:
+		return 0.3
+	case f == FamilySD3 || f == FamilyFlux:
+		return 0.6
+	}
+	return 0.8
 }

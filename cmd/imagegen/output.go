@@ -35,15 +35,7 @@ func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model
 			Sampler: samplerName(res), ScheduleType: scheduleType(res), CFGScale: res.Guidance, Seed: res.Seed, Width: res.W, Height: res.H,
 			Model: model,
 		}
-		if req.InitImage != nil {
-			params.DenoisingStrength = req.Strength
-			if params.DenoisingStrength == 0 {
-				params.DenoisingStrength = 0.8
-				if req.Mask != nil {
-					params.DenoisingStrength = 1
-				}
-			}
-		}
+		params.DenoisingStrength = res.Strength
 		if res.N > 1 {
 			params.Extra = append(params.Extra, imageio.Param{Key: "Batch index", Value: fmt.Sprint(i)})
 		}
