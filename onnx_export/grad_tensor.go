@@ -74,6 +74,9 @@ func sliceGrad(g *gradCtx, n *Node, dy []*Value) []*Value {
 	r := x.Rank()
 	starts, ok1 := constInts(n.Inputs[1])
 	ends, ok2 := constInts(n.Inputs[2])
+	if ok1 && !ok2 && r >= 0 {
+		return sliceDynamicEndsGrad(g, n, dy, starts)
+	}
 	if !ok1 || !ok2 || r < 0 {
 		return g.unsupported("needs constant starts and ends and a known rank")
 	}

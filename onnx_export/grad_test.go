@@ -103,6 +103,10 @@ func gradCases() []gradCase {
 		{name: "Slice", shapes: [][]int64{{4, 5}}, build: func(b *Builder, x []*Value) *Value {
 			return b.Slice(x[0], []int64{1, -3}, []int64{3, 100}, nil, nil)
 		}},
+		{name: "Slice dynamic end", shapes: [][]int64{{4, 5}}, build: func(b *Builder, x []*Value) *Value {
+			end := b.DimOf(b.Const(NewInt64([]int64{3, 2}, make([]int64, 6))), 0) // 3, known only at run time
+			return b.Reshape(b.SliceTo(x[0], b.ConstInts(1), end, 0), 2, 5)       // rows 1..2
+		}},
 		{name: "Gather rows repeated", shapes: [][]int64{{4, 3}}, build: func(b *Builder, x []*Value) *Value {
 			return b.Gather(x[0], b.Const(NewInt64([]int64{2, 2}, []int64{1, 3, 1, 0})), 0)
 		}},
