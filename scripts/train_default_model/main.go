@@ -1,0 +1,194 @@
+// Command train_default_model trains imagegen's default text-to-image model
+// from scratch on the procedural shapes dataset and exports it in the
+// Optimum folder layout that package pipeline runs (and that package
+// defaultmodel embeds).
+//
+// Phases, each resumable (checkpoints and caches under -state, a
+// git-ignored folder by default):
+//
+//  1. vocab: a byte-level BPE vocabulary learned from training captions.
+//  2. vae: an AutoencoderKL (32x32x3 → 8x8x4) trained with MSE + a small KL.
+//  3. latents: the training pictures encoded once (the VAE mean, scaled to
+//     unit variance; the scale becomes scaling_factor).
+//  4. denoiser: the CLIP-style text encoder and the UNet trained jointly,
+//     epsilon prediction on DDPM's linear schedule, 10% empty captions for
+//     classifier-free guidance.
+//  5. export: text_encoder, unet, vae_encoder, vae_decoder with the EMA
+//     weights as float16 initializers, tokenizer and scheduler files.
+//
+// Run it again with larger -vae-steps / -unet-steps to continue a phase;
+// every phase prints its losses and appends them to a CSV under -state.
+//
+//	go run ./scripts/train_default_model -out defaultmodel/model
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	onnxexport "github.com/imagegen/imagegen/onnx_export"
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/ortlib"
+)
+
+type options struct {
+	state, out           string
+	vaeSteps, unetSteps  int
+	vaeBatch, unetBatch  int64
+	vaeLR, unetLR        float64
+	pictures, captions   int
+	threads, every       int
+	seed                 uint64
+	probe                bool
+	plot                 string
+	onlyPhase, stopAfter string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.state, "state", "scripts/train_default_model/state", "folder for checkpoints, caches and loss CSVs")
+	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
+	flag.IntVar(&o.vaeSteps, "vae-steps", 1500, "VAE training steps in total")
+	flag.IntVar(&o.unetSteps, "unet-steps", 8000, "text encoder + UNet training steps in total")
+	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
+	flag.Int64Var(&o.unetBatch, "unet-batch", 64, "denoiser batch size")
+	flag.Float64Var(&o.vaeLR, "vae-lr", 1e-3, "VAE peak learning rate")
+	flag.Float64Var(&o.unetLR, "unet-lr", 1e-3, "denoiser peak learning rate")
+	flag.IntVar(&o.pictures, "pictures", 20000, "training pictures (the VAE draws from them, the denoiser trains on their latents)")
+	flag.IntVar(&o.captions, "captions", 20000, "captions the BPE vocabulary is learned from")
+	flag.IntVar(&o.threads, "threads", 0, "ONNX Runtime intra-op threads (0: its default)")
+	flag.IntVar(&o.every, "checkpoint-every", 200, "steps between checkpoints")
+	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainers' RNGs")
+	flag.BoolVar(&o.probe, "probe", false, "time a few training steps of each network and exit")
+	flag.StringVar(&o.plot, "plot", "", "after training, draw the loss curves into this PNG `file` and copy the loss CSVs next to it")
+	flag.StringVar(&o.stopAfter, "stop-after", "", "stop after this phase (vocab, vae, latents, denoiser)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "train_default_model:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	lib, err := ortlib.Ensure(ctx, ortlib.Options{})
+	if err != nil {
+		return err
+	}
+	if err := ort.Init(lib); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.state, 0o755); err != nil {
+		return err
+	}
+	vocab, err := phaseVocab(o)
+	if err != nil {
+		return fmt.Errorf("vocab: %w", err)
+	}
+	cfg := modelConfig(int64(len(vocab.Tokens())))
+	if o.probe {
+		return probe(ctx, o, cfg)
+	}
+	if o.stopAfter == "vocab" {
+		return nil
+	}
+	start := time.Now()
+	vaeW, err := phaseVAE(ctx, o, cfg.VAE)
+	if err != nil {
+		return fmt.Errorf("vae: %w", err)
+	}
+	fmt.Printf("vae phase: %s\n", time.Since(start).Round(time.Second))
+	if o.stopAfter == "vae" {
+		return nil
+	}
+	start = time.Now()
+	lat, err := phaseLatents(ctx, o, cfg.VAE, vaeW)
+	if err != nil {
+		return fmt.Errorf("latents: %w", err)
+	}
+	cfg.VAE.ScalingFactor = lat.scale
+	fmt.Printf("latents phase: %s (scaling factor %.5f)\n", time.Since(start).Round(time.Second), lat.scale)
+	if o.stopAfter == "latents" {
+		return nil
+	}
+	start = time.Now()
+	denW, err := phaseDenoiser(ctx, o, cfg, lat)
+	if err != nil {
+		return fmt.Errorf("denoiser: %w", err)
+	}
+	fmt.Printf("denoiser phase: %s\n", time.Since(start).Round(time.Second))
+	if o.plot != "" {
+		if err := writePlot(o); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+	}
+	if o.out == "" || o.stopAfter == "denoiser" {
+		return nil
+	}
+	if err := export(o.out, cfg, vaeW, denW, filepath.Join(o.state, "tokenizer")); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	fmt.Println("exported", o.out)
+	return nil
+}
+
+// probe times a few steps of both training graphs.
+func probe(ctx context.Context, o options, cfg onnxexport.SDConfig) error {
+	for _, p := range []struct {
+		name  string
+		build func() (*onnxexport.Builder, *onnxexport.Value)
+		data  onnxexport.Dataset
+	}{
+		{"vae", func() (*onnxexport.Builder, *onnxexport.Value) { return vaeLoss(cfg.VAE, o.seed, o.vaeBatch) }, probeData{}},
+		{"denoiser", func() (*onnxexport.Builder, *onnxexport.Value) { return denoiserLoss(cfg, o.seed, o.unetBatch) }, probeData{}},
+	} {
+		t0 := time.Now()
+		b, loss := p.build()
+		g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		tr, err := onnxexport.NewTrainer(g, p.data, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: 1e-3, Warmup: 1, Total: 10}, Threads: o.threads})
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		n := 0
+		for _, q := range g.Params {
+			n += int(q.Init.NumElements())
+		}
+		fmt.Printf("%s: %d params, graph built in %s\n", p.name, n, time.Since(t0).Round(time.Millisecond))
+		for range 6 {
+			t := time.Now()
+			info, err := tr.Step(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("  step %d loss %.4f %s\n", info.Step, info.Loss, time.Since(t).Round(time.Millisecond))
+		}
+		tr.Close()
+	}
+	return nil
+}
+
+// probeData fills every slot with small deterministic values.
+type probeData struct{}
+
+func (probeData) Len() int { return 100 }
+func (probeData) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) error {
+	for _, d := range dst {
+		for k := range d.F32 {
+			d.F32[k] = float32(rng.NormFloat64())
+		}
+		for k := range d.I64 {
+			d.I64[k] = int64(rng.IntN(300))
+		}
+	}
+	return nil
+}

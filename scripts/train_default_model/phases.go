@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	onnxexport "github.com/imagegen/imagegen/onnx_export"
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/shapes"
+	"github.com/imagegen/imagegen/tokenizer"
+)
+
+// phaseVocab learns (or reloads) the BPE vocabulary from the captions of
+// the first o.captions training seeds.
+func phaseVocab(o options) (*shapes.Vocabulary, error) {
+	lo, _ := shapes.Train.SeedRange()
+	texts := make([]string, o.captions)
+	for i := range texts {
+		texts[i] = shapes.Caption(lo + uint64(i))
+	}
+	v, err := shapes.LearnBPE(texts, shapes.BPEOptions{ModelMaxLength: contextLength})
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(o.state, "tokenizer")
+	if err := v.WriteDir(dir); err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	longest := 0
+	for _, t := range texts {
+		longest = max(longest, len(tok.Encode(t)))
+	}
+	fmt.Printf("vocab: %d tokens (%d merges), longest caption %d tokens of %d\n", len(v.Tokens()), len(v.Merges()), longest, contextLength)
+	if longest > contextLength {
+		return nil, fmt.Errorf("a caption needs %d tokens, more than the context of %d", longest, contextLength)
+	}
+	return v, nil
+}
+
+// trainPhase runs one trainer to steps, resuming from and checkpointing to
+// state/name.ckpt and appending the losses to state/name_loss.csv at each
+// checkpoint, and returns the EMA weights.
+func trainPhase(ctx context.Context, o options, name string, g *onnxexport.TrainGraph, data onnxexport.Dataset, steps int, lr float64) (map[string]*onnxexport.Tensor, error) {
+	sched := onnxexport.LRSchedule{Peak: lr, Min: lr / 20, Warmup: min(200, steps/10), Total: steps}
+	var rows []string
+	opts := onnxexport.TrainerOptions{Schedule: sched, Seed: o.seed, Threads: o.threads, Progress: os.Stderr,
+		OnStep: func(s onnxexport.StepInfo) {
+			rows = append(rows, fmt.Sprintf("%d,%.6f,%.6f,%.3g\n", s.Step, s.Loss, s.GradNorm, s.LR))
+		}}
+	tr, err := onnxexport.NewTrainer(g, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	ckpt := filepath.Join(o.state, name+".ckpt")
+	csvPath := filepath.Join(o.state, name+"_loss.csv")
+	if err := tr.Load(ckpt); err == nil {
+		fmt.Printf("%s: resumed at step %d\n", name, tr.StepCount())
+		if err := truncateCSV(csvPath, tr.StepCount()); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	} else if err := os.WriteFile(csvPath, []byte("step,loss,grad_norm,lr\n"), 0o644); err != nil {
+		return nil, err
+	}
+	for tr.StepCount() < steps {
+		until := min(steps, (tr.StepCount()/o.every+1)*o.every)
+		last, err := tr.Run(ctx, until)
+		if err != nil {
+			return nil, err
+		}
+		if err := tr.Save(ckpt); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(csvPath, os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		mean := 0.0
+		for _, r := range rows {
+			var st int
+			var l float64
+			fmt.Sscanf(r, "%d,%f", &st, &l)
+			mean += l
+		}
+		_, err = f.WriteString(strings.Join(rows, ""))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Printf("%s: step %d mean loss %.5f (last %.5f, lr %.2g)\n", name, last.Step, mean/float64(max(len(rows), 1)), last.Loss, last.LR)
+		rows = rows[:0]
+	}
+	return tr.Weights(true), nil
+}
+
+// truncateCSV drops rows after step (written after the last checkpoint of
+// an interrupted run).
+func truncateCSV(path string, step int) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := strings.SplitAfter(string(raw), "\n")
+	var keep []string
+	for i, l := range lines {
+		var s int
+		if _, err := fmt.Sscanf(l, "%d,", &s); i > 0 && (err != nil || s > step) {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return os.WriteFile(path, []byte(strings.Join(keep, "")), 0o644)
+}
+
+func phaseVAE(ctx context.Context, o options, cfg onnxexport.VAEConfig) (map[string]*onnxexport.Tensor, error) {
+	b, loss := vaeLoss(cfg, o.seed, o.vaeBatch)
+	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.99})
+	if err != nil {
+		return nil, err
+	}
+	data := pictures{n: o.pictures, data: shapes.Dataset{Split: shapes.Train, Size: imageSize}}
+	return trainPhase(ctx, o, "vae", g, data, o.vaeSteps, o.vaeLR)
+}
+
+// latentSet is the denoiser's training data.
+type latentSet struct {
+	scale   float64
+	latents []float32 // scaled
+	ids     []int64
+	emptyID []int64
+}
+
+// phaseLatents encodes the training pictures with the trained VAE encoder
+// (the distribution's mean) and measures the scaling factor 1/std, cached
+// in state/latents.bin next to the VAE checkpoint it came from.
+func phaseLatents(ctx context.Context, o options, cfg onnxexport.VAEConfig, w map[string]*onnxexport.Tensor) (*latentSet, error) {
+	lat := int(imageSize / 4)
+	per := int(cfg.LatentChannels) * lat * lat
+	cache := filepath.Join(o.state, fmt.Sprintf("latents-%d-%d.bin", o.pictures, o.vaeSteps))
+	raw := make([]float32, o.pictures*per)
+	if f, err := os.Open(cache); err == nil {
+		err = binary.Read(f, binary.LittleEndian, raw)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		b := onnxexport.NewVAEEncoderGraph(cfg, o.seed)
+		if err := b.LoadParams(w); err != nil {
+			return nil, err
+		}
+		m, err := b.Build()
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(o.state, "vae_encoder.onnx")
+		if err := onnxexport.Save(path, m); err != nil {
+			return nil, err
+		}
+		sess, err := ort.Open(path, ort.Options{IntraOpThreads: o.threads})
+		if err != nil {
+			return nil, err
+		}
+		defer sess.Close()
+		const batch = 100
+		ds := shapes.Dataset{Split: shapes.Train, Size: imageSize}
+		in := make([]float32, batch*3*imageSize*imageSize)
+		out := make([]float32, batch*2*per)
+		for i0 := 0; i0 < o.pictures; i0 += batch {
+			n := min(batch, o.pictures-i0)
+			for k := range n {
+				s, err := ds.Sample(i0 + k)
+				if err != nil {
+					return nil, err
+				}
+				imageToCHW(s.Image.Pix, s.Image.Stride, imageSize, in[k*3*imageSize*imageSize:])
+			}
+			err := sess.Run(ctx, map[string]ort.Tensor{"sample": {Shape: []int64{int64(n), 3, imageSize, imageSize}, F32: in[:n*3*imageSize*imageSize]}},
+				map[string]*ort.Tensor{"latent_parameters": {Shape: []int64{int64(n), 2 * cfg.LatentChannels, int64(lat), int64(lat)}, F32: out[:n*2*per]}})
+			if err != nil {
+				return nil, err
+			}
+			for k := range n {
+				copy(raw[(i0+k)*per:(i0+k+1)*per], out[k*2*per:k*2*per+per]) // the mean
+			}
+		}
+		f, err := os.Create(cache)
+		if err != nil {
+			return nil, err
+		}
+		err = binary.Write(f, binary.LittleEndian, raw)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var sum, sq float64
+	for _, v := range raw {
+		sum += float64(v)
+		sq += float64(v) * float64(v)
+	}
+	n := float64(len(raw))
+	std := math.Sqrt(sq/n - (sum/n)*(sum/n))
+	set := &latentSet{scale: 1 / std, latents: raw}
+	for i := range raw {
+		raw[i] *= float32(set.scale)
+	}
+	tok, err := tokenizer.Load(filepath.Join(o.state, "tokenizer"))
+	if err != nil {
+		return nil, err
+	}
+	lo, _ := shapes.Train.SeedRange()
+	set.ids = make([]int64, 0, o.pictures*contextLength)
+	for i := range o.pictures {
+		set.ids = append(set.ids, encodeIDs(tok, shapes.Caption(lo+uint64(i)))...)
+	}
+	set.emptyID = encodeIDs(tok, "")
+	return set, nil
+}
+
+func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat *latentSet) (map[string]*onnxexport.Tensor, error) {
+	b, loss := denoiserLoss(cfg, o.seed, o.unetBatch)
+	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
+	if err != nil {
+		return nil, err
+	}
+	s := int(cfg.UNet.SampleSize)
+	data := &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod()}
+	return trainPhase(ctx, o, "denoiser", g, data, o.unetSteps, o.unetLR)
+}
