@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -83,6 +84,18 @@ type Options struct {
 	// arena (lower peak memory for one-off runs, slower repeated runs).
 	DisableMemPattern bool
 	DisableArena      bool
+	// Config holds extra ONNX Runtime session configuration entries, keyed
+	// as in onnxruntime_session_options_config_keys.h (for example
+	// "session.intra_op.allow_spinning": "0"). They are applied after the
+	// fields above, so an entry here wins over a field that sets the same
+	// key.
+	Config map[string]string
+	// OptimizedModelPath, when set, makes ONNX Runtime write the graph it
+	// optimized to this file as the session opens (to inspect which
+	// fusions applied, or to cache the result). Initializers of 1 KiB and
+	// more go to an external data file beside it named after it plus
+	// "_data" (Config may override both settings).
+	OptimizedModelPath string
 	// CUDAMemLimit caps the CUDA arena in bytes (0 = no limit).
 	CUDAMemLimit int64
 	// CUDNNConvAlgoSearch is "EXHAUSTIVE", "HEURISTIC" or "DEFAULT"
@@ -129,6 +142,31 @@ func (o *Options) sessionOptions() (*ortgo.SessionOptions, Device, error) {
 	if o.DisableArena {
 		if err := so.SetCpuMemArena(false); err != nil {
 			return fail(err)
+		}
+	}
+	config := o.Config
+	if o.OptimizedModelPath != "" {
+		if err := so.SetOptimizedModelFilePath(o.OptimizedModelPath); err != nil {
+			return fail(err)
+		}
+		// A protobuf file holds 2 GiB at most, so weights go beside it, as
+		// Optimum's exports keep them (model.onnx + model.onnx_data).
+		config = map[string]string{
+			cfgOptimizedDataFile:    filepath.Base(o.OptimizedModelPath) + "_data",
+			cfgOptimizedDataMinSize: "1024",
+		}
+		for k, v := range o.Config {
+			config[k] = v
+		}
+	}
+	keys := make([]string, 0, len(config))
+	for k := range config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a fixed order keeps errors reproducible
+	for _, k := range keys {
+		if err := so.AddSessionConfigEntry(k, config[k]); err != nil {
+			return fail(fmt.Errorf("session config %s=%q: %w", k, config[k], err))
 		}
 	}
 	dev := o.Device
@@ -202,3 +240,9 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// Session configuration keys used by Options.
+const (
+	cfgOptimizedDataFile    = "session.optimized_model_external_initializers_file_name"
+	cfgOptimizedDataMinSize = "session.optimized_model_external_initializers_min_size_in_bytes"
+)
