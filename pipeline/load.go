@@ -125,7 +125,7 @@ func (p *Pipeline) open(component string) (*ort.Session, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
 	}
-	s, err := ort.Open(path, p.opts.Session)
+	s, err := openSession(path, p.opts.Session)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: load %s: %w", component, err)
 	}

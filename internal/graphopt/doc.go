@@ -1,0 +1,13 @@
+// Package graphopt rewrites exported ONNX graphs into forms ONNX Runtime's
+// CPU provider runs faster and in less memory. Today it has one pass,
+// FuseAttention: the decomposed scaled-dot-product attention that
+// diffusers/Optimum and imagegen's own exporter write (MatMul, Softmax,
+// MatMul with head-splitting Reshape/Transpose around them) becomes one
+// com.microsoft.MultiHeadAttention node, whose CPU kernel runs flash
+// attention and never materializes the [B, heads, S, S] score matrix.
+//
+// It works on the graph only: initializers, including external data, are
+// left as they are. It is not a general optimizer (ONNX Runtime does
+// constant folding and the other fusions) and never changes what a graph
+// computes beyond float rounding.
+package graphopt
