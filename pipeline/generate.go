@@ -68,6 +68,7 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 	tm.Denoiser = run.denoiserTime
+	tm.Steps = run.stepTimes
 	tm.Host = time.Since(t1) - run.denoiserTime
 	res := &Result{
 		Latents: append([]float32(nil), run.latents...), LatentShape: run.latentShape(),
@@ -101,6 +102,7 @@ type run struct {
 	calls     int
 	// denoiserTime sums the time spent inside denoiser runs.
 	denoiserTime time.Duration
+	stepTimes    []time.Duration // denoiser time of each step
 	inpaint      *inpaintState
 	imageLat     []float32 // img2img/inpainting: the encoded init image latents
 	patch        int       // SD3 transformer patch size
@@ -279,6 +281,7 @@ func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen 
 	outputs := map[string]*ort.Tensor{outName: {Shape: outShape, F32: out}}
 
 	total := len(r.timesteps)
+	r.stepTimes = make([]time.Duration, 0, total)
 	for k, t := range r.timesteps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -305,7 +308,9 @@ func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen 
 		if err := p.denoiser.Run(ctx, inputs, outputs); err != nil {
 			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
 		}
-		r.denoiserTime += time.Since(tr)
+		d := time.Since(tr)
+		r.denoiserTime += d
+		r.stepTimes = append(r.stepTimes, d)
 		r.calls++
 		pred := out
 		if r.cfg {

@@ -96,6 +96,9 @@ type Timings struct {
 	Host       time.Duration // denoising loop minus Denoiser
 	VAE        time.Duration // init-image encoding and final decoding
 	Total      time.Duration
+	// Steps holds each step's time inside the denoiser, in order, so a
+	// benchmark can tell the first (warm-up) call from the steady state.
+	Steps []time.Duration
 }
 
 // Sentinel errors for bad requests, returned (wrapped) by Generate.
