@@ -57,6 +57,13 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	if err := run.setTimesteps(); err != nil {
 		return nil, err
 	}
+	if p.opts.LowMem {
+		// One model at a time: the denoiser now, the VAE decoder after it.
+		if p.denoiser, err = p.open(p.denoiserName); err != nil {
+			return nil, err
+		}
+		defer p.release(&p.denoiser)
+	}
 	gen := rng.New(q.Seed)
 	t1 := time.Now()
 	if err := p.initLatents(ctx, run, gen); err != nil {
@@ -76,6 +83,14 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 		Guidance: q.guidance, Strength: q.Strength, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
 	}
 	t1 = time.Now()
+	if p.opts.LowMem {
+		p.release(&p.denoiser)
+		p.release(&p.vaeEnc)
+		if p.vaeDec, err = p.open("vae_decoder"); err != nil {
+			return nil, err
+		}
+		defer p.release(&p.vaeDec)
+	}
 	if err := p.decode(ctx, run, res); err != nil {
 		return nil, err
 	}
@@ -359,4 +374,12 @@ func calculateShift(seqLen, baseSeq, maxSeq int, baseShift, maxShift float64) fl
 	m := (maxShift - baseShift) / float64(maxSeq-baseSeq)
 	b := baseShift - m*float64(baseSeq)
 	return float64(seqLen)*m + b
+}
+
+// release closes *s, if open, and forgets it.
+func (p *Pipeline) release(s **ort.Session) {
+	if *s != nil {
+		(*s).Close()
+		*s = nil
+	}
 }

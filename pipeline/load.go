@@ -17,8 +17,10 @@ type Options struct {
 	// Session configures every ONNX Runtime session (device, threads,
 	// graph optimization).
 	Session ort.Options
-	// LowMem opens text encoders for each Generate and releases them right
-	// after encoding, lowering peak memory at the cost of reloading them.
+	// LowMem holds one model at a time: each Generate opens the text
+	// encoders, then the denoiser, then the VAE, releasing each when its
+	// phase ends. Peak memory is then that of the largest component (the
+	// UNet) instead of all of them, at the cost of reloading every call.
 	LowMem bool
 }
 
@@ -103,11 +105,20 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if p.denoiser, err = p.open(p.denoiserName); err != nil {
-		return nil, err
-	}
-	if p.vaeDec, err = p.open("vae_decoder"); err != nil {
-		return nil, err
+	if opts.LowMem {
+		// Check now what Generate will open later.
+		for _, c := range []string{p.denoiserName, "vae_decoder"} {
+			if err := p.checkComponent(c); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		if p.denoiser, err = p.open(p.denoiserName); err != nil {
+			return nil, err
+		}
+		if p.vaeDec, err = p.open("vae_decoder"); err != nil {
+			return nil, err
+		}
 	}
 	if !opts.LowMem {
 		if p.encoders, err = p.openEncoders(); err != nil {
@@ -120,11 +131,19 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-func (p *Pipeline) open(component string) (*ort.Session, error) {
+func (p *Pipeline) checkComponent(component string) error {
 	path := filepath.Join(p.dir, component, "model.onnx")
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
+		return fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
 	}
+	return nil
+}
+
+func (p *Pipeline) open(component string) (*ort.Session, error) {
+	if err := p.checkComponent(component); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(p.dir, component, "model.onnx")
 	s, err := openSession(path, p.opts.Session)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: load %s: %w", component, err)

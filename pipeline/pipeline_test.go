@@ -174,3 +174,30 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal("missing folder loaded")
 	}
 }
+
+// TestLowMemSameImage checks that holding one model at a time changes
+// nothing in the result.
+func TestLowMemSameImage(t *testing.T) {
+	p := loadSD1(t)
+	low, err := pipeline.Load(context.Background(), p.Dir(), pipeline.Options{LowMem: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer low.Close()
+	for _, req := range []pipeline.Request{
+		{Prompts: []string{"a red circle"}, Steps: 3, Seed: 2, Scheduler: "Euler a"},
+		{Prompts: []string{"a red circle"}, Steps: 3, Seed: 2, InitImage: gradient(32, 32), Strength: 0.7},
+	} {
+		a, err := p.Generate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := low.Generate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equal(a.Images, b.Images) {
+			t.Error("low-memory mode changed the image")
+		}
+	}
+}
