@@ -7,7 +7,7 @@
 // git-ignored folder by default):
 //
 //  1. vocab: a byte-level BPE vocabulary learned from training captions.
-//  2. vae: an AutoencoderKL (32x32x3 → 8x8x4) trained with MSE + a small KL.
+//  2. vae: an AutoencoderKL (32x32x3 → 8x8x8) trained with L1 + a small KL.
 //  3. latents: the training pictures encoded once (the VAE mean, scaled to
 //     unit variance; the scale becomes scaling_factor).
 //  4. denoiser: the CLIP-style text encoder and the UNet trained jointly,
@@ -105,6 +105,11 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("vae: %w", err)
 	}
 	fmt.Printf("vae phase: %s\n", time.Since(start).Round(time.Second))
+	rep, err := checkVAE(ctx, o, cfg.VAE, vaeW, 200)
+	if err != nil {
+		return fmt.Errorf("vae check: %w", err)
+	}
+	fmt.Println("vae reconstructions of held-out pictures:", rep)
 	if o.stopAfter == "vae" {
 		return nil
 	}
