@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"image/png"
 	"image"
 	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 
