@@ -32,6 +32,7 @@ func newApp() *cli.App {
 			inspectCommand(),
 			exportCommand(),
 			trainCommand(),
+			evalCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.

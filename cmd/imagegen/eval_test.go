@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imagegen/imagegen/internal/testort"
+)
+
+// builtinCLI runs the CLI with the user cache in a temporary folder, so
+// the built-in model is written there, and ONNX Runtime from the tests'
+// library.
+func builtinCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	testort.Init(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	return runCLI(t, append([]string{"--quiet", "--ort-lib", testort.LibPath()}, args...)...)
+}
+
+func TestGenerateWithoutModelUsesBuiltin(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.png")
+	if _, err := builtinCLI(t, "generate", "-o", out, "a red circle above a blue square"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 32 || b.Dy() != 32 {
+		t.Fatalf("image is %dx%d, want the built-in model's 32x32", b.Dx(), b.Dy())
+	}
+}
+
+func TestEvalCommand(t *testing.T) {
+	dir := t.TempDir()
+	got, err := builtinCLI(t, "eval", "-n", "2", "--steps", "4", "--json", "--save-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(got), &rep); err != nil {
+		t.Fatalf("eval --json printed %q: %v", got, err)
+	}
+	if rep.Prompts != 2 || rep.Steps != 4 || rep.Size != 32 || rep.Model != "default" {
+		t.Errorf("report %+v: want 2 prompts, 4 steps, 32 px, model default", rep)
+	}
+	for name, v := range map[string]float64{"color": rep.Color, "shape": rep.Shape, "position": rep.Position} {
+		if v < 0 || v > 1 {
+			t.Errorf("%s accuracy %v outside [0, 1]", name, v)
+		}
+	}
+	if !strings.HasPrefix(rep.Report, "2 images:") {
+		t.Errorf("report text %q, want it to start with the image count", rep.Report)
+	}
+	for _, f := range []string{"000.png", "001.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("--save-dir: %v", err)
+		}
+	}
+}
+
+func TestEvalBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no prompts", []string{"eval", "-n", "0"}, "-n must be at least 1"},
+		{"zero steps", []string{"eval", "--steps", "0"}, "--steps must be at least 1"},
+		{"missing model", []string{"eval", "--model", "./no/such/folder"}, "does not exist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := builtinCLI(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,150 @@
+package defaultmodel
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/imagegen/imagegen/modelreg"
+)
+
+// Name is the model's name in messages, image metadata and models.yaml.
+const Name = "default"
+
+//go:embed all:model
+var files embed.FS
+
+// root is the embedded folder's name inside files.
+const root = "model"
+
+// Defaults are the generation settings that scored best with the shapes
+// checker (see README.md): DDPM's ancestral sampling, 50 steps, a low
+// guidance scale, 32x32 pixels (the training size). The deterministic
+// samplers (DDIM, Euler) drift with this briefly trained UNet.
+func Defaults() modelreg.Defaults {
+	g := 1.5
+	return modelreg.Defaults{Scheduler: "DDPMScheduler", Steps: 50, Guidance: &g, Width: 32, Height: 32}
+}
+
+// FS returns the embedded checkpoint folder (model_index.json at its root).
+func FS() fs.FS {
+	sub, err := fs.Sub(files, root)
+	if err != nil { // cannot happen: root is embedded
+		return files
+	}
+	return sub
+}
+
+var hashOnce = sync.OnceValues(func() (string, error) { return contentHash(FS()) })
+
+// Hash returns the hex SHA-256 of the embedded files (their paths and
+// contents, in path order), which names the cache folder.
+func Hash() (string, error) { return hashOnce() }
+
+// contentHash hashes every regular file of fsys with its path.
+func contentHash(fsys fs.FS) (string, error) {
+	var names []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		raw, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(raw))
+		h.Write(raw)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ErrNoCache is returned (wrapped) by Dir when no cache folder is given and
+// the user has none.
+var ErrNoCache = errors.New("defaultmodel: no cache folder")
+
+// DefaultCacheDir is where Dir puts the model when given "": imagegen/models
+// under the user's cache folder (os.UserCacheDir).
+func DefaultCacheDir() (string, error) {
+	c, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoCache, err)
+	}
+	return filepath.Join(c, "imagegen", "models"), nil
+}
+
+// Dir returns a folder holding the embedded model, writing it under
+// cacheDir ("" means DefaultCacheDir) on first use. The folder is named
+// after the content hash, and written under a temporary name then renamed,
+// so a folder of that name is always complete, and processes racing to
+// write it agree on one copy.
+func Dir(cacheDir string) (string, error) {
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = DefaultCacheDir(); err != nil {
+			return "", err
+		}
+	}
+	sum, err := Hash()
+	if err != nil {
+		return "", fmt.Errorf("defaultmodel: hash embedded files: %w", err)
+	}
+	dir := filepath.Join(cacheDir, "imagegen-shapes-"+sum[:16])
+	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("defaultmodel: %w", err)
+	}
+	tmp, err := os.MkdirTemp(cacheDir, ".imagegen-shapes-*")
+	if err != nil {
+		return "", fmt.Errorf("defaultmodel: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := writeTree(FS(), tmp); err != nil {
+		return "", fmt.Errorf("defaultmodel: write %s: %w", dir, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("defaultmodel: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another process may have renamed its copy into place first.
+		if _, serr := os.Stat(filepath.Join(dir, "model_index.json")); serr == nil {
+			return dir, nil
+		}
+		return "", fmt.Errorf("defaultmodel: %w", err)
+	}
+	return dir, nil
+}
+
+// writeTree copies every file of fsys under dst.
+func writeTree(fsys fs.FS, dst string) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		raw, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, raw, 0o644)
+	})
+}
