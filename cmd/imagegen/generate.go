@@ -26,11 +26,12 @@ func generateCommand() *cli.Command {
 			"A bare argument is the prompt. --scheduler takes a diffusers class (EulerDiscreteScheduler) or a friendly name (\"Euler a\", \"DPM++ 2M Karras\", ...).\n" +
 			"With several images and a .png output the files are numbered (out-1.png, out-2.png, ...); a .npy output holds float32 [N, H, W, 3] in [0, 1].\n\n" +
 			"Examples:\n" +
+			"   imagegen generate \"a red circle above a blue square\" -o out.png   # the built-in 32x32 shapes model\n" +
 			"   imagegen generate --model ./sd-turbo \"a cat\" -o cat.png\n" +
 			"   imagegen generate --model ./sd15 --prompt \"a castle\" --scheduler \"DPM++ 2M Karras\" --steps 25 --seed 7 -o castle.png\n" +
 			"   imagegen generate --model ./sd15 --prompt \"a castle at night\" --init-image castle.png --strength 0.6 -o night.png",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, hf:ORG/NAME[@REV] or models.yaml name"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, hf:ORG/NAME[@REV] or models.yaml name (default: the built-in shapes model)"},
 			&cli.StringSliceFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt (repeat for a batch of prompts)"},
 			&cli.StringFlag{Name: "negative-prompt", Aliases: []string{"n"}, Usage: "negative prompt"},
 			&cli.StringFlag{Name: "prompt-2", Usage: "prompt for the second encoder (SDXL, SD3) or T5 (Flux)"},
@@ -116,7 +117,7 @@ func runGenerate(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
 	defer stop()
 	c.Context = ctx
-	dir, entry, err := resolveModel(c, c.String("model"))
+	dir, entry, err := resolveModelOrDefault(c, c.String("model"))
 	if err != nil {
 		return err
 	}
