@@ -141,8 +141,10 @@ func runGenerate(c *cli.Context) error {
 	if err := initRuntime(c); err != nil {
 		return err
 	}
+	seen := map[string]bool{} // each session would repeat the same notice
 	notice := func(m string) {
-		if !c.Bool("quiet") {
+		if !c.Bool("quiet") && !seen[m] {
+			seen[m] = true
 			fmt.Fprintln(os.Stderr, "imagegen:", m)
 		}
 	}
@@ -192,12 +194,26 @@ func runGenerate(c *cli.Context) error {
 			"outputs": paths, "model": dir, "family": res.ModelFamily, "scheduler": res.Scheduler,
 			"steps": res.Steps, "guidance": res.Guidance, "seed": res.Seed, "width": res.W, "height": res.H,
 			"denoiser_calls": res.DenoiserCalls, "load_seconds": loaded.Seconds(), "generate_seconds": genTime.Seconds(),
+			"timings": map[string]any{
+				"text_encode_seconds": res.Timings.TextEncode.Seconds(), "denoiser_seconds": res.Timings.Denoiser.Seconds(),
+				"host_seconds": res.Timings.Host.Seconds(), "vae_seconds": res.Timings.VAE.Seconds(),
+				"step_seconds": durationsSeconds(res.Timings.Steps),
+			},
 		})
 	}
 	for _, p := range paths {
 		fmt.Println(p)
 	}
 	return nil
+}
+
+// durationsSeconds converts d to seconds for JSON.
+func durationsSeconds(d []time.Duration) []float64 {
+	s := make([]float64, len(d))
+	for i, v := range d {
+		s[i] = v.Seconds()
+	}
+	return s
 }
 
 // numbered returns the output names: out itself for one image, else
@@ -230,7 +246,7 @@ func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, inde
 		"scheduler_opts": req.SchedulerOpts, "steps": res.Steps, "guidance": res.Guidance,
 		"guidance_rescale": req.GuidanceRescale, "eta": req.Eta, "seed": res.Seed, "width": res.W, "height": res.H,
 		"num_images": max(1, req.NumImages), "index": index, "max_sequence_length": req.MaxSequenceLength,
-		"strength": req.Strength, "imagegen": version,
+		"strength": res.Strength, "imagegen": version,
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
