@@ -13,8 +13,9 @@
 //  4. denoiser: the CLIP-style text encoder and the UNet trained jointly,
 //     epsilon prediction on DDPM's linear schedule, 10% empty captions for
 //     classifier-free guidance.
-//  5. export: text_encoder, unet, vae_encoder, vae_decoder with the EMA
-//     weights as float16 initializers, tokenizer and scheduler files.
+//  5. export: text_encoder, unet, vae_encoder, vae_decoder (the VAE's EMA
+//     weights, the denoiser's own) as float16 initializers, tokenizer and
+//     a DDPM scheduler_config.json.
 //
 // Run it again with larger -vae-steps / -unet-steps to continue a phase;
 // every phase prints its losses and appends them to a CSV under -state.
@@ -54,10 +55,10 @@ func main() {
 	var o options
 	flag.StringVar(&o.state, "state", "scripts/train_default_model/state", "folder for checkpoints, caches and loss CSVs")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
-	flag.IntVar(&o.vaeSteps, "vae-steps", 1500, "VAE training steps in total")
-	flag.IntVar(&o.unetSteps, "unet-steps", 8000, "text encoder + UNet training steps in total")
+	flag.IntVar(&o.vaeSteps, "vae-steps", 1800, "VAE training steps in total")
+	flag.IntVar(&o.unetSteps, "unet-steps", 3400, "text encoder + UNet training steps in total")
 	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
-	flag.Int64Var(&o.unetBatch, "unet-batch", 64, "denoiser batch size")
+	flag.Int64Var(&o.unetBatch, "unet-batch", 32, "denoiser batch size")
 	flag.Float64Var(&o.vaeLR, "vae-lr", 1e-3, "VAE peak learning rate")
 	flag.Float64Var(&o.unetLR, "unet-lr", 1e-3, "denoiser peak learning rate")
 	flag.IntVar(&o.pictures, "pictures", 20000, "training pictures (the VAE draws from them, the denoiser trains on their latents)")
