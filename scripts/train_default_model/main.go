@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&o.state, "state", "scripts/train_default_model/state", "folder for checkpoints, caches and loss CSVs")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
 	flag.IntVar(&o.vaeSteps, "vae-steps", 1800, "VAE training steps in total")
-	flag.IntVar(&o.unetSteps, "unet-steps", 3400, "text encoder + UNet training steps in total")
+	flag.IntVar(&o.unetSteps, "unet-steps", 6600, "text encoder + UNet training steps in total")
 	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
 	flag.Int64Var(&o.unetBatch, "unet-batch", 32, "denoiser batch size")
 	flag.Float64Var(&o.vaeLR, "vae-lr", 1e-3, "VAE peak learning rate")
