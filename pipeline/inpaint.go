@@ -2,9 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"image"
-	"image/color"
 
+	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/rng"
 )
 
@@ -31,8 +30,16 @@ func (p *Pipeline) initInpaint(ctx context.Context, r *run, gen *rng.Generator) 
 		return badRequest("the mask is %dx%d but the init image is %dx%d; they must be the same size", mb.Dx(), mb.Dy(), ib.Dx(), ib.Dy())
 	}
 	H, W := q.Height, q.Width
-	pix := imageTensor(q.InitImage, H, W)
-	mask := maskTensor(q.Mask, H, W)
+	// Conversion and resizing follow diffusers' VaeImageProcessor (package
+	// imageio): [-1, 1] pixels, and a grey mask binarized at 0.5.
+	pix, err := imageio.ImageTensor(q.InitImage, W, H)
+	if err != nil {
+		return badRequest("init image: %v", err)
+	}
+	mask, err := imageio.MaskTensor(q.Mask, W, H)
+	if err != nil {
+		return badRequest("mask: %v", err)
+	}
 	st := &inpaintState{nineChannel: p.den.InChannels == 9}
 	r.inpaint = st
 	strengthMax := q.Strength == 1
@@ -96,22 +103,6 @@ func (r *run) blendInpaint(k int) error {
 		r.latents[i] = (1-m)*proper[i] + m*r.latents[i]
 	}
 	return nil
-}
-
-// maskTensor converts a mask image to one [H, W] plane in {0, 1}:
-// grayscale, resized, binarized at 0.5.
-func maskTensor(src image.Image, h, w int) []float32 {
-	img := toNRGBA(src, h, w)
-	out := make([]float32, h*w)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			g := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
-			if float32(g)/255 >= 0.5 {
-				out[y*w+x] = 1
-			}
-		}
-	}
-	return out
 }
 
 // nearestDown resizes a plane with nearest-neighbour sampling, as

@@ -6,8 +6,7 @@ import (
 	"image"
 	"math"
 
-	"golang.org/x/image/draw"
-
+	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/rng"
 )
@@ -53,35 +52,6 @@ func (p *Pipeline) decode(ctx context.Context, r *run, res *Result) error {
 		}
 	}
 	return nil
-}
-
-// imageTensor converts an image to [1, 3, H, W] in [-1, 1], resizing it to
-// w×h first when its size differs (Catmull-Rom; diffusers resizes with
-// PIL's Lanczos, so resized inputs differ slightly from diffusers').
-func imageTensor(src image.Image, h, w int) []float32 {
-	img := toNRGBA(src, h, w)
-	out := make([]float32, 3*h*w)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			o := img.PixOffset(x, y)
-			for c := 0; c < 3; c++ {
-				out[c*h*w+y*w+x] = float32(img.Pix[o+c])/255*2 - 1
-			}
-		}
-	}
-	return out
-}
-
-// toNRGBA returns src as NRGBA of size w×h.
-func toNRGBA(src image.Image, h, w int) *image.NRGBA {
-	b := src.Bounds()
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
-	if b.Dx() == w && b.Dy() == h {
-		draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
-		return dst
-	}
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
-	return dst
 }
 
 // vaeEncoder opens the VAE encoder on first use.
@@ -142,7 +112,11 @@ func (p *Pipeline) encodePixels(ctx context.Context, pix []float32, h, w int, ge
 }
 
 func (p *Pipeline) encodeImage(ctx context.Context, img image.Image, h, w int, gen *rng.Generator) ([]float32, error) {
-	return p.encodePixels(ctx, imageTensor(img, h, w), h, w, gen)
+	pix, err := imageio.ImageTensor(img, w, h)
+	if err != nil {
+		return nil, badRequest("init image: %v", err)
+	}
+	return p.encodePixels(ctx, pix, h, w, gen)
 }
 
 func hasOutput(s *ort.Session, name string) bool {
