@@ -70,7 +70,7 @@ func (s *heunDiscrete) SetTimesteps(p TimestepParams) error {
 		return wrap(fmt.Errorf("%w: custom sigmas are only for flow-matching schedulers", ErrInvalidConfig))
 	}
 	n := p.Steps
-	ts, err := heunSpacing(c, n)
+	ts, err := spacedTimesteps(c, n, false)
 	if err != nil {
 		return wrap(err)
 	}
@@ -99,38 +99,6 @@ func (s *heunDiscrete) SetTimesteps(p TimestepParams) error {
 	return nil
 }
 
-// heunSpacing is the float32 timestep spacing of Heun (and the Euler
-// samplers): n values, not rounded for linspace.
-func heunSpacing(c *Config, n int) ([]float64, error) {
-	if err := checkSteps(c, n); err != nil {
-		return nil, err
-	}
-	N := c.NumTrainTimesteps
-	ts := make([]float64, n)
-	switch c.TimestepSpacing {
-	case SpacingLinspace:
-		for i := range ts {
-			ts[i] = float32ish(npLinspaceAt(0, float64(N-1), n, n-1-i))
-		}
-	case SpacingLeading:
-		ratio := N / n
-		for i := range ts {
-			ts[i] = float64((n-1-i)*ratio + c.StepsOffset)
-		}
-	case SpacingTrailing:
-		ar := npArangeFill(float64(N), float64(N)/float64(n))
-		if len(ar) != n {
-			return nil, fmt.Errorf("%w: trailing spacing gives %d timesteps for %d steps", ErrInvalidSteps, len(ar), n)
-		}
-		for i, v := range ar {
-			ts[i] = math.RoundToEven(v) - 1
-		}
-	default:
-		return nil, fmt.Errorf("%w: unknown timestep_spacing %q", ErrInvalidConfig, c.TimestepSpacing)
-	}
-	return ts, nil
-}
-
 // InitNoiseSigma is the largest sigma for linspace and trailing spacing and
 // sqrt(sigma_max^2 + 1) for leading.
 func (s *heunDiscrete) InitNoiseSigma() float64 {
@@ -144,31 +112,15 @@ func (s *heunDiscrete) InitNoiseSigma() float64 {
 	return float64(float32(math.Sqrt(float64(m*m + 1))))
 }
 
-// ScaleModelInput divides the sample by sqrt(sigma^2 + 1) at evaluation i
-// (an index outside the schedule copies the sample; Step reports it).
+// ScaleModelInput divides the sample by sqrt(sigma^2 + 1) at evaluation i.
 func (s *heunDiscrete) ScaleModelInput(dst, sample []float32, i int) {
-	if i < 0 || i >= len(s.timesteps) {
-		copy(dst, sample)
-		return
-	}
-	sg := float32(s.sigmas[i])
-	d := float32(math.Sqrt(float64(sg*sg + 1)))
-	for j, x := range sample {
-		dst[j] = x / d
-	}
+	scaleBySigma(dst, sample, s.sigmas, i)
 }
 
 // AddNoise writes original + sigma*noise at the sigma of timestep t (the
 // nearest listed timestep when t is not listed).
 func (s *heunDiscrete) AddNoise(dst, original, noise []float32, t float64) {
-	if len(s.timesteps) == 0 {
-		copy(dst, original)
-		return
-	}
-	sg := float32(s.sigmas[nearestTimestep(s.timesteps, t)])
-	for j := range dst {
-		dst[j] = original[j] + noise[j]*sg
-	}
+	addNoiseAtSigma(dst, original, noise, s.timesteps, s.sigmas, t)
 }
 
 // Step runs the predictor at even evaluations and the corrector at odd

@@ -61,24 +61,37 @@ func (b *sigmaBase) InitNoiseSigma() float64 {
 // ScaleModelInput divides the sample by sqrt(sigma^2 + 1), the c_in of the
 // variance-exploding parametrisation.
 func (b *sigmaBase) ScaleModelInput(dst, sample []float32, i int) {
-	if i < 0 || i >= len(b.sigmas) {
+	scaleBySigma(dst, sample, b.sigmas, i)
+}
+
+// AddNoise writes original + sigma*noise at the sigma of timestep t.
+func (b *sigmaBase) AddNoise(dst, original, noise []float32, t float64) {
+	addNoiseAtSigma(dst, original, noise, b.timesteps, b.sigmas, t)
+}
+
+// scaleBySigma writes sample / sqrt(sigmas[i]^2 + 1) into dst, computed in
+// float32 as diffusers does; an index outside the schedule copies the sample
+// (Step reports it).
+func scaleBySigma(dst, sample []float32, sigmas []float64, i int) {
+	if i < 0 || i >= len(sigmas) {
 		copy(dst, sample)
 		return
 	}
-	s := float32(b.sigmas[i])
+	s := float32(sigmas[i])
 	d := float32(math.Sqrt(float64(s*s + 1)))
 	for k, x := range sample {
 		dst[k] = x / d
 	}
 }
 
-// AddNoise writes original + sigma*noise at the sigma of timestep t.
-func (b *sigmaBase) AddNoise(dst, original, noise []float32, t float64) {
-	if len(b.timesteps) == 0 {
+// addNoiseAtSigma writes original + sigma*noise at the sigma of the listed
+// timestep nearest t.
+func addNoiseAtSigma(dst, original, noise []float32, timesteps, sigmas []float64, t float64) {
+	if len(timesteps) == 0 {
 		copy(dst, original)
 		return
 	}
-	s := float32(b.sigmas[nearestTimestep(b.timesteps, t)])
+	s := float32(sigmas[nearestTimestep(timesteps, t)])
 	for k := range dst {
 		dst[k] = original[k] + noise[k]*s
 	}
