@@ -229,6 +229,10 @@ func unetConfigJSON(c UNetConfig) map[string]any {
 		m["addition_time_embed_dim"] = c.AdditionTimeEmbedDim
 		m["projection_class_embeddings_input_dim"] = c.TextEmbedDim + 6*c.AdditionTimeEmbedDim
 	}
+	if c.TextTimeHeads > 0 {
+		m["addition_embed_type"] = "text"
+		m["addition_embed_type_num_heads"] = c.TextTimeHeads
+	}
 	return m
 }
 

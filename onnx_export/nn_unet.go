@@ -1,6 +1,9 @@
 package onnxexport
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Block type names, as diffusers' configs spell them.
 const (
@@ -33,6 +36,12 @@ type UNetConfig struct {
 	// inputs text_embeds [B,TextEmbedDim] and time_ids [B,6].
 	AdditionTimeEmbedDim int64
 	TextEmbedDim         int64
+	// TextTimeHeads > 0 enables diffusers' "text" added embedding
+	// (addition_embed_type "text", addition_embed_type_num_heads): the
+	// encoder hidden states are attention-pooled into one vector
+	// (TextTimeEmbedding) that is added to the time embedding, so every
+	// resnet sees the whole prompt, not only the cross-attention layers.
+	TextTimeHeads int64
 }
 
 // Validate checks that the per-level lists agree.
@@ -47,6 +56,10 @@ func (c *UNetConfig) Validate() error {
 		return fmt.Errorf("onnxexport: unet config: %w: attention heads %v for %d levels", ErrArgument, c.AttentionHeads, n)
 	case len(c.TransformerLayers) > 1 && len(c.TransformerLayers) != n:
 		return fmt.Errorf("onnxexport: unet config: %w: transformer layers %v for %d levels", ErrArgument, c.TransformerLayers, n)
+	case c.TextTimeHeads > 0 && c.AdditionTimeEmbedDim > 0:
+		return fmt.Errorf("onnxexport: unet config: %w: both the \"text\" and the \"text_time\" added embeddings", ErrArgument)
+	case c.TextTimeHeads > 0 && (c.CrossAttentionDim < 1 || c.CrossAttentionDim%c.TextTimeHeads != 0):
+		return fmt.Errorf("onnxexport: unet config: %w: cross_attention_dim %d not divisible by %d text pooling heads", ErrArgument, c.CrossAttentionDim, c.TextTimeHeads)
 	case c.LayersPerBlock < 1 || c.NormGroups < 1:
 		return fmt.Errorf("onnxexport: unet config: %w: layers_per_block %d, norm groups %d", ErrArgument, c.LayersPerBlock, c.NormGroups)
 	}
@@ -107,6 +120,9 @@ func (l *Layers) UNet2DConditionModel(cfg UNetConfig, in UNetInputs) *Value {
 	emb := l.TimestepEmbedding("time_embedding", l.TimestepProjection(t, ch0, cfg.FlipSinToCos, cfg.FreqShift), tembDim)
 	if cfg.AdditionTimeEmbedDim > 0 {
 		emb = l.Add(emb, l.sdxlAddedEmbedding(cfg, in, tembDim))
+	}
+	if cfg.TextTimeHeads > 0 {
+		emb = l.Add(emb, l.TextTimeEmbedding("add_embedding", in.EncoderHiddenStates, tembDim, cfg.TextTimeHeads))
 	}
 	ctx := in.EncoderHiddenStates
 	resnet := func(name string, x *Value, out int64) *Value {
@@ -182,6 +198,40 @@ func (l *Layers) sdxlAddedEmbedding(cfg UNetConfig, in UNetInputs, tembDim int64
 	}
 	feats = l.Reshape(feats, -1, nIDs*cfg.AdditionTimeEmbedDim)
 	return l.TimestepEmbedding("add_embedding", l.Concat(-1, in.TextEmbeds, feats), tembDim)
+}
+
+// TextTimeEmbedding is diffusers' TextTimeEmbedding on x [B,S,D]: norm1,
+// attention pooling (pool: a query made from the mean token plus a learned
+// positional_embedding attends over that token and the S others, heads
+// heads), proj to out and norm2, giving [B,out].
+func (l *Layers) TextTimeEmbedding(name string, x *Value, out, heads int64) *Value {
+	defer l.Scope(name)()
+	if l.err != nil {
+		return l.placeholder(l.DType)
+	}
+	d := l.lastDim("TextTimeEmbedding", x)
+	if heads < 1 || d%heads != 0 {
+		l.failf("TextTimeEmbedding", ErrArgument, "%d channels in %d heads", d, heads)
+		return l.placeholder(l.DType)
+	}
+	h := l.LayerNorm("norm1", x, 1e-5)
+	h = l.attentionPooling("pool", h, heads)
+	h = l.Linear("proj", h, out, true)
+	return l.LayerNorm("norm2", h, 1e-5)
+}
+
+// attentionPooling is diffusers' AttentionPooling: [B,S,D] → [B,D].
+func (l *Layers) attentionPooling(name string, x *Value, heads int64) *Value {
+	defer l.Scope(name)()
+	d := l.lastDim("AttentionPooling", x)
+	pos := l.normalParam("positional_embedding", 1/math.Sqrt(float64(d)), 1, d)
+	class := l.Add(l.ReduceMean(x, true, 1), pos) // [B,1,D]
+	all := l.Concat(1, class, x)                  // [B,S+1,D]
+	headDim := d / heads
+	q := l.splitHeads(l.Linear("q_proj", class, d, true), heads, headDim, false)
+	kT := l.splitHeads(l.Linear("k_proj", all, d, true), heads, headDim, true)
+	v := l.splitHeads(l.Linear("v_proj", all, d, true), heads, headDim, false)
+	return l.Reshape(l.scaledDotProduct(q, kT, v, nil, heads, headDim), 0, d)
 }
 
 // NewUNetGraph returns a builder holding the UNet with Optimum's input and
