@@ -67,6 +67,12 @@ const (
 	// also learns the unconditional prediction classifier-free guidance
 	// needs.
 	uncondRate = 0.1
+	// minSNRGamma is γ of Min-SNR loss weighting (Hang et al. 2023): an
+	// example noised to signal-to-noise ratio SNR weighs min(SNR, γ)/SNR,
+	// so the nearly clean timesteps, whose noise is easy to predict, stop
+	// dominating the gradient and the noisy ones, where the layout,
+	// colors and shapes of the picture are decided, get their share.
+	minSNRGamma = 5
 )
 
 // noisedLatents is the denoiser's dataset: precomputed scaled latents of
@@ -83,7 +89,7 @@ type noisedLatents struct {
 func (d *noisedLatents) Len() int { return len(d.ids) / contextLength }
 
 func (d *noisedLatents) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) error {
-	if len(dst) != 4 || len(dst[0].I64) != contextLength || len(dst[1].F32) != d.per {
+	if len(dst) != 5 || len(dst[0].I64) != contextLength || len(dst[1].F32) != d.per {
 		return fmt.Errorf("noised latents: unexpected batch layout")
 	}
 	if rng.Float64() < uncondRate {
@@ -100,6 +106,8 @@ func (d *noisedLatents) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleS
 		dst[3].F32[k] = float32(eps)
 		dst[1].F32[k] = float32(a*float64(x0[k]) + s*eps)
 	}
+	snr := d.ac[t] / (1 - d.ac[t])
+	dst[4].F32[0] = float32(min(snr, minSNRGamma) / snr)
 	return nil
 }
 

@@ -41,6 +41,8 @@ import (
 type options struct {
 	state, out           string
 	vaeSteps, unetSteps  int
+	decoderSteps         int
+	decoderLR            float64
 	vaeBatch, unetBatch  int64
 	vaeLR, unetLR        float64
 	pictures, captions   int
@@ -56,6 +58,8 @@ func main() {
 	flag.StringVar(&o.state, "state", "scripts/train_default_model/state", "folder for checkpoints, caches and loss CSVs")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
 	flag.IntVar(&o.vaeSteps, "vae-steps", 1800, "VAE training steps in total")
+	flag.IntVar(&o.decoderSteps, "decoder-steps", 0, "steps of fine-tuning the VAE decoder alone on the cached latents (0: none)")
+	flag.Float64Var(&o.decoderLR, "decoder-lr", 3e-4, "decoder fine-tuning peak learning rate")
 	flag.IntVar(&o.unetSteps, "unet-steps", 6600, "text encoder + UNet training steps in total")
 	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
 	flag.Int64Var(&o.unetBatch, "unet-batch", 32, "denoiser batch size")
@@ -68,7 +72,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainers' RNGs")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps of each network and exit")
 	flag.StringVar(&o.plot, "plot", "", "after training, draw the loss curves into this PNG `file` and copy the loss CSVs next to it")
-	flag.StringVar(&o.stopAfter, "stop-after", "", "stop after this phase (vocab, vae, latents, denoiser)")
+	flag.StringVar(&o.stopAfter, "stop-after", "", "stop after this phase (vocab, vae, latents, decoder, denoiser)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -121,7 +125,19 @@ func run(ctx context.Context, o options) error {
 	}
 	cfg.VAE.ScalingFactor = lat.scale
 	fmt.Printf("latents phase: %s (scaling factor %.5f)\n", time.Since(start).Round(time.Second), lat.scale)
-	if o.stopAfter == "latents" {
+	if o.decoderSteps > 0 {
+		start = time.Now()
+		if vaeW, err = phaseDecoder(ctx, o, cfg.VAE, vaeW, lat); err != nil {
+			return fmt.Errorf("decoder: %w", err)
+		}
+		fmt.Printf("decoder phase: %s\n", time.Since(start).Round(time.Second))
+		rep, err := checkVAE(ctx, o, cfg.VAE, vaeW, 200)
+		if err != nil {
+			return fmt.Errorf("vae check: %w", err)
+		}
+		fmt.Println("vae reconstructions with the fine-tuned decoder:", rep)
+	}
+	if o.stopAfter == "latents" || o.stopAfter == "decoder" {
 		return nil
 	}
 	start = time.Now()

@@ -148,7 +148,7 @@ type latentSet struct {
 // (the distribution's mean) and measures the scaling factor 1/std, cached
 // in state/latents.bin next to the VAE checkpoint it came from.
 func phaseLatents(ctx context.Context, o options, cfg onnxexport.VAEConfig, w map[string]*onnxexport.Tensor) (*latentSet, error) {
-	lat := int(imageSize / 4)
+	lat := latentSize
 	per := int(cfg.LatentChannels) * lat * lat
 	cache := filepath.Join(o.state, fmt.Sprintf("latents-%d-%d.bin", o.pictures, o.vaeSteps))
 	raw := make([]float32, o.pictures*per)

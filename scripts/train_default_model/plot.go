@@ -119,10 +119,14 @@ func drawLabel(img *image.RGBA, x, y int, s string, c color.Color) {
 	d.DrawString(s)
 }
 
-// writePlot draws state's loss CSVs into o.plot and copies them next to it.
+// writePlot draws state's loss CSVs into o.plot and copies them next to it
+// (the decoder's only when that phase ran).
 func writePlot(o options) error {
 	series := map[string][]float64{}
 	order := []string{"vae", "denoiser"}
+	if o.decoderSteps > 0 {
+		order = []string{"vae", "decoder", "denoiser"}
+	}
 	for _, n := range order {
 		src := filepath.Join(o.state, n+"_loss.csv")
 		v, err := readLosses(src)

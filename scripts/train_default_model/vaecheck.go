@@ -37,7 +37,7 @@ func checkVAE(ctx context.Context, o options, cfg onnxexport.VAEConfig, w map[st
 		defer sessions[i].Close()
 	}
 	const s = imageSize
-	lat := int64(s / 4)
+	lat := int64(latentSize)
 	c := cfg.LatentChannels
 	ds := shapes.Dataset{Split: shapes.HeldOut, Size: s}
 	in := make([]float32, 3*s*s)
