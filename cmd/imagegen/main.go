@@ -16,7 +16,7 @@ import (
 var version = "dev"
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "imagegen",
 		Usage:   "run image-generation models exported to ONNX on ONNX Runtime (CPU or CUDA)",
 		Version: version,
@@ -38,6 +38,26 @@ func newApp() *cli.App {
 		// Prompts and scheduler options contain commas; never split them.
 		DisableSliceFlagSeparator: true,
 		ExitErrHandler:            func(*cli.Context, error) {},
+		OnUsageError:              usageError(""),
+	}
+	for _, c := range app.Commands {
+		if c.OnUsageError == nil {
+			c.OnUsageError = usageError(c.Name)
+		}
+	}
+	return app
+}
+
+// usageError turns a flag error into one line that points at the help,
+// instead of urfave's default of printing the whole help on stdout (where
+// it would mix with --json output) before the error.
+func usageError(command string) cli.OnUsageErrorFunc {
+	help := "imagegen --help"
+	if command != "" {
+		help = "imagegen " + command + " --help"
+	}
+	return func(_ *cli.Context, err error, _ bool) error {
+		return fmt.Errorf("%w (see %s)", err, help)
 	}
 }
 

@@ -79,3 +79,24 @@ func TestTokenizeCommand(t *testing.T) {
 		t.Errorf("--tokens output = %q, %v", out, err)
 	}
 }
+
+// TestUsageErrors checks that a bad flag gives one error line that points
+// at the help, and prints nothing on stdout.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"generate", "-q"}, "flag provided but not defined: -q (see imagegen generate --help)"},
+		{[]string{"eval", "-n", "many"}, "(see imagegen eval --help)"},
+		{[]string{"--bogus", "models"}, "flag provided but not defined: -bogus (see imagegen --help)"},
+	} {
+		out, err := runCLI(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
+		}
+		if out != "" {
+			t.Errorf("%q: printed %q on stdout", tc.args, out)
+		}
+	}
+}
