@@ -12,6 +12,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/modelreg"
 )
 
@@ -24,14 +25,28 @@ var files embed.FS
 // root is the embedded folder's name inside files.
 const root = "model"
 
-// Defaults are the generation settings that scored best with the shapes
-// checker (see README.md): DDPM's ancestral sampling, 50 steps, a low
-// guidance scale, 32x32 pixels (the training size). The deterministic
-// samplers (DDIM, Euler) drift with this briefly trained UNet.
+// Defaults returns the model's generation settings: the defaults of the
+// "default" entry of the models.yaml built into the binary (the scheduler,
+// steps and guidance that scored best with the shapes checker, and the
+// training size; see README.md).
 func Defaults() modelreg.Defaults {
-	g := 1.5
-	return modelreg.Defaults{Scheduler: "DDPMScheduler", Steps: 50, Guidance: &g, Width: 32, Height: 32}
+	return defaultsOnce()
 }
+
+var defaultsOnce = sync.OnceValue(func() modelreg.Defaults {
+	models, err := modelreg.Parse("built-in models.yaml", imagegen.ModelsYAML)
+	if err == nil {
+		for _, m := range models {
+			if m.Name == Name {
+				return m.Defaults
+			}
+		}
+	}
+	// Only reachable when the repository's models.yaml loses its entry,
+	// which TestDefaultsFromModelsYAML catches; the pipeline's own
+	// defaults then apply.
+	return modelreg.Defaults{}
+})
 
 // FS returns the embedded checkpoint folder (model_index.json at its root).
 func FS() fs.FS {

@@ -125,3 +125,12 @@ func TestDefaultModelGenerates(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultsFromModelsYAML checks that the built-in models.yaml carries
+// the model's entry with a complete set of defaults at the training size.
+func TestDefaultsFromModelsYAML(t *testing.T) {
+	d := Defaults()
+	if d.Scheduler == "" || d.Steps < 1 || d.Guidance == nil || d.Width != 32 || d.Height != 32 {
+		t.Fatalf("defaults %+v: want a scheduler, steps, guidance and 32x32 from the \"default\" entry of models.yaml", d)
+	}
+}

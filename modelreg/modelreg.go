@@ -37,10 +37,19 @@ type Model struct {
 // IsHub reports whether the source is a Hugging Face Hub reference.
 func (m *Model) IsHub() bool { return strings.HasPrefix(m.Source, "hf:") }
 
+// BuiltinScheme prefixes the source of a model embedded in the binary
+// ("builtin:default"); the program that embeds it resolves the name.
+const BuiltinScheme = "builtin:"
+
+// IsBuiltin reports whether the source names a model embedded in the
+// binary.
+func (m *Model) IsBuiltin() bool { return strings.HasPrefix(m.Source, BuiltinScheme) }
+
 // LocalPath returns the source as a folder path, resolved against the
-// registry file's folder when relative. It is "" for hub sources.
+// registry file's folder when relative. It is "" for hub and built-in
+// sources.
 func (m *Model) LocalPath() string {
-	if m.IsHub() || m.Source == "" {
+	if m.IsHub() || m.IsBuiltin() || m.Source == "" {
 		return ""
 	}
 	p := m.Source

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -11,24 +11,39 @@ import (
 	"github.com/imagegen/imagegen/pipeline"
 )
 
-// resolveModelOrDefault is resolveModel, except that no --model (or the
-// name "default" when no folder of that name exists) picks the built-in
-// shapes model, written into the user's cache on first use.
+// resolveModelOrDefault is resolveModel, except that no --model picks the
+// built-in shapes model (the models.yaml entry "default", written into the
+// user's cache on first use); the name "default" does too unless a folder
+// of that name exists.
 func resolveModelOrDefault(c *cli.Context, nameOrPath string) (string, *modelreg.Model, error) {
-	if nameOrPath != "" && nameOrPath != defaultmodel.Name {
+	if nameOrPath != "" {
 		return resolveModel(c, nameOrPath)
 	}
-	if nameOrPath == defaultmodel.Name {
-		if _, err := os.Stat(nameOrPath); err == nil {
-			return resolveModel(c, nameOrPath)
-		}
+	reg, err := registry(c)
+	if err != nil {
+		return "", nil, err
+	}
+	m, err := reg.ByName(defaultmodel.Name)
+	if err != nil || !m.IsBuiltin() {
+		// A models.yaml that renames "default" to something else still
+		// leaves the embedded model as the fallback.
+		m = modelreg.Model{Name: defaultmodel.Name, Source: modelreg.BuiltinScheme + defaultmodel.Name, Family: "sd1", Defaults: defaultmodel.Defaults()}
+	}
+	dir, err := builtinDir(m)
+	return dir, &m, err
+}
+
+// builtinDir writes the embedded model of a builtin: source into the cache
+// (once) and returns its folder.
+func builtinDir(m modelreg.Model) (string, error) {
+	if name := strings.TrimPrefix(m.Source, modelreg.BuiltinScheme); name != defaultmodel.Name {
+		return "", fmt.Errorf("model %q (from %s): no built-in model %q (the binary holds only %q)", m.Name, m.File, name, defaultmodel.Name)
 	}
 	dir, err := defaultmodel.Dir("")
 	if err != nil {
-		return "", nil, fmt.Errorf("built-in model: %w", err)
+		return "", fmt.Errorf("built-in model: %w", err)
 	}
-	m := &modelreg.Model{Name: defaultmodel.Name, Source: dir, Family: "sd1", Defaults: defaultmodel.Defaults()}
-	return dir, m, nil
+	return dir, nil
 }
 
 // applyDefaults fills the request fields left at zero from a model's

@@ -87,3 +87,30 @@ func TestEvalBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestBuiltinModelByName checks the models.yaml entry of the built-in
+// model: `models` lists it as built in, `--model default` runs it, and a
+// user models.yaml can change its defaults.
+func TestBuiltinModelByName(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got, err := builtinCLI(t, "models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "builtin:default") || !strings.Contains(got, "built-in") {
+		t.Errorf("models listing lacks the built-in entry:\n%s", got)
+	}
+	yaml := "models:\n  - name: default\n    source: builtin:default\n    defaults: {scheduler: DDIMScheduler, steps: 3, guidance: 1, width: 32, height: 32}\n"
+	if err := os.WriteFile("models.yaml", []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--model", "default"}, {}} {
+		got, err := builtinCLI(t, append([]string{"generate", "--json", "-o", "x.png"}, append(args, "a green heart")...)...)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if !strings.Contains(got, `"steps": 3`) || !strings.Contains(got, "DDIMScheduler") {
+			t.Errorf("%q: the user's defaults (DDIM, 3 steps) were not applied:\n%s", args, got)
+		}
+	}
+}

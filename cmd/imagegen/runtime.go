@@ -73,6 +73,10 @@ func resolveModel(c *cli.Context, nameOrPath string) (string, *modelreg.Model, e
 		dir, err := resolveHub(c, m.Source)
 		return dir, &m, err
 	}
+	if m.IsBuiltin() {
+		dir, err := builtinDir(m)
+		return dir, &m, err
+	}
 	dir := m.LocalPath()
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return "", &m, fmt.Errorf("model %q (from %s): source folder %s does not exist", m.Name, m.File, dir)

@@ -144,6 +144,9 @@ func modelsCommand() *cli.Command {
 
 // modelStatus says whether a model can run without a download.
 func modelStatus(m modelreg.Model) string {
+	if m.IsBuiltin() {
+		return "built-in"
+	}
 	if m.IsHub() {
 		if dir, err := cachedHub(m.Source); err == nil && dir != "" {
 			return "present"
