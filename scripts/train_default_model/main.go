@@ -36,6 +36,7 @@ import (
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/ortlib"
+	"github.com/imagegen/imagegen/tokenizer"
 )
 
 type options struct {
@@ -43,6 +44,8 @@ type options struct {
 	vaeSteps, unetSteps  int
 	decoderSteps         int
 	decoderLR            float64
+	textSteps            int
+	unetName, unetFrom   string
 	vaeBatch, unetBatch  int64
 	vaeLR, unetLR        float64
 	pictures, captions   int
@@ -60,6 +63,9 @@ func main() {
 	flag.IntVar(&o.vaeSteps, "vae-steps", 1800, "VAE training steps in total")
 	flag.IntVar(&o.decoderSteps, "decoder-steps", 0, "steps of fine-tuning the VAE decoder alone on the cached latents (0: none)")
 	flag.Float64Var(&o.decoderLR, "decoder-lr", 3e-4, "decoder fine-tuning peak learning rate")
+	flag.IntVar(&o.textSteps, "text-steps", 0, "steps of pretraining the text encoder to classify the captions' attributes before the denoiser (0: none)")
+	flag.StringVar(&o.unetName, "unet-name", "denoiser", "checkpoint `name` of the denoiser phase (state/NAME.ckpt)")
+	flag.StringVar(&o.unetFrom, "unet-from", "", "start a new denoiser run from the weights of state/`NAME`.ckpt")
 	flag.IntVar(&o.unetSteps, "unet-steps", 6600, "text encoder + UNet training steps in total")
 	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
 	flag.Int64Var(&o.unetBatch, "unet-batch", 32, "denoiser batch size")
@@ -72,7 +78,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainers' RNGs")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps of each network and exit")
 	flag.StringVar(&o.plot, "plot", "", "after training, draw the loss curves into this PNG `file` and copy the loss CSVs next to it")
-	flag.StringVar(&o.stopAfter, "stop-after", "", "stop after this phase (vocab, vae, latents, decoder, denoiser)")
+	flag.StringVar(&o.stopAfter, "stop-after", "", "stop after this phase (vocab, vae, latents, decoder, text, denoiser)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -141,7 +147,22 @@ func run(ctx context.Context, o options) error {
 		return nil
 	}
 	start = time.Now()
-	denW, err := phaseDenoiser(ctx, o, cfg, lat)
+	tok, err := tokenizer.Load(filepath.Join(o.state, "tokenizer"))
+	if err != nil {
+		return err
+	}
+	textW, err := phaseText(ctx, o, cfg.Text, tok)
+	if err != nil {
+		return fmt.Errorf("text: %w", err)
+	}
+	if textW != nil {
+		fmt.Printf("text phase: %s\n", time.Since(start).Round(time.Second))
+	}
+	if o.stopAfter == "text" {
+		return nil
+	}
+	start = time.Now()
+	denW, err := phaseDenoiser(ctx, o, cfg, lat, textW)
 	if err != nil {
 		return fmt.Errorf("denoiser: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -234,17 +235,81 @@ func phaseLatents(ctx context.Context, o options, cfg onnxexport.VAEConfig, w ma
 	return set, nil
 }
 
-func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat *latentSet) (map[string]*onnxexport.Tensor, error) {
+// phaseDenoiser trains the text encoder and UNet jointly under the
+// checkpoint name o.unetName. A fresh run starts from the random
+// initialization, overlaid with the weights of state/<o.unetFrom>.ckpt
+// (an earlier denoiser run) when set, and then with the pretrained text
+// encoder textW when the text phase ran.
+func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat *latentSet, textW map[string]*onnxexport.Tensor) (map[string]*onnxexport.Tensor, error) {
+	b, loss := denoiserLoss(cfg, o.seed, o.unetBatch)
+	fresh := true
+	if _, err := os.Stat(filepath.Join(o.state, o.unetName+".ckpt")); err == nil {
+		fresh = false
+	}
+	if fresh && (o.unetFrom != "" || textW != nil) {
+		init := map[string]*onnxexport.Tensor{}
+		for _, p := range b.Params() {
+			init[p.Name] = p.Tensor
+		}
+		if o.unetFrom != "" {
+			prev, err := checkpointWeights(o, cfg, filepath.Join(o.state, o.unetFrom+".ckpt"), lat)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(init, prev)
+			fmt.Printf("%s: starts from the weights of %s\n", o.unetName, o.unetFrom)
+		}
+		n := 0
+		for k, v := range textW {
+			if _, ok := init[k]; ok && strings.HasPrefix(k, "text_model.") {
+				init[k] = v
+				n++
+			}
+		}
+		if textW != nil {
+			fmt.Printf("%s: text encoder from the text phase (%d tensors)\n", o.unetName, n)
+		}
+		// A new builder: LoadParams replaces the initializers of the graph
+		// the training graph is made from.
+		b, loss = denoiserLoss(cfg, o.seed, o.unetBatch)
+		if err := b.LoadParams(init); err != nil {
+			return nil, err
+		}
+	}
+	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
+	if err != nil {
+		return nil, err
+	}
+	data := denoiserData(cfg, lat)
+	// The average starts at the random initial weights, and 0.999^steps of
+	// them is still in it after a few thousand steps (37% after 1000), so
+	// the export takes the weights themselves, which the cosine schedule
+	// has already annealed.
+	return trainPhase(ctx, o, o.unetName, g, data, o.unetSteps, o.unetLR, false)
+}
+
+// denoiserData is the denoiser's dataset over the cached latents.
+func denoiserData(cfg onnxexport.SDConfig, lat *latentSet) *noisedLatents {
+	s := int(cfg.UNet.SampleSize)
+	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod()}
+}
+
+// checkpointWeights reads the weights of a denoiser checkpoint.
+func checkpointWeights(o options, cfg onnxexport.SDConfig, path string, lat *latentSet) (map[string]*onnxexport.Tensor, error) {
 	b, loss := denoiserLoss(cfg, o.seed, o.unetBatch)
 	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
 	if err != nil {
 		return nil, err
 	}
-	s := int(cfg.UNet.SampleSize)
-	data := &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod()}
-	// The average starts at the random initial weights, and 0.999^steps of
-	// them is still in it after a few thousand steps (37% after 1000), so
-	// the export takes the weights themselves, which the cosine schedule
-	// has already annealed.
-	return trainPhase(ctx, o, "denoiser", g, data, o.unetSteps, o.unetLR, false)
+	// Only the weights are read; the schedule is there to be valid.
+	opts := onnxexport.TrainerOptions{Threads: o.threads, Schedule: onnxexport.LRSchedule{Peak: 1e-3, Warmup: 1, Total: 2}}
+	tr, err := onnxexport.NewTrainer(g, denoiserData(cfg, lat), opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	if err := tr.Load(path); err != nil {
+		return nil, err
+	}
+	return tr.Weights(false), nil
 }

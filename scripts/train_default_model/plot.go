@@ -120,13 +120,21 @@ func drawLabel(img *image.RGBA, x, y int, s string, c color.Color) {
 }
 
 // writePlot draws state's loss CSVs into o.plot and copies them next to it
-// (the decoder's only when that phase ran).
+// (the decoder's and the text encoder's only when those phases ran, and
+// the earlier denoiser run a -unet-from run started from).
 func writePlot(o options) error {
 	series := map[string][]float64{}
-	order := []string{"vae", "denoiser"}
+	order := []string{"vae"}
 	if o.decoderSteps > 0 {
-		order = []string{"vae", "decoder", "denoiser"}
+		order = append(order, "decoder")
 	}
+	if o.textSteps > 0 {
+		order = append(order, "text")
+	}
+	if o.unetFrom != "" {
+		order = append(order, o.unetFrom)
+	}
+	order = append(order, o.unetName)
 	for _, n := range order {
 		src := filepath.Join(o.state, n+"_loss.csv")
 		v, err := readLosses(src)
