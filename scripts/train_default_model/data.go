@@ -67,12 +67,6 @@ const (
 	// also learns the unconditional prediction classifier-free guidance
 	// needs.
 	uncondRate = 0.1
-	// minSNRGamma is γ of Min-SNR loss weighting (Hang et al. 2023): an
-	// example noised to signal-to-noise ratio SNR weighs min(SNR, γ)/SNR,
-	// so the nearly clean timesteps, whose noise is easy to predict, stop
-	// dominating the gradient and the noisy ones, where the layout,
-	// colors and shapes of the picture are decided, get their share.
-	minSNRGamma = 5
 )
 
 // noisedLatents is the denoiser's dataset: precomputed scaled latents of
@@ -84,6 +78,10 @@ type noisedLatents struct {
 	emptyID []int64   // the ids of ""
 	per     int
 	ac      []float64
+	// vPred makes the target v = √ᾱ·ε − √(1−ᾱ)·x0 instead of ε.
+	vPred bool
+	// gamma > 0 weighs each example with Min-SNR-γ; 0 weighs all alike.
+	gamma float64
 }
 
 func (d *noisedLatents) Len() int { return len(d.ids) / contextLength }
@@ -104,10 +102,20 @@ func (d *noisedLatents) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleS
 	for k := range x0 {
 		eps := rng.NormFloat64()
 		dst[3].F32[k] = float32(eps)
+		if d.vPred {
+			dst[3].F32[k] = float32(a*eps - s*float64(x0[k]))
+		}
 		dst[1].F32[k] = float32(a*float64(x0[k]) + s*eps)
 	}
-	snr := d.ac[t] / (1 - d.ac[t])
-	dst[4].F32[0] = float32(min(snr, minSNRGamma) / snr)
+	dst[4].F32[0] = 1
+	if d.gamma > 0 {
+		snr := d.ac[t] / (1 - d.ac[t])
+		if d.vPred {
+			dst[4].F32[0] = float32(min(snr, d.gamma) / (snr + 1))
+		} else {
+			dst[4].F32[0] = float32(min(snr, d.gamma) / snr)
+		}
+	}
 	return nil
 }
 

@@ -13,10 +13,10 @@ import (
 // ExportOptimum lays out the folder and its config files, then every
 // component's model.onnx is rebuilt with the trained weights (float16
 // initializers), the learned tokenizer replaces the placeholder one and
-// the scheduler becomes DDPM on the training schedule (ancestral sampling
-// scored better than DDIM with this briefly trained UNet). out is replaced as
-// a whole, through a temporary folder.
-func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport.Tensor, tokDir string) error {
+// the scheduler becomes DDPM on the training schedule and prediction type
+// (ancestral sampling scored better than DDIM with the briefly trained
+// UNets). out is replaced as a whole, through a temporary folder.
+func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport.Tensor, tokDir, prediction string) error {
 	tmp := filepath.Clean(out) + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -60,7 +60,7 @@ func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport
 	}
 	sched := map[string]any{
 		"_class_name": "DDPMScheduler", "beta_start": betaStart, "beta_end": betaEnd,
-		"beta_schedule": "linear", "num_train_timesteps": 1000, "prediction_type": "epsilon",
+		"beta_schedule": "linear", "num_train_timesteps": 1000, "prediction_type": prediction,
 		"variance_type": "fixed_small", "steps_offset": 0, "timestep_spacing": "trailing",
 		"clip_sample": false, "trained_betas": nil, "rescale_betas_zero_snr": false,
 	}

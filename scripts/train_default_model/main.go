@@ -7,13 +7,16 @@
 // git-ignored folder by default):
 //
 //  1. vocab: a byte-level BPE vocabulary learned from training captions.
-//  2. vae: an AutoencoderKL (32x32x3 → 8x8x8) trained with L1 + a small KL.
+//  2. vae: an AutoencoderKL (32x32x3 → 16x16x4) trained with L1 + a small KL.
 //  3. latents: the training pictures encoded once (the VAE mean, scaled to
 //     unit variance; the scale becomes scaling_factor).
-//  4. denoiser: the CLIP-style text encoder and the UNet trained jointly,
-//     epsilon prediction on DDPM's linear schedule, 10% empty captions for
-//     classifier-free guidance.
-//  5. export: text_encoder, unet, vae_encoder, vae_decoder (the VAE's EMA
+//  4. decoder (optional): the VAE decoder fine-tuned alone on those latents.
+//  5. text (optional): the text encoder pretrained to classify the
+//     captions' scene attributes.
+//  6. denoiser: the CLIP-style text encoder and the UNet trained jointly,
+//     v- (or ε-) prediction on DDPM's linear schedule, 10% empty captions
+//     for classifier-free guidance.
+//  7. export: text_encoder, unet, vae_encoder, vae_decoder (the VAE's EMA
 //     weights, the denoiser's own) as float16 initializers, tokenizer and
 //     a DDPM scheduler_config.json.
 //
@@ -46,6 +49,8 @@ type options struct {
 	decoderLR            float64
 	textSteps            int
 	unetName, unetFrom   string
+	prediction           string
+	minSNR               float64
 	vaeBatch, unetBatch  int64
 	vaeLR, unetLR        float64
 	pictures, captions   int
@@ -60,18 +65,20 @@ func main() {
 	var o options
 	flag.StringVar(&o.state, "state", "scripts/train_default_model/state", "folder for checkpoints, caches and loss CSVs")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
-	flag.IntVar(&o.vaeSteps, "vae-steps", 1800, "VAE training steps in total")
+	flag.IntVar(&o.vaeSteps, "vae-steps", 1200, "VAE training steps in total")
 	flag.IntVar(&o.decoderSteps, "decoder-steps", 0, "steps of fine-tuning the VAE decoder alone on the cached latents (0: none)")
 	flag.Float64Var(&o.decoderLR, "decoder-lr", 3e-4, "decoder fine-tuning peak learning rate")
 	flag.IntVar(&o.textSteps, "text-steps", 0, "steps of pretraining the text encoder to classify the captions' attributes before the denoiser (0: none)")
 	flag.StringVar(&o.unetName, "unet-name", "denoiser", "checkpoint `name` of the denoiser phase (state/NAME.ckpt)")
 	flag.StringVar(&o.unetFrom, "unet-from", "", "start a new denoiser run from the weights of state/`NAME`.ckpt")
+	flag.StringVar(&o.prediction, "prediction", "v_prediction", "the UNet's target: epsilon or v_prediction (written into scheduler_config.json)")
+	flag.Float64Var(&o.minSNR, "min-snr-gamma", 0, "weigh the denoiser's examples with Min-SNR-γ (0: all alike)")
 	flag.IntVar(&o.unetSteps, "unet-steps", 6600, "text encoder + UNet training steps in total")
 	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
-	flag.Int64Var(&o.unetBatch, "unet-batch", 32, "denoiser batch size")
+	flag.Int64Var(&o.unetBatch, "unet-batch", 16, "denoiser batch size")
 	flag.Float64Var(&o.vaeLR, "vae-lr", 1e-3, "VAE peak learning rate")
 	flag.Float64Var(&o.unetLR, "unet-lr", 1e-3, "denoiser peak learning rate")
-	flag.IntVar(&o.pictures, "pictures", 20000, "training pictures (the VAE draws from them, the denoiser trains on their latents)")
+	flag.IntVar(&o.pictures, "pictures", 50000, "training pictures (the VAE draws from them, the denoiser trains on their latents)")
 	flag.IntVar(&o.captions, "captions", 20000, "captions the BPE vocabulary is learned from")
 	flag.IntVar(&o.threads, "threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	flag.IntVar(&o.every, "checkpoint-every", 200, "steps between checkpoints")
@@ -95,6 +102,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := ort.Init(lib); err != nil {
 		return err
+	}
+	if o.prediction != "epsilon" && o.prediction != "v_prediction" {
+		return fmt.Errorf("-prediction %q: want epsilon or v_prediction", o.prediction)
 	}
 	if err := os.MkdirAll(o.state, 0o755); err != nil {
 		return err
@@ -175,7 +185,7 @@ func run(ctx context.Context, o options) error {
 	if o.out == "" || o.stopAfter == "denoiser" {
 		return nil
 	}
-	if err := export(o.out, cfg, vaeW, denW, filepath.Join(o.state, "tokenizer")); err != nil {
+	if err := export(o.out, cfg, vaeW, denW, filepath.Join(o.state, "tokenizer"), o.prediction); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Println("exported", o.out)

@@ -88,9 +88,10 @@ func vaeLoss(cfg onnxexport.VAEConfig, seed uint64, batch int64) (*onnxexport.Bu
 
 // denoiserLoss builds the joint text encoder + UNet loss: inputs
 // input_ids int64 [B,contextLength], sample (noised scaled latents),
-// timestep [B], target (the noise) and weight [B,1,1,1]; loss the mean
-// over the batch of weight · MSE(unet(sample, t, text(ids)), noise) per
-// example (the data sets the Min-SNR weights). The parameter names are those of the two
+// timestep [B], target (the noise, or v with -prediction v_prediction)
+// and weight [B,1,1,1]; loss the mean over the batch of weight ·
+// MSE(unet(sample, t, text(ids)), target) per example (the data sets the
+// weights: 1, or Min-SNR-γ). The parameter names are those of the two
 // inference graphs (text_model.* and the UNet's), so each half loads its
 // weights with LoadParams.
 func denoiserLoss(cfg onnxexport.SDConfig, seed uint64, batch int64) (*onnxexport.Builder, *onnxexport.Value) {

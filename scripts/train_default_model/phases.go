@@ -280,7 +280,7 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 	if err != nil {
 		return nil, err
 	}
-	data := denoiserData(cfg, lat)
+	data := denoiserData(o, cfg, lat)
 	// The average starts at the random initial weights, and 0.999^steps of
 	// them is still in it after a few thousand steps (37% after 1000), so
 	// the export takes the weights themselves, which the cosine schedule
@@ -289,9 +289,10 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 }
 
 // denoiserData is the denoiser's dataset over the cached latents.
-func denoiserData(cfg onnxexport.SDConfig, lat *latentSet) *noisedLatents {
+func denoiserData(o options, cfg onnxexport.SDConfig, lat *latentSet) *noisedLatents {
 	s := int(cfg.UNet.SampleSize)
-	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod()}
+	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod(),
+		vPred: o.prediction == "v_prediction", gamma: o.minSNR}
 }
 
 // checkpointWeights reads the weights of a denoiser checkpoint.
@@ -303,7 +304,7 @@ func checkpointWeights(o options, cfg onnxexport.SDConfig, path string, lat *lat
 	}
 	// Only the weights are read; the schedule is there to be valid.
 	opts := onnxexport.TrainerOptions{Threads: o.threads, Schedule: onnxexport.LRSchedule{Peak: 1e-3, Warmup: 1, Total: 2}}
-	tr, err := onnxexport.NewTrainer(g, denoiserData(cfg, lat), opts)
+	tr, err := onnxexport.NewTrainer(g, denoiserData(o, cfg, lat), opts)
 	if err != nil {
 		return nil, err
 	}
