@@ -124,19 +124,7 @@ func runGenerate(c *cli.Context) error {
 	modelName := filepath.Base(filepath.Clean(dir))
 	if entry != nil {
 		modelName = entry.Name
-		d := entry.Defaults
-		if req.Scheduler == "" {
-			req.Scheduler = d.Scheduler
-		}
-		if req.Steps == 0 {
-			req.Steps = d.Steps
-		}
-		if req.Guidance == nil {
-			req.Guidance = d.Guidance
-		}
-		if req.Height == 0 && req.Width == 0 {
-			req.Height, req.Width = d.Height, d.Width
-		}
+		applyDefaults(&req, entry.Defaults)
 	}
 	if err := initRuntime(c); err != nil {
 		return err
