@@ -42,6 +42,14 @@ type UNetConfig struct {
 	// (TextTimeEmbedding) that is added to the time embedding, so every
 	// resnet sees the whole prompt, not only the cross-attention layers.
 	TextTimeHeads int64
+	// PositionEmbedding adds a learned [C,SampleSize,SampleSize] embedding
+	// (pos_embed, C the first level's channels) to the output of conv_in,
+	// so every pixel knows where it is and a prompt's "at the top left"
+	// can be drawn there even at the noise levels where nothing else in
+	// the sample says where anything is. Not a diffusers option: the
+	// graph then takes SampleSize x SampleSize latents only, and its
+	// sample input says so with static dimensions.
+	PositionEmbedding bool
 }
 
 // Validate checks that the per-level lists agree.
@@ -60,6 +68,8 @@ func (c *UNetConfig) Validate() error {
 		return fmt.Errorf("onnxexport: unet config: %w: both the \"text\" and the \"text_time\" added embeddings", ErrArgument)
 	case c.TextTimeHeads > 0 && (c.CrossAttentionDim < 1 || c.CrossAttentionDim%c.TextTimeHeads != 0):
 		return fmt.Errorf("onnxexport: unet config: %w: cross_attention_dim %d not divisible by %d text pooling heads", ErrArgument, c.CrossAttentionDim, c.TextTimeHeads)
+	case c.PositionEmbedding && c.SampleSize < 1:
+		return fmt.Errorf("onnxexport: unet config: %w: a position embedding needs a sample size", ErrArgument)
 	case c.LayersPerBlock < 1 || c.NormGroups < 1:
 		return fmt.Errorf("onnxexport: unet config: %w: layers_per_block %d, norm groups %d", ErrArgument, c.LayersPerBlock, c.NormGroups)
 	}
@@ -138,6 +148,9 @@ func (l *Layers) UNet2DConditionModel(cfg UNetConfig, in UNetInputs) *Value {
 	}
 
 	h := l.Conv2d("conv_in", in.Sample, ch0, 3, Conv2dOptions{Padding: 1})
+	if cfg.PositionEmbedding {
+		h = l.Add(h, l.normalParam("pos_embed", 0.02, 1, ch0, cfg.SampleSize, cfg.SampleSize))
+	}
 	skips := []*Value{h}
 	n := len(cfg.BlockOutChannels)
 	for i, ch := range cfg.BlockOutChannels {
@@ -241,8 +254,12 @@ func (l *Layers) attentionPooling(name string, x *Value, heads int64) *Value {
 func NewUNetGraph(cfg UNetConfig, seed uint64) *Builder {
 	b := NewBuilder("unet")
 	l := NewLayers(b, seed)
+	height, width := Sym("height"), Sym("width")
+	if cfg.PositionEmbedding {
+		height, width = D(cfg.SampleSize), D(cfg.SampleSize)
+	}
 	in := UNetInputs{
-		Sample:              b.Input("sample", Float32, Sym("batch_size"), D(cfg.InChannels), Sym("height"), Sym("width")),
+		Sample:              b.Input("sample", Float32, Sym("batch_size"), D(cfg.InChannels), height, width),
 		Timestep:            b.Input("timestep", Float32),
 		EncoderHiddenStates: b.Input("encoder_hidden_states", Float32, Sym("batch_size"), Sym("sequence_length"), D(cfg.CrossAttentionDim)),
 	}
@@ -251,6 +268,6 @@ func NewUNetGraph(cfg UNetConfig, seed uint64) *Builder {
 		in.TimeIDs = b.Input("time_ids", Float32, Sym("batch_size"), D(6))
 	}
 	out := l.UNet2DConditionModel(cfg, in)
-	b.OutputAs("out_sample", out, Sym("batch_size"), D(cfg.OutChannels), Sym("height"), Sym("width"))
+	b.OutputAs("out_sample", out, Sym("batch_size"), D(cfg.OutChannels), height, width)
 	return b
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Training checkpoints: everything a Trainer needs to continue exactly as
@@ -154,4 +155,30 @@ func (t *Trainer) Load(path string) error {
 	t.step = cf.Step
 	t.sampler = sampler{perm: cf.Perm, cursor: cf.Cursor}
 	return nil
+}
+
+// ReadCheckpointWeights returns the weights held in a checkpoint written by
+// Trainer.Save, by parameter name, without the optimizer state or the
+// moving averages; it needs no trainer, so a network of another
+// architecture can take those of its parameters the checkpoint has.
+func ReadCheckpointWeights(path string) (map[string]*Tensor, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("onnxexport: read checkpoint: %w", err)
+	}
+	if !bytes.HasPrefix(data, []byte(checkpointMagic)) {
+		return nil, &FormatError{Path: path, Reason: "not an imagegen training checkpoint (bad header)"}
+	}
+	var cf checkpointFile
+	if err := gob.NewDecoder(bytes.NewReader(data[len(checkpointMagic):])).Decode(&cf); err != nil {
+		return nil, &FormatError{Path: path, Reason: "checkpoint body: " + err.Error()}
+	}
+	out := map[string]*Tensor{}
+	for _, ct := range cf.Tensors {
+		if strings.HasPrefix(ct.Name, StatePrefixAdamM) || strings.HasPrefix(ct.Name, StatePrefixAdamV) || strings.HasPrefix(ct.Name, StatePrefixEMA) {
+			continue
+		}
+		out[ct.Name] = &Tensor{DType: Float32, Shape: ct.Shape, Float32: ct.Data}
+	}
+	return out, nil
 }

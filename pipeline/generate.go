@@ -241,6 +241,24 @@ func (p *Pipeline) denoiserIO() (in, out string) {
 	return "sample", "out_sample"
 }
 
+// checkLatentSize refuses a latent size that the denoiser's sample input
+// declares it cannot take (static height and width, as in a UNet with a
+// learned position embedding), naming the image size it can make.
+func (p *Pipeline) checkLatentSize(sampleName string, shape []int64) error {
+	info, ok := p.denoiser.Input(sampleName)
+	if !ok || len(info.Shape) != 4 || len(shape) != 4 {
+		return nil
+	}
+	h, w := info.Shape[2], info.Shape[3]
+	if (h > 0 && h != shape[2]) || (w > 0 && w != shape[3]) {
+		if h > 0 && w > 0 {
+			return badRequest("size %dx%d: this checkpoint's %s only makes %dx%d images", shape[3]*int64(p.vaeScale), shape[2]*int64(p.vaeScale), p.denoiserName, w*int64(p.vaeScale), h*int64(p.vaeScale))
+		}
+		return badRequest("size %dx%d: this checkpoint's %s takes latents of %v only", shape[3]*int64(p.vaeScale), shape[2]*int64(p.vaeScale), p.denoiserName, info.Shape[2:])
+	}
+	return nil
+}
+
 // denoise runs the scheduler loop.
 func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen *rng.Generator) error {
 	q := r.q
@@ -281,6 +299,9 @@ func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen 
 			}
 			inputs["guidance"] = ort.Tensor{Shape: []int64{int64(nb)}, F32: g}
 		}
+	}
+	if err := p.checkLatentSize(sampleName, inShape); err != nil {
+		return err
 	}
 	for _, info := range p.denoiser.Inputs() {
 		if _, ok := inputs[info.Name]; !ok {

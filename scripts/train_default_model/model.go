@@ -35,7 +35,11 @@ const textTimeHeads = 4
 // modelConfig is the default model's architecture: a VAE with a factor of
 // 2, a 3-layer CLIP-style text encoder 128 wide and a three-level UNet
 // (64/128/128 channels at 16/8/4 latent pixels) with cross-attention on
-// the two lower levels and the pooled prompt in its time embedding.
+// the two lower levels, the pooled prompt in its time embedding and a
+// learned position embedding after conv_in. Without the last, the UNet
+// had nothing but the noise to tell one pixel from another at high noise
+// levels: 5,500 steps in, "at the left" and "at the right" drew the same
+// picture for a seed, wherever that seed's noise put the shape.
 func modelConfig(vocabSize int64) onnxexport.SDConfig {
 	return onnxexport.SDConfig{
 		Name: "imagegen-shapes",
@@ -51,6 +55,7 @@ func modelConfig(vocabSize int64) onnxexport.SDConfig {
 			UpBlockTypes:     []string{onnxexport.CrossAttnUpBlock2D, onnxexport.CrossAttnUpBlock2D, onnxexport.UpBlock2D},
 			LayersPerBlock:   1, AttentionHeads: []int64{4}, CrossAttentionDim: 128,
 			NormGroups: 16, NormEps: 1e-5, FlipSinToCos: true, TextTimeHeads: textTimeHeads,
+			PositionEmbedding: true,
 		},
 		VAE: onnxexport.VAEConfig{
 			InChannels: 3, OutChannels: 3, LatentChannels: latentChannels,

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
@@ -252,12 +252,18 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 			init[p.Name] = p.Tensor
 		}
 		if o.unetFrom != "" {
-			prev, err := checkpointWeights(o, cfg, filepath.Join(o.state, o.unetFrom+".ckpt"), lat)
+			prev, err := onnxexport.ReadCheckpointWeights(filepath.Join(o.state, o.unetFrom+".ckpt"))
 			if err != nil {
 				return nil, err
 			}
-			maps.Copy(init, prev)
-			fmt.Printf("%s: starts from the weights of %s\n", o.unetName, o.unetFrom)
+			taken := 0
+			for k, v := range prev {
+				if p, ok := init[k]; ok && slices.Equal(p.Shape, v.Shape) {
+					init[k] = v
+					taken++
+				}
+			}
+			fmt.Printf("%s: starts from the weights of %s (%d of %d tensors; the rest new)\n", o.unetName, o.unetFrom, taken, len(init))
 		}
 		n := 0
 		for k, v := range textW {
@@ -293,24 +299,4 @@ func denoiserData(o options, cfg onnxexport.SDConfig, lat *latentSet) *noisedLat
 	s := int(cfg.UNet.SampleSize)
 	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod(),
 		vPred: o.prediction == "v_prediction", gamma: o.minSNR}
-}
-
-// checkpointWeights reads the weights of a denoiser checkpoint.
-func checkpointWeights(o options, cfg onnxexport.SDConfig, path string, lat *latentSet) (map[string]*onnxexport.Tensor, error) {
-	b, loss := denoiserLoss(cfg, o.seed, o.unetBatch)
-	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
-	if err != nil {
-		return nil, err
-	}
-	// Only the weights are read; the schedule is there to be valid.
-	opts := onnxexport.TrainerOptions{Threads: o.threads, Schedule: onnxexport.LRSchedule{Peak: 1e-3, Warmup: 1, Total: 2}}
-	tr, err := onnxexport.NewTrainer(g, denoiserData(o, cfg, lat), opts)
-	if err != nil {
-		return nil, err
-	}
-	defer tr.Close()
-	if err := tr.Load(path); err != nil {
-		return nil, err
-	}
-	return tr.Weights(false), nil
 }
