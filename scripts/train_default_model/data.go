@@ -76,8 +76,12 @@ type noisedLatents struct {
 	latents []float32 // [n, latentLen], already times the scaling factor
 	ids     []int64   // [n, contextLength]
 	emptyID []int64   // the ids of ""
-	per     int
-	ac      []float64
+	// hidden, when set, holds the frozen text encoder's last hidden
+	// states [n, contextLength, D], given instead of the ids, and
+	// emptyHidden those of "".
+	hidden, emptyHidden []float32
+	per                 int
+	ac                  []float64
 	// vPred makes the target v = √ᾱ·ε − √(1−ᾱ)·x0 instead of ε.
 	vPred bool
 	// gamma > 0 weighs each example with Min-SNR-γ; 0 weighs all alike.
@@ -87,12 +91,19 @@ type noisedLatents struct {
 func (d *noisedLatents) Len() int { return len(d.ids) / contextLength }
 
 func (d *noisedLatents) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) error {
-	if len(dst) != 5 || len(dst[0].I64) != contextLength || len(dst[1].F32) != d.per {
+	hd := len(d.emptyHidden)
+	if len(dst) != 5 || len(dst[1].F32) != d.per || (d.hidden == nil && len(dst[0].I64) != contextLength) || (d.hidden != nil && len(dst[0].F32) != hd) {
 		return fmt.Errorf("noised latents: unexpected batch layout")
 	}
-	if rng.Float64() < uncondRate {
+	empty := rng.Float64() < uncondRate
+	switch {
+	case d.hidden != nil && empty:
+		copy(dst[0].F32, d.emptyHidden)
+	case d.hidden != nil:
+		copy(dst[0].F32, d.hidden[i*hd:(i+1)*hd])
+	case empty:
 		copy(dst[0].I64, d.emptyID)
-	} else {
+	default:
 		copy(dst[0].I64, d.ids[i*contextLength:(i+1)*contextLength])
 	}
 	t := rng.IntN(len(d.ac))

@@ -11,11 +11,12 @@
 //  3. latents: the training pictures encoded once (the VAE mean, scaled to
 //     unit variance; the scale becomes scaling_factor).
 //  4. decoder (optional): the VAE decoder fine-tuned alone on those latents.
-//  5. text (optional): the text encoder pretrained to classify the
+//  5. text: the CLIP-style text encoder pretrained alone to classify the
 //     captions' scene attributes.
-//  6. denoiser: the CLIP-style text encoder and the UNet trained jointly,
-//     v- (or ε-) prediction on DDPM's linear schedule, 10% empty captions
-//     for classifier-free guidance.
+//  6. denoiser: the UNet trained on that text encoder held fixed (or on
+//     both jointly with -freeze-text=false), v- (or ε-) prediction on
+//     DDPM's linear schedule, 10% empty captions for classifier-free
+//     guidance.
 //  7. export: text_encoder, unet, vae_encoder, vae_decoder (the VAE's EMA
 //     weights, the denoiser's own) as float16 initializers, tokenizer and
 //     a DDPM scheduler_config.json.
@@ -49,6 +50,7 @@ type options struct {
 	decoderLR            float64
 	textSteps            int
 	unetName, unetFrom   string
+	freezeText           bool
 	prediction           string
 	minSNR               float64
 	vaeBatch, unetBatch  int64
@@ -66,14 +68,15 @@ func main() {
 	flag.StringVar(&o.state, "state", "scripts/train_default_model/state", "folder for checkpoints, caches and loss CSVs")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
 	flag.IntVar(&o.vaeSteps, "vae-steps", 1200, "VAE training steps in total")
-	flag.IntVar(&o.decoderSteps, "decoder-steps", 0, "steps of fine-tuning the VAE decoder alone on the cached latents (0: none)")
+	flag.IntVar(&o.decoderSteps, "decoder-steps", 3400, "steps of fine-tuning the VAE decoder alone on the cached latents (0: none)")
 	flag.Float64Var(&o.decoderLR, "decoder-lr", 3e-4, "decoder fine-tuning peak learning rate")
-	flag.IntVar(&o.textSteps, "text-steps", 0, "steps of pretraining the text encoder to classify the captions' attributes before the denoiser (0: none)")
+	flag.IntVar(&o.textSteps, "text-steps", 1500, "steps of pretraining the text encoder to classify the captions' attributes before the denoiser (0: none)")
 	flag.StringVar(&o.unetName, "unet-name", "denoiser", "checkpoint `name` of the denoiser phase (state/NAME.ckpt)")
 	flag.StringVar(&o.unetFrom, "unet-from", "", "start a new denoiser run from the weights of state/`NAME`.ckpt")
+	flag.BoolVar(&o.freezeText, "freeze-text", true, "train the UNet on the pretrained text encoder held fixed (needs -text-steps > 0); false trains both together")
 	flag.StringVar(&o.prediction, "prediction", "v_prediction", "the UNet's target: epsilon or v_prediction (written into scheduler_config.json)")
 	flag.Float64Var(&o.minSNR, "min-snr-gamma", 0, "weigh the denoiser's examples with Min-SNR-γ (0: all alike)")
-	flag.IntVar(&o.unetSteps, "unet-steps", 6600, "text encoder + UNet training steps in total")
+	flag.IntVar(&o.unetSteps, "unet-steps", 16000, "denoiser training steps in total")
 	flag.Int64Var(&o.vaeBatch, "vae-batch", 16, "VAE batch size")
 	flag.Int64Var(&o.unetBatch, "unet-batch", 16, "denoiser batch size")
 	flag.Float64Var(&o.vaeLR, "vae-lr", 1e-3, "VAE peak learning rate")
@@ -200,7 +203,7 @@ func probe(ctx context.Context, o options, cfg onnxexport.SDConfig) error {
 		data  onnxexport.Dataset
 	}{
 		{"vae", func() (*onnxexport.Builder, *onnxexport.Value) { return vaeLoss(cfg.VAE, o.seed, o.vaeBatch) }, probeData{}},
-		{"denoiser", func() (*onnxexport.Builder, *onnxexport.Value) { return denoiserLoss(cfg, o.seed, o.unetBatch) }, probeData{}},
+		{"denoiser", func() (*onnxexport.Builder, *onnxexport.Value) { return denoiserLoss(cfg, o.seed, o.unetBatch, false) }, probeData{}},
 	} {
 		t0 := time.Now()
 		b, loss := p.build()

@@ -91,25 +91,37 @@ func vaeLoss(cfg onnxexport.VAEConfig, seed uint64, batch int64) (*onnxexport.Bu
 	return b, loss
 }
 
-// denoiserLoss builds the joint text encoder + UNet loss: inputs
-// input_ids int64 [B,contextLength], sample (noised scaled latents),
-// timestep [B], target (the noise, or v with -prediction v_prediction)
-// and weight [B,1,1,1]; loss the mean over the batch of weight ·
-// MSE(unet(sample, t, text(ids)), target) per example (the data sets the
-// weights: 1, or Min-SNR-γ). The parameter names are those of the two
+// denoiserLoss builds the denoiser's training loss: inputs input_ids
+// int64 [B,contextLength] (or, with frozenText, the text encoder's
+// encoder_hidden_states [B,contextLength,D] computed beforehand), sample
+// (noised scaled latents), timestep [B], target (the noise, or v with
+// -prediction v_prediction) and weight [B,1,1,1]; loss the mean over the
+// batch of weight · MSE(unet(sample, t, text), target) per example (the
+// data sets the weights: 1, or Min-SNR-γ). Without frozenText the text
+// encoder trains with the UNet. The parameter names are those of the
 // inference graphs (text_model.* and the UNet's), so each half loads its
 // weights with LoadParams.
-func denoiserLoss(cfg onnxexport.SDConfig, seed uint64, batch int64) (*onnxexport.Builder, *onnxexport.Value) {
+func denoiserLoss(cfg onnxexport.SDConfig, seed uint64, batch int64, frozenText bool) (*onnxexport.Builder, *onnxexport.Value) {
 	b := onnxexport.NewBuilder("denoiser")
+	if frozenText {
+		b = onnxexport.NewBuilder("unet-on-frozen-text")
+	}
 	l := onnxexport.NewLayers(b, seed)
 	lat := cfg.UNet.SampleSize
-	ids := b.Input("input_ids", onnxexport.Int64, onnxexport.D(batch), onnxexport.D(contextLength))
+	var text, ids *onnxexport.Value
+	if frozenText {
+		text = b.Input("encoder_hidden_states", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(contextLength), onnxexport.D(cfg.Text.HiddenSize))
+	} else {
+		ids = b.Input("input_ids", onnxexport.Int64, onnxexport.D(batch), onnxexport.D(contextLength))
+	}
 	x := b.Input("sample", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(cfg.UNet.InChannels), onnxexport.D(lat), onnxexport.D(lat))
 	t := b.Input("timestep", onnxexport.Float32, onnxexport.D(batch))
 	noise := b.Input("target", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(cfg.UNet.InChannels), onnxexport.D(lat), onnxexport.D(lat))
 	w := b.Input("weight", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(1), onnxexport.D(1), onnxexport.D(1))
-	text := l.CLIPTextTransformer(cfg.Text, ids)
-	pred := l.UNet2DConditionModel(cfg.UNet, onnxexport.UNetInputs{Sample: x, Timestep: t, EncoderHiddenStates: text.LastHiddenState})
+	if !frozenText {
+		text = l.CLIPTextTransformer(cfg.Text, ids).LastHiddenState
+	}
+	pred := l.UNet2DConditionModel(cfg.UNet, onnxexport.UNetInputs{Sample: x, Timestep: t, EncoderHiddenStates: text})
 	diff := b.Sub(pred, noise)
 	perExample := b.ReduceMean(b.Mul(diff, diff), true, 1, 2, 3)
 	return b, b.ReduceMean(b.Mul(perExample, w), false, 0, 1, 2, 3)

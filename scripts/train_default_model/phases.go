@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
@@ -143,6 +146,9 @@ type latentSet struct {
 	latents []float32 // scaled
 	ids     []int64
 	emptyID []int64
+	// hidden and emptyHidden are the frozen text encoder's last hidden
+	// states of the captions and of "" (-freeze-text only).
+	hidden, emptyHidden []float32
 }
 
 // phaseLatents encodes the training pictures with the trained VAE encoder
@@ -235,13 +241,26 @@ func phaseLatents(ctx context.Context, o options, cfg onnxexport.VAEConfig, w ma
 	return set, nil
 }
 
-// phaseDenoiser trains the text encoder and UNet jointly under the
-// checkpoint name o.unetName. A fresh run starts from the random
-// initialization, overlaid with the weights of state/<o.unetFrom>.ckpt
-// (an earlier denoiser run) when set, and then with the pretrained text
-// encoder textW when the text phase ran.
+// phaseDenoiser trains the UNet under the checkpoint name o.unetName:
+// on the frozen pretrained text encoder textW with -freeze-text (its
+// hidden states computed once), else jointly with the text encoder. A
+// fresh run starts from the random initialization, overlaid with the
+// matching weights of state/<o.unetFrom>.ckpt (an earlier denoiser run)
+// when set, and then, when training jointly, with textW when the text
+// phase ran. The weights returned hold the text encoder's either way.
 func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat *latentSet, textW map[string]*onnxexport.Tensor) (map[string]*onnxexport.Tensor, error) {
-	b, loss := denoiserLoss(cfg, o.seed, o.unetBatch)
+	if o.freezeText {
+		if textW == nil {
+			return nil, fmt.Errorf("-freeze-text needs the text phase (-text-steps > 0)")
+		}
+		start := time.Now()
+		var err error
+		if lat.hidden, lat.emptyHidden, err = textHidden(ctx, o, cfg.Text, textW, lat); err != nil {
+			return nil, err
+		}
+		fmt.Printf("%s: hidden states of %d captions from the frozen text encoder in %s\n", o.unetName, len(lat.ids)/contextLength, time.Since(start).Round(time.Second))
+	}
+	b, loss := denoiserLoss(cfg, o.seed, o.unetBatch, o.freezeText)
 	fresh := true
 	if _, err := os.Stat(filepath.Join(o.state, o.unetName+".ckpt")); err == nil {
 		fresh = false
@@ -272,12 +291,12 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 				n++
 			}
 		}
-		if textW != nil {
+		if n > 0 {
 			fmt.Printf("%s: text encoder from the text phase (%d tensors)\n", o.unetName, n)
 		}
 		// A new builder: LoadParams replaces the initializers of the graph
 		// the training graph is made from.
-		b, loss = denoiserLoss(cfg, o.seed, o.unetBatch)
+		b, loss = denoiserLoss(cfg, o.seed, o.unetBatch, o.freezeText)
 		if err := b.LoadParams(init); err != nil {
 			return nil, err
 		}
@@ -291,12 +310,63 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 	// them is still in it after a few thousand steps (37% after 1000), so
 	// the export takes the weights themselves, which the cosine schedule
 	// has already annealed.
-	return trainPhase(ctx, o, o.unetName, g, data, o.unetSteps, o.unetLR, false)
+	w, err := trainPhase(ctx, o, o.unetName, g, data, o.unetSteps, o.unetLR, false)
+	if err != nil || !o.freezeText {
+		return w, err
+	}
+	for k, v := range textW {
+		if strings.HasPrefix(k, "text_model.") {
+			w[k] = v
+		}
+	}
+	return w, nil
+}
+
+// textHidden runs the text encoder with weights w over the captions of
+// lat (and over ""), returning their last hidden states.
+func textHidden(ctx context.Context, o options, cfg onnxexport.CLIPTextConfig, w map[string]*onnxexport.Tensor, lat *latentSet) (hidden, empty []float32, err error) {
+	b := onnxexport.NewCLIPTextGraph(cfg, o.seed)
+	if err := b.LoadParams(w); err != nil {
+		return nil, nil, err
+	}
+	m, err := b.Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := ort.OpenBytes("text_encoder", data, ort.Options{IntraOpThreads: o.threads})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sess.Close()
+	per := contextLength * int(cfg.HiddenSize)
+	run := func(ids []int64, dst []float32) error {
+		n := len(ids) / contextLength
+		out := map[string]*ort.Tensor{"last_hidden_state": {Shape: []int64{int64(n), contextLength, cfg.HiddenSize}, F32: dst}}
+		return sess.Run(ctx, map[string]ort.Tensor{"input_ids": {Shape: []int64{int64(n), contextLength}, I64: ids}}, out)
+	}
+	n := len(lat.ids) / contextLength
+	hidden = make([]float32, n*per)
+	const batch = 500
+	for i := 0; i < n; i += batch {
+		j := min(n, i+batch)
+		if err := run(lat.ids[i*contextLength:j*contextLength], hidden[i*per:j*per]); err != nil {
+			return nil, nil, err
+		}
+	}
+	empty = make([]float32, per)
+	if err := run(lat.emptyID, empty); err != nil {
+		return nil, nil, err
+	}
+	return hidden, empty, nil
 }
 
 // denoiserData is the denoiser's dataset over the cached latents.
 func denoiserData(o options, cfg onnxexport.SDConfig, lat *latentSet) *noisedLatents {
 	s := int(cfg.UNet.SampleSize)
-	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod(),
+	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, hidden: lat.hidden, emptyHidden: lat.emptyHidden, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod(),
 		vPred: o.prediction == "v_prediction", gamma: o.minSNR}
 }
