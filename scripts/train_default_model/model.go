@@ -34,7 +34,7 @@ const textTimeHeads = 4
 
 // modelConfig is the default model's architecture: a VAE with a factor of
 // 2, a 3-layer CLIP-style text encoder 128 wide and a three-level UNet
-// (64/128/128 channels at 16/8/4 latent pixels) with cross-attention on
+// (32/64/128 channels at 16/8/4 latent pixels) with cross-attention on
 // the two lower levels, the pooled prompt in its time embedding and a
 // learned position embedding after conv_in. Without the last, the UNet
 // had nothing but the noise to tell one pixel from another at high noise
