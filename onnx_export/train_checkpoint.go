@@ -100,16 +100,9 @@ func writeCheckpointAtomic(path string, write func(io.Writer) error) error {
 // architecture (another graph name, a missing tensor or another shape) is
 // refused with the reason, leaving the trainer unchanged.
 func (t *Trainer) Load(path string) error {
-	data, err := os.ReadFile(path)
+	cf, err := readCheckpointFile(path, "load checkpoint")
 	if err != nil {
-		return fmt.Errorf("onnxexport: load checkpoint: %w", err)
-	}
-	if !bytes.HasPrefix(data, []byte(checkpointMagic)) {
-		return &FormatError{Path: path, Reason: "not an imagegen training checkpoint (bad header)"}
-	}
-	var cf checkpointFile
-	if err := gob.NewDecoder(bytes.NewReader(data[len(checkpointMagic):])).Decode(&cf); err != nil {
-		return &FormatError{Path: path, Reason: "checkpoint body: " + err.Error()}
+		return err
 	}
 	if cf.Graph != t.g.Name {
 		return fmt.Errorf("onnxexport: load checkpoint %s: %w: it was written for %q, this trainer trains %q", path, ErrArgument, cf.Graph, t.g.Name)
@@ -162,16 +155,9 @@ func (t *Trainer) Load(path string) error {
 // moving averages; it needs no trainer, so a network of another
 // architecture can take those of its parameters the checkpoint has.
 func ReadCheckpointWeights(path string) (map[string]*Tensor, error) {
-	data, err := os.ReadFile(path)
+	cf, err := readCheckpointFile(path, "read checkpoint")
 	if err != nil {
-		return nil, fmt.Errorf("onnxexport: read checkpoint: %w", err)
-	}
-	if !bytes.HasPrefix(data, []byte(checkpointMagic)) {
-		return nil, &FormatError{Path: path, Reason: "not an imagegen training checkpoint (bad header)"}
-	}
-	var cf checkpointFile
-	if err := gob.NewDecoder(bytes.NewReader(data[len(checkpointMagic):])).Decode(&cf); err != nil {
-		return nil, &FormatError{Path: path, Reason: "checkpoint body: " + err.Error()}
+		return nil, err
 	}
 	out := map[string]*Tensor{}
 	for _, ct := range cf.Tensors {
@@ -181,4 +167,21 @@ func ReadCheckpointWeights(path string) (map[string]*Tensor, error) {
 		out[ct.Name] = &Tensor{DType: Float32, Shape: ct.Shape, Float32: ct.Data}
 	}
 	return out, nil
+}
+
+// readCheckpointFile reads and decodes a file written by Trainer.Save;
+// what names the operation in the error of a file that cannot be read.
+func readCheckpointFile(path, what string) (*checkpointFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("onnxexport: %s: %w", what, err)
+	}
+	if !bytes.HasPrefix(data, []byte(checkpointMagic)) {
+		return nil, &FormatError{Path: path, Reason: "not an imagegen training checkpoint (bad header)"}
+	}
+	var cf checkpointFile
+	if err := gob.NewDecoder(bytes.NewReader(data[len(checkpointMagic):])).Decode(&cf); err != nil {
+		return nil, &FormatError{Path: path, Reason: "checkpoint body: " + err.Error()}
+	}
+	return &cf, nil
 }
