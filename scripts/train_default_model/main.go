@@ -50,6 +50,7 @@ type options struct {
 	decoderLR            float64
 	textSteps            int
 	unetName, unetFrom   string
+	unetAttnTop          bool
 	freezeText           bool
 	prediction           string
 	minSNR               float64
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&o.textSteps, "text-steps", 1500, "steps of pretraining the text encoder to classify the captions' attributes before the denoiser (0: none)")
 	flag.StringVar(&o.unetName, "unet-name", "denoiser", "checkpoint `name` of the denoiser phase (state/NAME.ckpt)")
 	flag.StringVar(&o.unetFrom, "unet-from", "", "start a new denoiser run from the weights of state/`NAME`.ckpt")
+	flag.BoolVar(&o.unetAttnTop, "unet-attention-top", false, "give the UNet's top (16x16) level cross-attention too; a run with it can start -unet-from one without it")
 	flag.BoolVar(&o.freezeText, "freeze-text", true, "train the UNet on the pretrained text encoder held fixed (needs -text-steps > 0); false trains both together")
 	flag.StringVar(&o.prediction, "prediction", "v_prediction", "the UNet's target: epsilon or v_prediction (written into scheduler_config.json)")
 	flag.Float64Var(&o.minSNR, "min-snr-gamma", 0, "weigh the denoiser's examples with Min-SNR-γ (0: all alike)")
@@ -116,7 +118,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("vocab: %w", err)
 	}
-	cfg := modelConfig(int64(len(vocab.Tokens())))
+	cfg := modelConfig(int64(len(vocab.Tokens())), o.unetAttnTop)
 	if o.probe {
 		return probe(ctx, o, cfg)
 	}

@@ -40,7 +40,18 @@ const textTimeHeads = 4
 // had nothing but the noise to tell one pixel from another at high noise
 // levels: 5,500 steps in, "at the left" and "at the right" drew the same
 // picture for a seed, wherever that seed's noise put the shape.
-func modelConfig(vocabSize int64) onnxexport.SDConfig {
+//
+// With attnTop the top level (16 latent pixels) gets cross-attention
+// too, so the blocks that draw the outlines read the caption themselves
+// instead of through the coarser levels. The parameters it adds are new
+// and the rest keep their names, so a run with it can start from a
+// checkpoint without it (see growIdentity).
+func modelConfig(vocabSize int64, attnTop bool) onnxexport.SDConfig {
+	down := []string{onnxexport.DownBlock2D, onnxexport.CrossAttnDownBlock2D, onnxexport.CrossAttnDownBlock2D}
+	up := []string{onnxexport.CrossAttnUpBlock2D, onnxexport.CrossAttnUpBlock2D, onnxexport.UpBlock2D}
+	if attnTop {
+		down[0], up[2] = onnxexport.CrossAttnDownBlock2D, onnxexport.CrossAttnUpBlock2D
+	}
 	return onnxexport.SDConfig{
 		Name: "imagegen-shapes",
 		Text: onnxexport.CLIPTextConfig{
@@ -51,8 +62,8 @@ func modelConfig(vocabSize int64) onnxexport.SDConfig {
 		UNet: onnxexport.UNetConfig{
 			InChannels: latentChannels, OutChannels: latentChannels, SampleSize: latentSize,
 			BlockOutChannels: []int64{32, 64, 128},
-			DownBlockTypes:   []string{onnxexport.DownBlock2D, onnxexport.CrossAttnDownBlock2D, onnxexport.CrossAttnDownBlock2D},
-			UpBlockTypes:     []string{onnxexport.CrossAttnUpBlock2D, onnxexport.CrossAttnUpBlock2D, onnxexport.UpBlock2D},
+			DownBlockTypes:   down,
+			UpBlockTypes:     up,
 			LayersPerBlock:   1, AttentionHeads: []int64{4}, CrossAttentionDim: 128,
 			NormGroups: 16, NormEps: 1e-5, FlipSinToCos: true, TextTimeHeads: textTimeHeads,
 			PositionEmbedding: true,

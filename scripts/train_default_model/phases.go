@@ -275,14 +275,8 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 			if err != nil {
 				return nil, err
 			}
-			taken := 0
-			for k, v := range prev {
-				if p, ok := init[k]; ok && slices.Equal(p.Shape, v.Shape) {
-					init[k] = v
-					taken++
-				}
-			}
-			fmt.Printf("%s: starts from the weights of %s (%d of %d tensors; the rest new)\n", o.unetName, o.unetFrom, taken, len(init))
+			taken, zeroed := growIdentity(init, prev)
+			fmt.Printf("%s: starts from the weights of %s (%d of %d tensors; %d new output projections zeroed, the rest new)\n", o.unetName, o.unetFrom, taken, len(init), zeroed)
 		}
 		n := 0
 		for k, v := range textW {
@@ -320,6 +314,27 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 		}
 	}
 	return w, nil
+}
+
+// growIdentity overlays init with the tensors of prev that match by name
+// and shape, and zeroes the new attention blocks' output projections
+// (proj_out), so that a network grown by attention blocks starts as the
+// function prev computed: each new block then adds nothing to its
+// residual until training gives it something to add. It returns how
+// many tensors came from prev and how many were zeroed.
+func growIdentity(init, prev map[string]*onnxexport.Tensor) (taken, zeroed int) {
+	for k, p := range init {
+		if v, ok := prev[k]; ok && slices.Equal(p.Shape, v.Shape) {
+			init[k] = v
+			taken++
+			continue
+		}
+		if strings.Contains(k, ".proj_out.") {
+			init[k] = onnxexport.NewFloat32(p.Shape, make([]float32, p.NumElements()))
+			zeroed++
+		}
+	}
+	return taken, zeroed
 }
 
 // textHidden runs the text encoder with weights w over the captions of
