@@ -95,7 +95,8 @@ func Check(img image.Image, prompt string) (Score, error) {
 //
 // The background is the median color of the image border; foreground
 // regions are the 8-connected pixels far from it in CIELAB (a region whose
-// core holds two palette colors is split between them). Each region's
+// core holds two palette colors, or a solid patch of a second one, is two
+// touching shapes, split between them where they meet). Each region's
 // color is the palette color most of its core pixels are nearest to; its
 // soft coverage (each pixel's share of the way from the background to the
 // region's color) gives its area and centroid; its class is the one whose

@@ -224,3 +224,52 @@ func TestCheckErrors(t *testing.T) {
 		t.Errorf("Evaluate with a bad prompt: %v", err)
 	}
 }
+
+// TestCheckerTouchingShapes draws a large and a small shape touching, the
+// way a model often draws two-shape prompts, and expects both to be
+// found with every attribute right: the small one's core is too small a
+// share of the joint region to split it by the vote alone, and on some
+// backgrounds its color is nearer the background than the large one's.
+func TestCheckerTouchingShapes(t *testing.T) {
+	tests := []struct {
+		prompt string
+		big    Shape // drawn to the right of or below small
+		small  Shape
+		bg     Color
+		below  bool
+	}{
+		{"a large yellow star to the right of a small red heart on a purple background",
+			Shape{Kind: Star, Color: Yellow, Size: Large}, Shape{Kind: Heart, Color: Red, Size: Small}, Purple, false},
+		{"a large red heart to the right of a small green circle on a white background",
+			Shape{Kind: Heart, Color: Red, Size: Large}, Shape{Kind: Circle, Color: Green, Size: Small}, White, false},
+		{"a large blue circle below a small black heart on a yellow background",
+			Shape{Kind: Circle, Color: Blue, Size: Large}, Shape{Kind: Heart, Color: Black, Size: Small}, Yellow, true},
+		{"a large white star below a small green circle on a blue background",
+			Shape{Kind: Star, Color: White, Size: Large}, Shape{Kind: Circle, Color: Green, Size: Small}, Blue, true},
+	}
+	for _, size := range []int{32, 64} {
+		for _, tc := range tests {
+			t.Run(itoa(size)+"/"+tc.prompt, func(t *testing.T) {
+				s := float64(size)
+				rb, rs := largeRadius*s, smallRadius*s
+				gap := 0.85 * (rb + rs) // the two overlap a little
+				small := Placement{X: 0.5*s - gap/2, Y: 0.5 * s, R: rs}
+				big := Placement{X: 0.5*s + gap/2, Y: 0.5 * s, R: rb}
+				if tc.below {
+					small.X, small.Y, big.X, big.Y = 0.5*s, 0.5*s-gap/2, 0.5*s, 0.5*s+gap/2
+				}
+				img, err := Render(Scene{Background: tc.bg, Shapes: []Shape{tc.small, tc.big}}, []Placement{small, big}, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sc, err := Check(img, tc.prompt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sc.Passed() || sc.Extra != 0 {
+					t.Errorf("color %v shape %v size %v position %v, %d extra regions; shapes %+v", sc.Color, sc.Shape, sc.Size, sc.Position, sc.Extra, sc.Shapes)
+				}
+			})
+		}
+	}
+}

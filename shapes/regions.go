@@ -20,6 +20,16 @@ const (
 	// splitShare: a region whose core votes at least this share for a
 	// second palette color is two touching shapes.
 	splitShare = 0.3
+	// minSolidShare: a region whose core is mostly one color is still two
+	// touching shapes when it holds at least this share of the image in
+	// solid pixels of a second color (pixels nearest to it whose four
+	// neighbours are too): a small shape drawn next to a large one, or
+	// one whose color lies nearer the background than the other's, falls
+	// short of splitShare of the core but not of this, while the blended
+	// rim where a shape meets the background or another shape is too thin
+	// to have solid pixels. A small shape at 32x32 keeps about 2% of the
+	// image after the erosion.
+	minSolidShare = 0.01
 	// minRegionShare is the smallest region kept, as a share of the image
 	// (noise specks are smaller; a small shape at 32x32 is about 4%).
 	minRegionShare = 0.004
@@ -55,7 +65,13 @@ func (p *picture) regions() []region {
 		for _, v := range votes {
 			total += v
 		}
-		if second != NoColor && float64(votes[second]) >= splitShare*float64(total) {
+		split := second != NoColor && float64(votes[second]) >= splitShare*float64(total)
+		if !split {
+			if c := p.solidSecondColor(comp, first, minSolidShare*float64(n)); c != NoColor {
+				second, split = c, true
+			}
+		}
+		if split {
 			a, b := p.splitByColor(comp, first, second)
 			for _, part := range [][]int{a, b} {
 				if len(part) >= minPixels {
@@ -206,11 +222,105 @@ func topTwo(votes []int) (first, second Color) {
 	return first, second
 }
 
-// splitByColor divides comp between two palette colors, each pixel going
-// to the nearer.
-func (p *picture) splitByColor(comp []int, a, b Color) (pa, pb []int) {
+// nearestColors returns the nearest palette color of each pixel of comp.
+func (p *picture) nearestColors(comp []int) map[int]Color {
+	near := make(map[int]Color, len(comp))
 	for _, i := range comp {
-		if p.labs[i].dist2(paletteLab[a]) <= p.labs[i].dist2(paletteLab[b]) {
+		near[i], _ = nearestColor(p.labs[i])
+	}
+	return near
+}
+
+// solid reports whether pixel i of a region with nearest colors near is
+// solid: it and its four neighbours, all in the region, are nearest to
+// the same palette color.
+func (p *picture) solid(i int, near map[int]Color) bool {
+	x, y := i%p.w, i/p.w
+	if x == 0 || y == 0 || x == p.w-1 || y == p.h-1 {
+		return false
+	}
+	c := near[i]
+	for _, j := range [4]int{i - 1, i + 1, i - p.w, i + p.w} {
+		if nc, ok := near[j]; !ok || nc != c {
+			return false
+		}
+	}
+	return true
+}
+
+// solidSecondColor returns the color, other than first and the
+// background's, with the most solid pixels in comp, if they are at least
+// minPixels; else NoColor.
+func (p *picture) solidSecondColor(comp []int, first Color, minPixels float64) Color {
+	near := p.nearestColors(comp)
+	counts := make([]int, len(colorNames))
+	for _, i := range comp {
+		if c := near[i]; c != first && c != p.bgColor && p.solid(i, near) {
+			counts[c]++
+		}
+	}
+	best := NoColor
+	for c, k := range counts {
+		if k > 0 && float64(k) >= minPixels && (best == NoColor || k > counts[best]) {
+			best = Color(c)
+		}
+	}
+	return best
+}
+
+// splitByColor divides comp between two palette colors: the solid pixels
+// of each seed its part, and every other pixel joins the part whose seeds
+// are nearest to it within comp (breadth first), so the rim where a shape
+// fades into the background stays with that shape whatever palette color
+// its mix resembles, and two touching shapes part where they meet. Without
+// seeds of both colors each pixel goes to the nearer color.
+func (p *picture) splitByColor(comp []int, a, b Color) (pa, pb []int) {
+	near := p.nearestColors(comp)
+	label := make(map[int]Color, len(comp))
+	var queue []int
+	for _, i := range comp {
+		if c := near[i]; (c == a || c == b) && p.solid(i, near) {
+			label[i] = c
+			queue = append(queue, i)
+		}
+	}
+	seeded := map[Color]bool{}
+	for _, c := range label {
+		seeded[c] = true
+	}
+	if !seeded[a] || !seeded[b] {
+		for _, i := range comp {
+			if p.labs[i].dist2(paletteLab[a]) <= p.labs[i].dist2(paletteLab[b]) {
+				pa = append(pa, i)
+			} else {
+				pb = append(pb, i)
+			}
+		}
+		return pa, pb
+	}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		x, y := i%p.w, i/p.w
+		for dy := -1; dy <= 1; dy++ {
+			for dx := -1; dx <= 1; dx++ {
+				nx, ny := x+dx, y+dy
+				if nx < 0 || ny < 0 || nx >= p.w || ny >= p.h {
+					continue
+				}
+				j := ny*p.w + nx
+				if _, in := near[j]; !in {
+					continue
+				}
+				if _, done := label[j]; !done {
+					label[j] = label[i]
+					queue = append(queue, j)
+				}
+			}
+		}
+	}
+	for _, i := range comp {
+		if label[i] == a {
 			pa = append(pa, i)
 		} else {
 			pb = append(pb, i)
