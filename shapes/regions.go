@@ -66,13 +66,18 @@ func (p *picture) regions() []region {
 			total += v
 		}
 		split := second != NoColor && float64(votes[second]) >= splitShare*float64(total)
+		var near map[int]Color
 		if !split {
-			if c := p.solidSecondColor(comp, first, minSolidShare*float64(n)); c != NoColor {
+			near = p.nearestColors(comp)
+			if c := p.solidSecondColor(comp, near, first, minSolidShare*float64(n)); c != NoColor {
 				second, split = c, true
 			}
 		}
 		if split {
-			a, b := p.splitByColor(comp, first, second)
+			if near == nil {
+				near = p.nearestColors(comp)
+			}
+			a, b := p.splitByColor(comp, near, first, second)
 			for _, part := range [][]int{a, b} {
 				if len(part) >= minPixels {
 					out = append(out, region{pixels: part})
@@ -158,24 +163,30 @@ func (p *picture) components() [][]int {
 			i := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			comp = append(comp, i)
-			x, y := i%p.w, i/p.w
-			for dy := -1; dy <= 1; dy++ {
-				for dx := -1; dx <= 1; dx++ {
-					nx, ny := x+dx, y+dy
-					if nx < 0 || ny < 0 || nx >= p.w || ny >= p.h {
-						continue
-					}
-					j := ny*p.w + nx
-					if !seen[j] && fg[j] {
-						seen[j] = true
-						stack = append(stack, j)
-					}
+			p.neighbours8(i, func(j int) {
+				if !seen[j] && fg[j] {
+					seen[j] = true
+					stack = append(stack, j)
 				}
-			}
+			})
 		}
 		comps = append(comps, comp)
 	}
 	return comps
+}
+
+// neighbours8 calls f with the index of each of pixel i's 8 neighbours
+// inside the picture.
+func (p *picture) neighbours8(i int, f func(j int)) {
+	x, y := i%p.w, i/p.w
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			nx, ny := x+dx, y+dy
+			if (dx != 0 || dy != 0) && nx >= 0 && ny >= 0 && nx < p.w && ny < p.h {
+				f(ny*p.w + nx)
+			}
+		}
+	}
 }
 
 // core returns the pixels of comp far enough from the background to show
@@ -249,10 +260,9 @@ func (p *picture) solid(i int, near map[int]Color) bool {
 }
 
 // solidSecondColor returns the color, other than first and the
-// background's, with the most solid pixels in comp, if they are at least
-// minPixels; else NoColor.
-func (p *picture) solidSecondColor(comp []int, first Color, minPixels float64) Color {
-	near := p.nearestColors(comp)
+// background's, with the most solid pixels in comp (whose pixels' nearest
+// colors are near), if they are at least minPixels; else NoColor.
+func (p *picture) solidSecondColor(comp []int, near map[int]Color, first Color, minPixels float64) Color {
 	counts := make([]int, len(colorNames))
 	for _, i := range comp {
 		if c := near[i]; c != first && c != p.bgColor && p.solid(i, near) {
@@ -274,8 +284,7 @@ func (p *picture) solidSecondColor(comp []int, first Color, minPixels float64) C
 // fades into the background stays with that shape whatever palette color
 // its mix resembles, and two touching shapes part where they meet. Without
 // seeds of both colors each pixel goes to the nearer color.
-func (p *picture) splitByColor(comp []int, a, b Color) (pa, pb []int) {
-	near := p.nearestColors(comp)
+func (p *picture) splitByColor(comp []int, near map[int]Color, a, b Color) (pa, pb []int) {
 	label := make(map[int]Color, len(comp))
 	var queue []int
 	for _, i := range comp {
@@ -301,23 +310,13 @@ func (p *picture) splitByColor(comp []int, a, b Color) (pa, pb []int) {
 	for len(queue) > 0 {
 		i := queue[0]
 		queue = queue[1:]
-		x, y := i%p.w, i/p.w
-		for dy := -1; dy <= 1; dy++ {
-			for dx := -1; dx <= 1; dx++ {
-				nx, ny := x+dx, y+dy
-				if nx < 0 || ny < 0 || nx >= p.w || ny >= p.h {
-					continue
-				}
-				j := ny*p.w + nx
-				if _, in := near[j]; !in {
-					continue
-				}
-				if _, done := label[j]; !done {
-					label[j] = label[i]
-					queue = append(queue, j)
-				}
+		p.neighbours8(i, func(j int) {
+			_, in := near[j]
+			if _, done := label[j]; in && !done {
+				label[j] = label[i]
+				queue = append(queue, j)
 			}
-		}
+		})
 	}
 	for _, i := range comp {
 		if label[i] == a {
