@@ -86,11 +86,22 @@ type noisedLatents struct {
 	vPred bool
 	// gamma > 0 weighs each example with Min-SNR-γ; 0 weighs all alike.
 	gamma float64
+	// order, when set, maps example numbers to pictures, listing some
+	// pictures more than once to oversample them.
+	order []int
 }
 
-func (d *noisedLatents) Len() int { return len(d.ids) / contextLength }
+func (d *noisedLatents) Len() int {
+	if d.order != nil {
+		return len(d.order)
+	}
+	return len(d.ids) / contextLength
+}
 
 func (d *noisedLatents) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) error {
+	if d.order != nil {
+		i = d.order[i]
+	}
 	hd := len(d.emptyHidden)
 	if len(dst) != 5 || len(dst[1].F32) != d.per || (d.hidden == nil && len(dst[0].I64) != contextLength) || (d.hidden != nil && len(dst[0].F32) != hd) {
 		return fmt.Errorf("noised latents: unexpected batch layout")
@@ -128,6 +139,22 @@ func (d *noisedLatents) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleS
 		}
 	}
 	return nil
+}
+
+// repeatOrder lists pictures 0..n-1, those for which oversample is true
+// repeat times, the rest once.
+func repeatOrder(n, repeat int, oversample func(i int) bool) []int {
+	order := make([]int, 0, n)
+	for i := range n {
+		k := 1
+		if oversample(i) {
+			k = max(1, repeat)
+		}
+		for range k {
+			order = append(order, i)
+		}
+	}
+	return order
 }
 
 // encodeIDs tokenizes text padded to contextLength, as the pipeline does.

@@ -51,6 +51,7 @@ type options struct {
 	textSteps            int
 	unetName, unetFrom   string
 	unetAttnTop          bool
+	repeatStar           int
 	freezeText           bool
 	prediction           string
 	minSNR               float64
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&o.unetName, "unet-name", "denoiser", "checkpoint `name` of the denoiser phase (state/NAME.ckpt)")
 	flag.StringVar(&o.unetFrom, "unet-from", "", "start a new denoiser run from the weights of state/`NAME`.ckpt")
 	flag.BoolVar(&o.unetAttnTop, "unet-attention-top", false, "give the UNet's top (16x16) level cross-attention too; a run with it can start -unet-from one without it")
+	flag.IntVar(&o.repeatStar, "unet-repeat-star", 1, "show the denoiser each picture whose caption names a star this many times per epoch (1: as often as the others)")
 	flag.BoolVar(&o.freezeText, "freeze-text", true, "train the UNet on the pretrained text encoder held fixed (needs -text-steps > 0); false trains both together")
 	flag.StringVar(&o.prediction, "prediction", "v_prediction", "the UNet's target: epsilon or v_prediction (written into scheduler_config.json)")
 	flag.Float64Var(&o.minSNR, "min-snr-gamma", 0, "weigh the denoiser's examples with Min-SNR-γ (0: all alike)")

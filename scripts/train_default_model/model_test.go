@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -99,4 +100,15 @@ func runUNet(t *testing.T, b *onnxexport.Builder, in map[string]ort.Tensor) []fl
 		t.Fatal(err)
 	}
 	return out["out_sample"].F32
+}
+
+func TestRepeatOrder(t *testing.T) {
+	got := repeatOrder(5, 3, func(i int) bool { return i%2 == 1 })
+	want := []int{0, 1, 1, 1, 2, 3, 3, 3, 4}
+	if !slices.Equal(got, want) {
+		t.Errorf("repeatOrder(5, 3, odd) = %v, want %v", got, want)
+	}
+	if got := repeatOrder(3, 0, func(int) bool { return true }); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("repeatOrder with repeat 0 = %v, want each picture once", got)
+	}
 }

@@ -382,6 +382,15 @@ func textHidden(ctx context.Context, o options, cfg onnxexport.CLIPTextConfig, w
 // denoiserData is the denoiser's dataset over the cached latents.
 func denoiserData(o options, cfg onnxexport.SDConfig, lat *latentSet) *noisedLatents {
 	s := int(cfg.UNet.SampleSize)
-	return &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, hidden: lat.hidden, emptyHidden: lat.emptyHidden, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod(),
+	d := &noisedLatents{latents: lat.latents, ids: lat.ids, emptyID: lat.emptyID, hidden: lat.hidden, emptyHidden: lat.emptyHidden, per: int(cfg.UNet.InChannels) * s * s, ac: ddpmAlphasCumprod(),
 		vPred: o.prediction == "v_prediction", gamma: o.minSNR}
+	if o.repeatStar > 1 {
+		lo, _ := shapes.Train.SeedRange()
+		n := len(lat.ids) / contextLength
+		d.order = repeatOrder(n, o.repeatStar, func(i int) bool {
+			return strings.Contains(shapes.Caption(lo+uint64(i)), "star")
+		})
+		fmt.Fprintf(os.Stderr, "denoiser: %d pictures, %d examples an epoch with star captions %d times\n", n, len(d.order), o.repeatStar)
+	}
+	return d
 }
