@@ -113,6 +113,9 @@ func run(ctx context.Context, o options) error {
 	if o.prediction != "epsilon" && o.prediction != "v_prediction" {
 		return fmt.Errorf("-prediction %q: want epsilon or v_prediction", o.prediction)
 	}
+	if o.repeatStar < 1 {
+		return fmt.Errorf("-unet-repeat-star %d: want 1 or more", o.repeatStar)
+	}
 	if err := os.MkdirAll(o.state, 0o755); err != nil {
 		return err
 	}
