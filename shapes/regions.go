@@ -66,17 +66,13 @@ func (p *picture) regions() []region {
 			total += v
 		}
 		split := second != NoColor && float64(votes[second]) >= splitShare*float64(total)
-		var near map[int]Color
+		near := p.nearestColors(comp)
 		if !split {
-			near = p.nearestColors(comp)
 			if c := p.solidSecondColor(comp, near, first, minSolidShare*float64(n)); c != NoColor {
 				second, split = c, true
 			}
 		}
 		if split {
-			if near == nil {
-				near = p.nearestColors(comp)
-			}
 			a, b := p.splitByColor(comp, near, first, second)
 			for _, part := range [][]int{a, b} {
 				if len(part) >= minPixels {
