@@ -34,6 +34,10 @@ type checkpointFile struct {
 	Tensors []checkpointTensor
 }
 
+// ErrDatasetLength reports a checkpoint whose shuffle order was drawn for a
+// dataset of another length (Trainer.Load); it wraps ErrArgument.
+var ErrDatasetLength = fmt.Errorf("%w: dataset length changed", ErrArgument)
+
 // Save writes the trainer's state to path atomically (a temporary file in
 // the same folder, synced, then renamed over path).
 func (t *Trainer) Save(path string) error {
@@ -140,7 +144,7 @@ func (t *Trainer) Load(path string) error {
 	}
 	for _, i := range cf.Perm {
 		if i < 0 || i >= t.data.Len() || len(cf.Perm) != t.data.Len() {
-			return fmt.Errorf("onnxexport: load checkpoint %s: %w: shuffle order is for a dataset of %d examples, this one has %d", path, ErrArgument, len(cf.Perm), t.data.Len())
+			return fmt.Errorf("onnxexport: load checkpoint %s: %w: shuffle order is for a dataset of %d examples, this one has %d", path, ErrDatasetLength, len(cf.Perm), t.data.Len())
 		}
 	}
 	*t.src = src

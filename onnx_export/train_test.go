@@ -381,3 +381,45 @@ func TestTrainGraphErrors(t *testing.T) {
 		})
 	}
 }
+
+// shortData is a dataset with its last example left out.
+type shortData struct{ onnxexport.Dataset }
+
+func (d shortData) Len() int { return d.Dataset.Len() - 1 }
+
+// TestCheckpointRefusesOtherDatasetLength resumes a checkpoint on a
+// dataset one example shorter: the shuffle order no longer fits, and Load
+// must say so with ErrDatasetLength and leave the trainer untouched.
+func TestCheckpointRefusesOtherDatasetLength(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mlp.ckpt")
+	full := newArchTrainer(t, "mlp", 10, 1)
+	if _, err := full.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	a, err := onnxexport.TrainArchByName("mlp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, loss := a.Loss(1, a.Batch)
+	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := onnxexport.NewTrainer(g, shortData{a.Data(1)}, onnxexport.TrainerOptions{
+		Schedule: onnxexport.LRSchedule{Peak: a.LR, Total: 10}, Seed: 1, Threads: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	err = short.Load(path)
+	if !errors.Is(err, onnxexport.ErrDatasetLength) || !errors.Is(err, onnxexport.ErrArgument) {
+		t.Fatalf("got %v, want ErrDatasetLength (an ErrArgument)", err)
+	}
+	if short.StepCount() != 0 {
+		t.Errorf("a refused checkpoint changed the step to %d", short.StepCount())
+	}
+}

@@ -305,9 +305,8 @@ func phaseDenoiser(ctx context.Context, o options, cfg onnxexport.SDConfig, lat 
 	// the export takes the weights themselves, which the cosine schedule
 	// has already annealed.
 	w, err := trainPhase(ctx, o, o.unetName, g, data, o.unetSteps, o.unetLR, false)
-	if errors.Is(err, onnxexport.ErrArgument) {
-		// The checkpoint's shuffle order fixes the epoch's length, which
-		// -unet-repeat-star changes.
+	if errors.Is(err, onnxexport.ErrDatasetLength) {
+		// -unet-repeat-star sets the epoch's length.
 		err = fmt.Errorf("%w (resume and export a run with the -unet-repeat-star it started with; now %d)", err, o.repeatStar)
 	}
 	if err != nil || !o.freezeText {
