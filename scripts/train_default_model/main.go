@@ -48,6 +48,8 @@ type options struct {
 	vaeSteps, unetSteps  int
 	decoderSteps         int
 	decoderLR            float64
+	decoderEdge          float64
+	decoderName          string
 	textSteps            int
 	unetName, unetFrom   string
 	unetAttnTop          bool
@@ -72,6 +74,8 @@ func main() {
 	flag.IntVar(&o.vaeSteps, "vae-steps", 1200, "VAE training steps in total")
 	flag.IntVar(&o.decoderSteps, "decoder-steps", 3400, "steps of fine-tuning the VAE decoder alone on the cached latents (0: none)")
 	flag.Float64Var(&o.decoderLR, "decoder-lr", 3e-4, "decoder fine-tuning peak learning rate")
+	flag.Float64Var(&o.decoderEdge, "decoder-edge", 0, "weigh the decoder's L1 by 1 plus this on the pixels next to a color change (0: plain L1)")
+	flag.StringVar(&o.decoderName, "decoder-name", "decoder", "checkpoint `name` of the decoder fine-tuning (state/NAME.ckpt); copy decoder.ckpt to a new name to go on from it with other settings")
 	flag.IntVar(&o.textSteps, "text-steps", 1500, "steps of pretraining the text encoder to classify the captions' attributes before the denoiser (0: none)")
 	flag.StringVar(&o.unetName, "unet-name", "denoiser", "checkpoint `name` of the denoiser phase (state/NAME.ckpt)")
 	flag.StringVar(&o.unetFrom, "unet-from", "", "start a new denoiser run from the weights of state/`NAME`.ckpt")
@@ -112,6 +116,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.prediction != "epsilon" && o.prediction != "v_prediction" {
 		return fmt.Errorf("-prediction %q: want epsilon or v_prediction", o.prediction)
+	}
+	if o.decoderEdge < 0 {
+		return fmt.Errorf("-decoder-edge %g: want 0 or more", o.decoderEdge)
 	}
 	if o.repeatStar < 1 {
 		return fmt.Errorf("-unet-repeat-star %d: want 1 or more", o.repeatStar)

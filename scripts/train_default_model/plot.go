@@ -126,7 +126,7 @@ func writePlot(o options) error {
 	series := map[string][]float64{}
 	order := []string{"vae"}
 	if o.decoderSteps > 0 {
-		order = append(order, "decoder")
+		order = append(order, o.decoderName)
 	}
 	if o.textSteps > 0 {
 		order = append(order, "text")
