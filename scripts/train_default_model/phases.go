@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/imagegen/imagegen/internal/trainrun"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/shapes"
@@ -51,83 +52,10 @@ func phaseVocab(o options) (*shapes.Vocabulary, error) {
 	return v, nil
 }
 
-// trainPhase runs one trainer to steps, resuming from and checkpointing to
-// state/name.ckpt and appending the losses to state/name_loss.csv at each
-// checkpoint, and returns the weights: the EMA copy when ema is set.
+// trainPhase runs one resumable phase (package trainrun) with the
+// script's state folder, checkpoint interval, seed and threads.
 func trainPhase(ctx context.Context, o options, name string, g *onnxexport.TrainGraph, data onnxexport.Dataset, steps int, lr float64, ema bool) (map[string]*onnxexport.Tensor, error) {
-	sched := onnxexport.LRSchedule{Peak: lr, Min: lr / 20, Warmup: min(200, steps/10), Total: steps}
-	var rows []string
-	opts := onnxexport.TrainerOptions{Schedule: sched, Seed: o.seed, Threads: o.threads, Progress: os.Stderr,
-		OnStep: func(s onnxexport.StepInfo) {
-			rows = append(rows, fmt.Sprintf("%d,%.6f,%.6f,%.3g\n", s.Step, s.Loss, s.GradNorm, s.LR))
-		}}
-	tr, err := onnxexport.NewTrainer(g, data, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer tr.Close()
-	ckpt := filepath.Join(o.state, name+".ckpt")
-	csvPath := filepath.Join(o.state, name+"_loss.csv")
-	if err := tr.Load(ckpt); err == nil {
-		fmt.Printf("%s: resumed at step %d\n", name, tr.StepCount())
-		if err := truncateCSV(csvPath, tr.StepCount()); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	} else if err := os.WriteFile(csvPath, []byte("step,loss,grad_norm,lr\n"), 0o644); err != nil {
-		return nil, err
-	}
-	for tr.StepCount() < steps {
-		until := min(steps, (tr.StepCount()/o.every+1)*o.every)
-		last, err := tr.Run(ctx, until)
-		if err != nil {
-			return nil, err
-		}
-		if err := tr.Save(ckpt); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(csvPath, os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		mean := 0.0
-		for _, r := range rows {
-			var st int
-			var l float64
-			fmt.Sscanf(r, "%d,%f", &st, &l)
-			mean += l
-		}
-		_, err = f.WriteString(strings.Join(rows, ""))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, err
-		}
-		fmt.Printf("%s: step %d mean loss %.5f (last %.5f, lr %.2g)\n", name, last.Step, mean/float64(max(len(rows), 1)), last.Loss, last.LR)
-		rows = rows[:0]
-	}
-	return tr.Weights(ema), nil
-}
-
-// truncateCSV drops rows after step (written after the last checkpoint of
-// an interrupted run).
-func truncateCSV(path string, step int) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	lines := strings.SplitAfter(string(raw), "\n")
-	var keep []string
-	for i, l := range lines {
-		var s int
-		if _, err := fmt.Sscanf(l, "%d,", &s); i > 0 && (err != nil || s > step) {
-			continue
-		}
-		keep = append(keep, l)
-	}
-	return os.WriteFile(path, []byte(strings.Join(keep, "")), 0o644)
+	return trainrun.Phase(ctx, trainrun.Options{State: o.state, Every: o.every, Seed: o.seed, Threads: o.threads}, name, g, data, steps, lr, ema)
 }
 
 func phaseVAE(ctx context.Context, o options, cfg onnxexport.VAEConfig) (map[string]*onnxexport.Tensor, error) {
