@@ -25,40 +25,8 @@ const maxNPYElements = 1 << 31
 // in C order with the given shape, as numpy.save does; numpy.load reads it
 // back unchanged. An empty shape writes a 0-d array of one element.
 func WriteNPY(w io.Writer, shape []int, data []float32) error {
-	n, err := numElements(shape)
-	if err != nil {
+	if err := writeNPYHeader(w, "<f4", shape, len(data)); err != nil {
 		return err
-	}
-	if n != len(data) {
-		return fmt.Errorf("%w: shape %v holds %d values, got %d", ErrShape, shape, n, len(data))
-	}
-	var dims []string
-	for _, d := range shape {
-		dims = append(dims, strconv.Itoa(d))
-	}
-	shapeText := "(" + strings.Join(dims, ", ")
-	if len(dims) == 1 {
-		shapeText += ","
-	}
-	shapeText += ")"
-	header := "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeText + ", }"
-	// numpy pads with spaces and ends with a newline so the data starts on
-	// a 64-byte boundary.
-	total := len(npyMagic) + 2 + 2 + len(header) + 1
-	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
-	if len(header) > math.MaxUint16 {
-		return fmt.Errorf("%w: %d dimensions do not fit a version 1.0 header", ErrShape, len(shape))
-	}
-
-	var pre [10]byte
-	copy(pre[:], npyMagic)
-	pre[6], pre[7] = 1, 0
-	binary.LittleEndian.PutUint16(pre[8:], uint16(len(header)))
-	if _, err := w.Write(pre[:]); err != nil {
-		return fmt.Errorf("imageio: write npy: %w", err)
-	}
-	if _, err := io.WriteString(w, header); err != nil {
-		return fmt.Errorf("imageio: write npy: %w", err)
 	}
 	buf := make([]byte, 0, 4*min(len(data), 1<<14))
 	for i := 0; i < len(data); i += 1 << 14 {
@@ -69,6 +37,70 @@ func WriteNPY(w io.Writer, shape []int, data []float32) error {
 		if _, err := w.Write(buf); err != nil {
 			return fmt.Errorf("imageio: write npy: %w", err)
 		}
+	}
+	return nil
+}
+
+// WriteNPYInt64 writes data as a .npy file of little-endian int64 ('<i8')
+// in C order, as numpy.save does for an int64 array (VQ-VAE codes).
+func WriteNPYInt64(w io.Writer, shape []int, data []int64) error {
+	if err := writeNPYHeader(w, "<i8", shape, len(data)); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 8*min(len(data), 1<<13))
+	for i := 0; i < len(data); i += 1 << 13 {
+		buf = buf[:0]
+		for _, v := range data[i:min(i+1<<13, len(data))] {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
+		}
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("imageio: write npy: %w", err)
+		}
+	}
+	return nil
+}
+
+// SaveNPYInt64 writes data to path as WriteNPYInt64 does, atomically.
+func SaveNPYInt64(path string, shape []int, data []int64) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return WriteNPYInt64(w, shape, data) })
+}
+
+// writeNPYHeader writes the magic, version and header dict of a version
+// 1.0 file of count values of dtype descr.
+func writeNPYHeader(w io.Writer, descr string, shape []int, count int) error {
+	n, err := numElements(shape)
+	if err != nil {
+		return err
+	}
+	if n != count {
+		return fmt.Errorf("%w: shape %v holds %d values, got %d", ErrShape, shape, n, count)
+	}
+	var dims []string
+	for _, d := range shape {
+		dims = append(dims, strconv.Itoa(d))
+	}
+	shapeText := "(" + strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		shapeText += ","
+	}
+	shapeText += ")"
+	header := "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shapeText + ", }"
+	// numpy pads with spaces and ends with a newline so the data starts on
+	// a 64-byte boundary.
+	total := len(npyMagic) + 2 + 2 + len(header) + 1
+	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
+	if len(header) > math.MaxUint16 {
+		return fmt.Errorf("%w: %d dimensions do not fit a version 1.0 header", ErrShape, len(shape))
+	}
+	var pre [10]byte
+	copy(pre[:], npyMagic)
+	pre[6], pre[7] = 1, 0
+	binary.LittleEndian.PutUint16(pre[8:], uint16(len(header)))
+	if _, err := w.Write(pre[:]); err != nil {
+		return fmt.Errorf("imageio: write npy: %w", err)
+	}
+	if _, err := io.WriteString(w, header); err != nil {
+		return fmt.Errorf("imageio: write npy: %w", err)
 	}
 	return nil
 }
@@ -84,38 +116,7 @@ func SaveNPY(path string, shape []int, data []float32) error {
 // a malformed file a *FormatError.
 func ReadNPY(r io.Reader) (shape []int, data []float32, err error) {
 	br := bufio.NewReader(r)
-	var pre [8]byte
-	if _, err := io.ReadFull(br, pre[:]); err != nil {
-		return nil, nil, npyReadErr(err, "magic")
-	}
-	if string(pre[:6]) != npyMagic {
-		return nil, nil, formatErr("npy", "bad magic %q", pre[:6])
-	}
-	var headerLen int
-	switch pre[6] {
-	case 1:
-		var b [2]byte
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return nil, nil, npyReadErr(err, "header length")
-		}
-		headerLen = int(binary.LittleEndian.Uint16(b[:]))
-	case 2, 3:
-		var b [4]byte
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return nil, nil, npyReadErr(err, "header length")
-		}
-		headerLen = int(binary.LittleEndian.Uint32(b[:]))
-	default:
-		return nil, nil, fmt.Errorf("%w: npy format version %d.%d", ErrUnsupported, pre[6], pre[7])
-	}
-	if headerLen > 1<<20 {
-		return nil, nil, formatErr("npy", "header of %d bytes", headerLen)
-	}
-	header := make([]byte, headerLen)
-	if _, err := io.ReadFull(br, header); err != nil {
-		return nil, nil, npyReadErr(err, "header")
-	}
-	h, err := parseNPYHeader(string(header))
+	h, err := readNPYHeader(br)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,6 +149,116 @@ func ReadNPY(r io.Reader) (shape []int, data []float32, err error) {
 		}
 	}
 	return h.shape, data, nil
+}
+
+// readNPYHeader reads the magic, version and header dict.
+func readNPYHeader(br *bufio.Reader) (npyHeader, error) {
+	var h npyHeader
+	var pre [8]byte
+	if _, err := io.ReadFull(br, pre[:]); err != nil {
+		return h, npyReadErr(err, "magic")
+	}
+	if string(pre[:6]) != npyMagic {
+		return h, formatErr("npy", "bad magic %q", pre[:6])
+	}
+	var headerLen int
+	switch pre[6] {
+	case 1:
+		var b [2]byte
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			return h, npyReadErr(err, "header length")
+		}
+		headerLen = int(binary.LittleEndian.Uint16(b[:]))
+	case 2, 3:
+		var b [4]byte
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			return h, npyReadErr(err, "header length")
+		}
+		headerLen = int(binary.LittleEndian.Uint32(b[:]))
+	default:
+		return h, fmt.Errorf("%w: npy format version %d.%d", ErrUnsupported, pre[6], pre[7])
+	}
+	if headerLen > 1<<20 {
+		return h, formatErr("npy", "header of %d bytes", headerLen)
+	}
+	header := make([]byte, headerLen)
+	if _, err := io.ReadFull(br, header); err != nil {
+		return h, npyReadErr(err, "header")
+	}
+	return parseNPYHeader(string(header))
+}
+
+// ReadNPYInt64 reads a .npy file of integers in C order (int64, int32,
+// int16, int8, uint8 or uint16, either byte order) and returns its shape and
+// values as int64. Float arrays and other dtypes give ErrUnsupported (naming
+// the dtype), a malformed file a *FormatError.
+func ReadNPYInt64(r io.Reader) (shape []int, data []int64, err error) {
+	br := bufio.NewReader(r)
+	h, err := readNPYHeader(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.fortran {
+		return nil, nil, fmt.Errorf("%w: npy in Fortran order", ErrUnsupported)
+	}
+	if len(h.descr) != 3 {
+		return nil, nil, fmt.Errorf("%w: npy dtype %q (want integers)", ErrUnsupported, h.descr)
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if h.descr[0] == '>' {
+		order = binary.BigEndian
+	}
+	size := int(h.descr[2] - '0')
+	kind := h.descr[1]
+	if (kind != 'i' && kind != 'u') || (size != 1 && size != 2 && size != 4 && size != 8) || (kind == 'u' && size > 2) {
+		return nil, nil, fmt.Errorf("%w: npy dtype %q (want int64, int32, int16, int8, uint8 or uint16)", ErrUnsupported, h.descr)
+	}
+	n, err := numElements(h.shape)
+	if err != nil || n > maxNPYElements {
+		return nil, nil, formatErr("npy", "shape %v too large", h.shape)
+	}
+	data = make([]int64, 0, min(n, 1<<20))
+	chunk := make([]byte, 8<<12)
+	for len(data) < n {
+		want := min(n-len(data), len(chunk)/size)
+		if _, err := io.ReadFull(br, chunk[:size*want]); err != nil {
+			return nil, nil, npyReadErr(err, fmt.Sprintf("data (%d of %d values read)", len(data), n))
+		}
+		for i := 0; i < want; i++ {
+			b := chunk[size*i:]
+			var v int64
+			switch {
+			case size == 8:
+				v = int64(order.Uint64(b))
+			case size == 4:
+				v = int64(int32(order.Uint32(b)))
+			case size == 2 && kind == 'i':
+				v = int64(int16(order.Uint16(b)))
+			case size == 2:
+				v = int64(order.Uint16(b))
+			case kind == 'i':
+				v = int64(int8(b[0]))
+			default:
+				v = int64(b[0])
+			}
+			data = append(data, v)
+		}
+	}
+	return h.shape, data, nil
+}
+
+// LoadNPYInt64 reads the .npy file at path as ReadNPYInt64 does.
+func LoadNPYInt64(path string) (shape []int, data []int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("imageio: %w", err)
+	}
+	defer f.Close()
+	shape, data, err = ReadNPYInt64(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return shape, data, nil
 }
 
 // LoadNPY reads the .npy file at path as ReadNPY does.
