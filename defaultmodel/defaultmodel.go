@@ -1,18 +1,16 @@
 package defaultmodel
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/embedcache"
 	"github.com/imagegen/imagegen/modelreg"
 )
 
@@ -57,36 +55,11 @@ func FS() fs.FS {
 	return sub
 }
 
-var hashOnce = sync.OnceValues(func() (string, error) { return contentHash(FS()) })
+var hashOnce = sync.OnceValues(func() (string, error) { return embedcache.Hash(FS()) })
 
 // Hash returns the hex SHA-256 of the embedded files (their paths and
 // contents, in path order), which names the cache folder.
 func Hash() (string, error) { return hashOnce() }
-
-// contentHash hashes every regular file of fsys with its path.
-func contentHash(fsys fs.FS) (string, error) {
-	var names []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			names = append(names, p)
-		}
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, n := range names {
-		raw, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(raw))
-		h.Write(raw)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // ErrNoCache is returned (wrapped) by Dir when no cache folder is given and
 // the user has none.
@@ -118,48 +91,9 @@ func Dir(cacheDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("defaultmodel: hash embedded files: %w", err)
 	}
-	dir := filepath.Join(cacheDir, "imagegen-shapes-"+sum[:16])
-	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err == nil {
-		return dir, nil
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("defaultmodel: %w", err)
-	}
-	tmp, err := os.MkdirTemp(cacheDir, ".imagegen-shapes-*")
+	dir, err := embedcache.Dir(FS(), sum, cacheDir, "imagegen-shapes-", "model_index.json")
 	if err != nil {
 		return "", fmt.Errorf("defaultmodel: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	if err := writeTree(FS(), tmp); err != nil {
-		return "", fmt.Errorf("defaultmodel: write %s: %w", dir, err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return "", fmt.Errorf("defaultmodel: %w", err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Another process may have renamed its copy into place first.
-		if _, serr := os.Stat(filepath.Join(dir, "model_index.json")); serr == nil {
-			return dir, nil
-		}
-		return "", fmt.Errorf("defaultmodel: %w", err)
-	}
 	return dir, nil
-}
-
-// writeTree copies every file of fsys under dst.
-func writeTree(fsys fs.FS, dst string) error {
-	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, filepath.FromSlash(p))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		raw, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, raw, 0o644)
-	})
 }

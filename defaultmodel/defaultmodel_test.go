@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/imagegen/imagegen/internal/embedcache"
 	"github.com/imagegen/imagegen/internal/testort"
 	"github.com/imagegen/imagegen/pipeline"
 )
@@ -26,7 +27,7 @@ func TestDirWritesEmbeddedFilesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := contentHash(os.DirFS(dir))
+	got, err := embedcache.Hash(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +133,29 @@ func TestDefaultsFromModelsYAML(t *testing.T) {
 	d := Defaults()
 	if d.Scheduler == "" || d.Steps < 1 || d.Guidance == nil || d.Width != 32 || d.Height != 32 {
 		t.Fatalf("defaults %+v: want a scheduler, steps, guidance and 32x32 from the \"default\" entry of models.yaml", d)
+	}
+}
+
+// TestAPIUsesTheFolderDefaults checks that an embedding program that sets
+// nothing gets the settings the CLI uses (they travel in model_index.json),
+// and that they agree with the models.yaml entry.
+func TestAPIUsesTheFolderDefaults(t *testing.T) {
+	testort.Init(t)
+	dir, err := Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	res, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a green heart"}, Steps: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Defaults()
+	if res.Guidance != *d.Guidance || res.Scheduler != d.Scheduler || res.W != d.Width {
+		t.Fatalf("API run: guidance %v, %s, %d px; models.yaml says %v, %s, %d px", res.Guidance, res.Scheduler, res.W, *d.Guidance, d.Scheduler, d.Width)
 	}
 }

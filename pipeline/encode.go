@@ -70,7 +70,7 @@ func orDefault(s, def string) string {
 }
 
 // encodePrompts runs the family's text encoders.
-func (p *Pipeline) encodePrompts(ctx context.Context, q *resolved, encs []*textEncoder) (*conditioning, error) {
+func (p *diffusionPipeline) encodePrompts(ctx context.Context, q *resolved, encs []*textEncoder) (*conditioning, error) {
 	cfg := q.cfg(p)
 	cache := encoderCache{}
 	c := &conditioning{inputs: map[string]ort.Tensor{}}
@@ -110,7 +110,7 @@ func (p *Pipeline) encodePrompts(ctx context.Context, q *resolved, encs []*textE
 // encodeSDXL concatenates the penultimate hidden states of both encoders
 // and takes the pooled text_embeds of the second; an empty negative prompt
 // becomes zeros when the checkpoint says force_zeros_for_empty_prompt.
-func (p *Pipeline) encodeSDXL(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
+func (p *diffusionPipeline) encodeSDXL(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
 	cfg := q.cfg(p)
 	forceZeros := p.index.ForceZerosForEmptyPrompt == nil || *p.index.ForceZerosForEmptyPrompt
 	zeroNeg := q.NegativePrompt == "" && q.NegativePrompt2 == "" && !q.ExplicitNegative && forceZeros
@@ -165,7 +165,7 @@ func (p *Pipeline) encodeSDXL(ctx context.Context, q *resolved, encs []*textEnco
 // encodeSD3 builds SD3's joint text sequence: both CLIP encoders'
 // penultimate states side by side, zero-padded to the T5 width, followed by
 // the T5 states; pooled projections are both CLIP text_embeds.
-func (p *Pipeline) encodeSD3(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
+func (p *diffusionPipeline) encodeSD3(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
 	cfg := q.cfg(p)
 	one := func(text, text2 string) (hidden, pooled []float32, seq, dim int, err error) {
 		e1, err := cache.get(ctx, encs[0], text, encs[0].tok.ModelMaxLength(), penultimateHidden, textEmbeds)
@@ -229,7 +229,7 @@ func (p *Pipeline) encodeSD3(ctx context.Context, q *resolved, encs []*textEncod
 
 // encodeFlux takes CLIP's pooled output and T5's last hidden state; Flux
 // is guidance-distilled, so there is no unconditional branch.
-func (p *Pipeline) encodeFlux(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
+func (p *diffusionPipeline) encodeFlux(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
 	var pos, pools [][]float32
 	var seq, dim int
 	for _, prompt := range q.Prompts {

@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 )
 
 // Family is the kind of pipeline a checkpoint needs.
@@ -12,17 +15,61 @@ type Family string
 
 // Families this package runs.
 const (
-	FamilySD   Family = "sd"   // Stable Diffusion 1.x / 2.x (and LCM, Turbo)
-	FamilySDXL Family = "sdxl" // Stable Diffusion XL
-	FamilySD3  Family = "sd3"  // Stable Diffusion 3 (rectified flow, MMDiT)
-	FamilyFlux Family = "flux" // Flux (rectified flow, guidance-distilled)
+	FamilySD    Family = "sd"    // Stable Diffusion 1.x / 2.x (and LCM, Turbo)
+	FamilySDXL  Family = "sdxl"  // Stable Diffusion XL
+	FamilySD3   Family = "sd3"   // Stable Diffusion 3 (rectified flow, MMDiT)
+	FamilyFlux  Family = "flux"  // Flux (rectified flow, guidance-distilled)
+	FamilyVAE   Family = "vae"   // imagegen's conditional VAE (ImagegenVAEPipeline)
+	FamilyVQVAE Family = "vqvae" // imagegen's VQ-VAE image tokenizer (ImagegenVQVAEPipeline)
 )
+
+// familyLoaders opens each family's checkpoints: the room of each family
+// (sd_*.go for the latent-diffusion families, family_vae.go, ...).
+var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family, idx *modelIndex, opts Options) (familyPipeline, error){
+	FamilySD:    loadDiffusion,
+	FamilySDXL:  loadDiffusion,
+	FamilySD3:   loadDiffusion,
+	FamilyFlux:  loadDiffusion,
+	FamilyVAE:   loadVAE,
+	FamilyVQVAE: loadVQVAE,
+}
+
+// pipelineClasses maps model_index.json's _class_name to a family:
+// diffusers' and Optimum's class names, and imagegen's own families.
+var pipelineClasses = map[string]Family{
+	"StableDiffusionPipeline": FamilySD, "StableDiffusionImg2ImgPipeline": FamilySD, "StableDiffusionInpaintPipeline": FamilySD,
+	"OnnxStableDiffusionPipeline": FamilySD, "ORTStableDiffusionPipeline": FamilySD, "LatentConsistencyModelPipeline": FamilySD,
+	"ORTLatentConsistencyModelPipeline": FamilySD, "OnnxStableDiffusionInpaintPipeline": FamilySD, "StableDiffusionUpscalePipeline": FamilySD,
+
+	"StableDiffusionXLPipeline": FamilySDXL, "StableDiffusionXLImg2ImgPipeline": FamilySDXL, "StableDiffusionXLInpaintPipeline": FamilySDXL,
+	"ORTStableDiffusionXLPipeline": FamilySDXL, "ORTStableDiffusionXLImg2ImgPipeline": FamilySDXL,
+
+	"StableDiffusion3Pipeline": FamilySD3, "StableDiffusion3Img2ImgPipeline": FamilySD3, "StableDiffusion3InpaintPipeline": FamilySD3,
+	"ORTStableDiffusion3Pipeline": FamilySD3,
+
+	"FluxPipeline": FamilyFlux, "FluxImg2ImgPipeline": FamilyFlux, "FluxInpaintPipeline": FamilyFlux, "ORTFluxPipeline": FamilyFlux,
+
+	"ImagegenVAEPipeline":   FamilyVAE,
+	"ImagegenVQVAEPipeline": FamilyVQVAE,
+}
+
+// KnownClasses returns the model_index.json _class_name values Load
+// recognizes, sorted.
+func KnownClasses() []string {
+	names := make([]string, 0, len(pipelineClasses))
+	for n := range pipelineClasses {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // modelIndex is model_index.json: the pipeline class and its components.
 type modelIndex struct {
-	ClassName                string `json:"_class_name"`
-	ForceZerosForEmptyPrompt *bool  `json:"force_zeros_for_empty_prompt"`
-	RequiresAestheticsScore  bool   `json:"requires_aesthetics_score"`
+	ClassName                string   `json:"_class_name"`
+	ForceZerosForEmptyPrompt *bool    `json:"force_zeros_for_empty_prompt"`
+	RequiresAestheticsScore  bool     `json:"requires_aesthetics_score"`
+	Defaults                 Defaults `json:"imagegen_defaults"`
 	raw                      map[string]json.RawMessage
 }
 
@@ -30,30 +77,21 @@ type modelIndex struct {
 // folders to decide which pipeline runs the checkpoint.
 func detectFamily(dir string) (Family, *modelIndex, error) {
 	idx := &modelIndex{}
-	b, err := os.ReadFile(filepath.Join(dir, "model_index.json"))
+	path := filepath.Join(dir, "model_index.json")
+	b, err := os.ReadFile(path)
 	if err == nil {
 		if err := json.Unmarshal(b, idx); err != nil {
-			return "", nil, fmt.Errorf("pipeline: %s: %w", filepath.Join(dir, "model_index.json"), err)
+			return "", nil, fmt.Errorf("pipeline: %s: %w", path, err)
 		}
 		json.Unmarshal(b, &idx.raw)
 	} else if !os.IsNotExist(err) {
 		return "", nil, fmt.Errorf("pipeline: %w", err)
 	}
-	switch idx.ClassName {
-	case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
-		"OnnxStableDiffusionPipeline", "ORTStableDiffusionPipeline", "LatentConsistencyModelPipeline",
-		"ORTLatentConsistencyModelPipeline", "OnnxStableDiffusionInpaintPipeline", "StableDiffusionUpscalePipeline":
-		return FamilySD, idx, nil
-	case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
-		"ORTStableDiffusionXLPipeline", "ORTStableDiffusionXLImg2ImgPipeline":
-		return FamilySDXL, idx, nil
-	case "StableDiffusion3Pipeline", "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline",
-		"ORTStableDiffusion3Pipeline":
-		return FamilySD3, idx, nil
-	case "FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "ORTFluxPipeline":
-		return FamilyFlux, idx, nil
+	if fam, ok := pipelineClasses[idx.ClassName]; ok {
+		return fam, idx, nil
 	}
-	// No (or an unknown) model_index.json: decide from the folders.
+	// No (or an unknown) model_index.json: decide from the folders, so
+	// variants of the diffusers classes (ControlNet, ...) still run.
 	has := func(p string) bool {
 		_, err := os.Stat(filepath.Join(dir, p))
 		return err == nil
@@ -69,9 +107,10 @@ func detectFamily(dir string) (Family, *modelIndex, error) {
 		return FamilySD, idx, nil
 	}
 	if idx.ClassName != "" {
-		return "", nil, fmt.Errorf("pipeline: %s: unsupported pipeline class %s", dir, idx.ClassName)
+		return "", nil, fmt.Errorf("%w: %s: unknown pipeline class %q in model_index.json (known: %s)",
+			ErrNotCheckpoint, path, idx.ClassName, strings.Join(KnownClasses(), ", "))
 	}
-	return "", nil, fmt.Errorf("pipeline: %s is not an exported checkpoint: no model_index.json and no unet/model.onnx or transformer/model.onnx", dir)
+	return "", nil, fmt.Errorf("%w: %s has no model_index.json and no unet/model.onnx or transformer/model.onnx", ErrNotCheckpoint, dir)
 }
 
 // readJSON decodes a component's config.json; a missing file yields the

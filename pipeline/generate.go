@@ -16,9 +16,9 @@ import (
 // ErrClosed is returned by Generate after Close.
 var ErrClosed = errors.New("pipeline: closed")
 
-// Generate runs one request. It stops within one model call when ctx is
+// generate runs one request. It stops within one model call when ctx is
 // cancelled.
-func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
+func (p *diffusionPipeline) generate(ctx context.Context, r Request) (*Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -123,7 +123,7 @@ type run struct {
 	patch        int       // SD3 transformer patch size
 }
 
-func (p *Pipeline) newRun(q *resolved, sched schedulers.Scheduler) (*run, error) {
+func (p *diffusionPipeline) newRun(q *resolved, sched schedulers.Scheduler) (*run, error) {
 	r := &run{q: q, sched: sched, cfg: q.cfg(p), batch: q.batch}
 	r.lh, r.lw = q.Height/p.vaeScale, q.Width/p.vaeScale
 	switch p.family {
@@ -234,7 +234,7 @@ func checkFinite(x []float32) bool {
 }
 
 // denoiserIO names the denoiser's sample input and output.
-func (p *Pipeline) denoiserIO() (in, out string) {
+func (p *diffusionPipeline) denoiserIO() (in, out string) {
 	if p.denoiserName == "transformer" {
 		return "hidden_states", "out_hidden_states"
 	}
@@ -244,7 +244,7 @@ func (p *Pipeline) denoiserIO() (in, out string) {
 // checkLatentSize refuses a latent size that the denoiser's sample input
 // declares it cannot take (static height and width, as in a UNet with a
 // learned position embedding), naming the image size it can make.
-func (p *Pipeline) checkLatentSize(sampleName string, shape []int64) error {
+func (p *diffusionPipeline) checkLatentSize(sampleName string, shape []int64) error {
 	info, ok := p.denoiser.Input(sampleName)
 	if !ok || len(info.Shape) != 4 || len(shape) != 4 {
 		return nil
@@ -260,7 +260,7 @@ func (p *Pipeline) checkLatentSize(sampleName string, shape []int64) error {
 }
 
 // denoise runs the scheduler loop.
-func (p *Pipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen *rng.Generator) error {
+func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen *rng.Generator) error {
 	q := r.q
 	sampleName, outName := p.denoiserIO()
 	perSample := len(r.latents) / r.batch
@@ -398,7 +398,7 @@ func calculateShift(seqLen, baseSeq, maxSeq int, baseShift, maxShift float64) fl
 }
 
 // release closes *s, if open, and forgets it.
-func (p *Pipeline) release(s **ort.Session) {
+func (p *diffusionPipeline) release(s **ort.Session) {
 	if *s != nil {
 		(*s).Close()
 		*s = nil

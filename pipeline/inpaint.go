@@ -23,7 +23,7 @@ type inpaintState struct {
 // the mask is binarized at 0.5, the masked image keeps pixels where the
 // mask is 0, and the generator draws the init-image latents (when needed),
 // then the noise, then the masked-image latents.
-func (p *Pipeline) initInpaint(ctx context.Context, r *run, gen *rng.Generator) error {
+func (p *diffusionPipeline) initInpaint(ctx context.Context, r *run, gen *rng.Generator) error {
 	q := r.q
 	ib, mb := q.InitImage.Bounds(), q.Mask.Bounds()
 	if ib.Dx() != mb.Dx() || ib.Dy() != mb.Dy() {

@@ -9,7 +9,7 @@ import (
 // initLatents draws the starting latents from the seeded generator in
 // diffusers' order: for text-to-image one randn over the whole batch; for
 // img2img first the VAE posterior sample of the init image, then the noise.
-func (p *Pipeline) initLatents(ctx context.Context, r *run, gen *rng.Generator) error {
+func (p *diffusionPipeline) initLatents(ctx context.Context, r *run, gen *rng.Generator) error {
 	q := r.q
 	unpacked := len(r.latents)
 	if q.Mask != nil {
@@ -101,7 +101,7 @@ func repeatBatch(x []float32, n int) []float32 {
 
 // unscaledLatents returns the latents the VAE decoder takes: divided by the
 // scaling factor, plus the shift factor (SD3, Flux), unpacked for Flux.
-func (p *Pipeline) unscaledLatents(r *run) []float32 {
+func (p *diffusionPipeline) unscaledLatents(r *run) []float32 {
 	x := r.latents
 	if r.packed {
 		x = r.unpack(x)
@@ -120,7 +120,7 @@ func (p *Pipeline) unscaledLatents(r *run) []float32 {
 }
 
 // scaleImageLatents maps a VAE posterior sample to model latents.
-func (p *Pipeline) scaleImageLatents(x []float32) {
+func (p *diffusionPipeline) scaleImageLatents(x []float32) {
 	sf := float32(p.vae.ScalingFactor)
 	var shift float32
 	if p.vae.ShiftFactor != nil && (p.family == FamilySD3 || p.family == FamilyFlux) {

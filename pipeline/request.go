@@ -119,7 +119,7 @@ type resolved struct {
 	lcm      bool
 }
 
-func (p *Pipeline) resolve(r Request) (*resolved, error) {
+func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 	q := &resolved{Request: r}
 	if len(r.Prompts) == 0 {
 		return nil, badRequest("no prompt given")
@@ -168,7 +168,7 @@ func (p *Pipeline) resolve(r Request) (*resolved, error) {
 	if r.Eta < 0 {
 		return nil, badRequest("eta must be non-negative, got %g", r.Eta)
 	}
-	dh, dw := p.DefaultSize()
+	dh, dw := p.defaultSize()
 	if q.Height == 0 {
 		q.Height = dh
 	}
@@ -223,7 +223,7 @@ func (p *Pipeline) resolve(r Request) (*resolved, error) {
 
 // cfg reports whether classifier-free guidance runs: guidance above 1 on a
 // model without a guidance embedding (LCM and Flux embed it instead).
-func (q *resolved) cfg(p *Pipeline) bool {
+func (q *resolved) cfg(p *diffusionPipeline) bool {
 	return q.guidance > 1 && !q.lcm && p.family != FamilyFlux
 }
 

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,21 +11,10 @@ import (
 	"github.com/imagegen/imagegen/tokenizer"
 )
 
-// Options configure a Pipeline.
-type Options struct {
-	// Session configures every ONNX Runtime session (device, threads,
-	// graph optimization).
-	Session ort.Options
-	// LowMem holds one model at a time: each Generate opens the text
-	// encoders, then the denoiser, then the VAE, releasing each when its
-	// phase ends. Peak memory is then that of the largest component (the
-	// UNet) instead of all of them, at the cost of reloading every call.
-	LowMem bool
-}
-
-// Pipeline is a loaded checkpoint. Its methods are safe for concurrent
-// use; Generate calls are serialized.
-type Pipeline struct {
+// diffusionPipeline runs the latent-diffusion family: Stable Diffusion
+// 1.x/2.x, SDXL, SD3 and Flux exports, and imagegen's built-in default
+// model. Generate calls are serialized.
+type diffusionPipeline struct {
 	dir    string
 	family Family
 	index  *modelIndex
@@ -55,26 +43,11 @@ var encoderNames = map[Family][][2]string{
 	FamilyFlux: {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}},
 }
 
-// ErrNotCheckpoint is returned by Load for a folder that is not an
-// exported checkpoint.
-var ErrNotCheckpoint = errors.New("pipeline: not an exported checkpoint")
-
-// Load opens the checkpoint folder dir: it detects the pipeline family from
-// model_index.json and the component folders, reads the component configs,
-// loads the tokenizers and opens the ONNX sessions.
-func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%w: %s is a file, want the checkpoint folder", ErrNotCheckpoint, dir)
-	}
-	fam, idx, err := detectFamily(dir)
-	if err != nil {
-		return nil, err
-	}
-	p := &Pipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: "unet"}
+// loadDiffusion opens a latent-diffusion checkpoint: it reads the component
+// configs, loads the tokenizers and opens the ONNX sessions.
+func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex, opts Options) (familyPipeline, error) {
+	var err error
+	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: "unet"}
 	if fam == FamilySD3 || fam == FamilyFlux {
 		p.denoiserName = "transformer"
 	}
@@ -99,7 +72,7 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			p.Close()
+			p.close()
 		}
 	}()
 	if err := ctx.Err(); err != nil {
@@ -131,7 +104,7 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-func (p *Pipeline) checkComponent(component string) error {
+func (p *diffusionPipeline) checkComponent(component string) error {
 	path := filepath.Join(p.dir, component, "model.onnx")
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
@@ -139,7 +112,7 @@ func (p *Pipeline) checkComponent(component string) error {
 	return nil
 }
 
-func (p *Pipeline) open(component string) (*ort.Session, error) {
+func (p *diffusionPipeline) open(component string) (*ort.Session, error) {
 	if err := p.checkComponent(component); err != nil {
 		return nil, err
 	}
@@ -151,7 +124,7 @@ func (p *Pipeline) open(component string) (*ort.Session, error) {
 	return s, nil
 }
 
-func (p *Pipeline) loadTokenizers() ([]tokenizer.Tokenizer, error) {
+func (p *diffusionPipeline) loadTokenizers() ([]tokenizer.Tokenizer, error) {
 	var toks []tokenizer.Tokenizer
 	for _, names := range encoderNames[p.family] {
 		if !p.hasComponent(names[1]) {
@@ -168,7 +141,7 @@ func (p *Pipeline) loadTokenizers() ([]tokenizer.Tokenizer, error) {
 }
 
 // hasComponent reports whether the checkpoint ships component/model.onnx.
-func (p *Pipeline) hasComponent(component string) bool {
+func (p *diffusionPipeline) hasComponent(component string) bool {
 	_, err := os.Stat(filepath.Join(p.dir, component, "model.onnx"))
 	return err == nil
 }
@@ -176,7 +149,7 @@ func (p *Pipeline) hasComponent(component string) bool {
 // openEncoders loads every tokenizer and text encoder the family uses. SD3
 // may ship without its T5 encoder (text_encoder_3): that slot stays nil and
 // the pipeline uses zeros, as diffusers does.
-func (p *Pipeline) openEncoders() ([]*textEncoder, error) {
+func (p *diffusionPipeline) openEncoders() ([]*textEncoder, error) {
 	toks, err := p.loadTokenizers()
 	if err != nil {
 		return nil, err
@@ -209,17 +182,8 @@ func closeEncoders(encs []*textEncoder) {
 	}
 }
 
-// Family returns the detected pipeline family.
-func (p *Pipeline) Family() Family { return p.family }
-
-// Dir returns the checkpoint folder.
-func (p *Pipeline) Dir() string { return p.dir }
-
-// VAEScale returns the VAE's downsampling factor (8 for real checkpoints).
-func (p *Pipeline) VAEScale() int { return p.vaeScale }
-
-// DefaultSize returns the image size diffusers uses when none is given.
-func (p *Pipeline) DefaultSize() (height, width int) {
+// defaultSize returns the image size diffusers uses when none is given.
+func (p *diffusionPipeline) defaultSize() (height, width int) {
 	if p.family == FamilyFlux {
 		return 128 * p.vaeScale, 128 * p.vaeScale
 	}
@@ -230,8 +194,8 @@ func (p *Pipeline) DefaultSize() (height, width int) {
 	return h * p.vaeScale, w * p.vaeScale
 }
 
-// Close releases every session. It is safe to call more than once.
-func (p *Pipeline) Close() error {
+// close releases every session. It is safe to call more than once.
+func (p *diffusionPipeline) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true

@@ -14,7 +14,7 @@ import (
 // decode runs the VAE decoder one image at a time (the decoder is the
 // memory peak at large sizes) and converts to [N, H, W, 3] in [0, 1] as
 // diffusers' image processor does: (x / 2 + 0.5) clamped.
-func (p *Pipeline) decode(ctx context.Context, r *run, res *Result) error {
+func (p *diffusionPipeline) decode(ctx context.Context, r *run, res *Result) error {
 	lat := p.unscaledLatents(r)
 	per := r.channels * r.lh * r.lw
 	H, W := r.lh*p.vaeScale, r.lw*p.vaeScale
@@ -55,7 +55,7 @@ func (p *Pipeline) decode(ctx context.Context, r *run, res *Result) error {
 }
 
 // vaeEncoder opens the VAE encoder on first use.
-func (p *Pipeline) vaeEncoder() (*ort.Session, error) {
+func (p *diffusionPipeline) vaeEncoder() (*ort.Session, error) {
 	if p.vaeEnc != nil {
 		return p.vaeEnc, nil
 	}
@@ -72,7 +72,7 @@ func (p *Pipeline) vaeEncoder() (*ort.Session, error) {
 // log-variance) are sampled with the seeded generator, as diffusers'
 // latent_dist.sample(generator) does; older exports with latent_sample are
 // used as they are.
-func (p *Pipeline) encodePixels(ctx context.Context, pix []float32, h, w int, gen *rng.Generator) ([]float32, error) {
+func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, w int, gen *rng.Generator) ([]float32, error) {
 	enc, err := p.vaeEncoder()
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func (p *Pipeline) encodePixels(ctx context.Context, pix []float32, h, w int, ge
 	return lat, nil
 }
 
-func (p *Pipeline) encodeImage(ctx context.Context, img image.Image, h, w int, gen *rng.Generator) ([]float32, error) {
+func (p *diffusionPipeline) encodeImage(ctx context.Context, img image.Image, h, w int, gen *rng.Generator) ([]float32, error) {
 	pix, err := imageio.ImageTensor(img, w, h)
 	if err != nil {
 		return nil, badRequest("init image: %v", err)

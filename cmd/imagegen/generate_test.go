@@ -143,7 +143,7 @@ func TestGenerateFiles(t *testing.T) {
 		{"steps", []string{"--steps", "0"}, "at least 1"},
 		{"extension", []string{"-o", filepath.Join(tmp, "bad.jpg")}, ".png or .npy"},
 		{"missing model", []string{"--model", filepath.Join(tmp, "nope")}, "does not exist"},
-		{"unknown model name", []string{"--model", "no-such-model"}, "not a folder, an hf: reference or a models.yaml name"},
+		{"unknown model name", []string{"--model", "no-such-model"}, "not a folder, an hf: or builtin: reference or a models.yaml name"},
 		{"mask size", []string{"--init-image", "IMG", "--mask", "MASK"}, "same size"},
 		{"unknown option", []string{"--scheduler-opt", "no_such_key=1"}, "no_such_key"},
 	}

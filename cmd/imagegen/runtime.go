@@ -61,13 +61,16 @@ func resolveModel(c *cli.Context, nameOrPath string) (string, *modelreg.Model, e
 		dir, err := resolveHub(c, nameOrPath)
 		return dir, nil, err
 	}
+	if strings.HasPrefix(nameOrPath, modelreg.BuiltinScheme) {
+		return resolveBuiltinRef(c, nameOrPath)
+	}
 	reg, err := registry(c)
 	if err != nil {
 		return "", nil, err
 	}
 	m, err := reg.ByName(nameOrPath)
 	if err != nil {
-		return "", nil, fmt.Errorf("model %q is not a folder, an hf: reference or a models.yaml name: %w", nameOrPath, err)
+		return "", nil, fmt.Errorf("model %q is not a folder, an hf: or builtin: reference or a models.yaml name: %w", nameOrPath, err)
 	}
 	if m.IsHub() {
 		dir, err := resolveHub(c, m.Source)

@@ -103,45 +103,6 @@ func cpuFeatures() []string {
 	return f
 }
 
-func modelsCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "models",
-		Usage: "list the models named in models.yaml files, with present/missing status",
-		Description: "Reads ./models.yaml, ~/.config/imagegen/models.yaml and every --models FILE (later entries override earlier ones).\n\n" +
-			"Examples:\n   imagegen models\n   imagegen --models my.yaml models --json",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print a JSON array"}},
-		Action: func(c *cli.Context) error {
-			reg, err := registry(c)
-			if err != nil {
-				return err
-			}
-			type row struct {
-				modelreg.Model
-				Status string `json:"status"`
-			}
-			var rows []row
-			for _, m := range reg.Models() {
-				rows = append(rows, row{m, modelStatus(m)})
-			}
-			if c.Bool("json") {
-				if rows == nil {
-					rows = []row{}
-				}
-				return printJSON(rows)
-			}
-			if len(rows) == 0 {
-				fmt.Println("no models: add entries to ./models.yaml or ~/.config/imagegen/models.yaml")
-				return nil
-			}
-			fmt.Printf("%-24s %-8s %-8s %s\n", "NAME", "FAMILY", "STATUS", "SOURCE")
-			for _, r := range rows {
-				fmt.Printf("%-24s %-8s %-8s %s\n", r.Name, r.Family, r.Status, r.Source)
-			}
-			return nil
-		},
-	}
-}
-
 // modelStatus says whether a model can run without a download.
 func modelStatus(m modelreg.Model) string {
 	if m.IsBuiltin() {

@@ -77,6 +77,9 @@ func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport
 		return err
 	}
 	idx["scheduler"] = []string{"diffusers", "DDPMScheduler"}
+	// The settings that scored best with the shapes checker travel with
+	// the folder (pipeline.Defaults), so the Go API and the CLI agree.
+	idx["imagegen_defaults"] = map[string]any{"scheduler": "DDPMScheduler", "steps": 50, "guidance": 3, "height": imageSize, "width": imageSize}
 	if err := writeJSON(idxPath, idx); err != nil {
 		return err
 	}

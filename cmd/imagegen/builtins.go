@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imagegen/imagegen/builtin"
 	"github.com/imagegen/imagegen/defaultmodel"
 	"github.com/imagegen/imagegen/modelreg"
 	"github.com/imagegen/imagegen/pipeline"
@@ -33,15 +34,40 @@ func resolveModelOrDefault(c *cli.Context, nameOrPath string) (string, *modelreg
 	return dir, &m, err
 }
 
+// resolveBuiltinRef resolves a "builtin:NAME" --model value: the
+// models.yaml entry whose source it is when there is one (for its
+// defaults), else the bare built-in model.
+func resolveBuiltinRef(c *cli.Context, ref string) (string, *modelreg.Model, error) {
+	if _, err := builtin.ByName(ref); err != nil {
+		return "", nil, err
+	}
+	m := modelreg.Model{Name: ref, Source: ref}
+	if reg, err := registry(c); err == nil {
+		for _, e := range reg.Models() {
+			if e.Source == ref {
+				m = e
+				break
+			}
+		}
+	}
+	dir, err := builtinDir(m)
+	return dir, &m, err
+}
+
 // builtinDir writes the embedded model of a builtin: source into the cache
 // (once) and returns its folder.
 func builtinDir(m modelreg.Model) (string, error) {
-	if name := strings.TrimPrefix(m.Source, modelreg.BuiltinScheme); name != defaultmodel.Name {
-		return "", fmt.Errorf("model %q (from %s): no built-in model %q (the binary holds only %q)", m.Name, m.File, name, defaultmodel.Name)
-	}
-	dir, err := defaultmodel.Dir("")
+	name := strings.TrimPrefix(m.Source, modelreg.BuiltinScheme)
+	b, err := builtin.ByName(name)
 	if err != nil {
-		return "", fmt.Errorf("built-in model: %w", err)
+		if m.File != "" {
+			return "", fmt.Errorf("model %q (from %s): %w", m.Name, m.File, err)
+		}
+		return "", err
+	}
+	dir, err := b.Dir("")
+	if err != nil {
+		return "", fmt.Errorf("built-in model %s: %w", name, err)
 	}
 	return dir, nil
 }

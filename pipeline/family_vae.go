@@ -1,0 +1,349 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/rng"
+	"github.com/imagegen/imagegen/shapes"
+)
+
+// The VAE family (ImagegenVAEPipeline): a conditional VAE whose decoder maps
+// a latent drawn from the prior N(0, I) and the prompt's shapes attributes
+// to a picture in one pass. Its encoder gives the approximate posterior, so
+// the family also has a likelihood bound (Likelihood).
+//
+// Folder: decoder/model.onnx (latent [B, Z], condition [B, 70] → sample
+// [B, 3, S, S], the mean of a Gaussian in [-1, 1]) and encoder/model.onnx
+// (sample, condition → mean, logvar [B, Z]), each with a config.json.
+
+// cvaeConfig is the decoder's config.json.
+type cvaeConfig struct {
+	LatentDim     int       `json:"latent_dim"`
+	ConditionSize int       `json:"condition_size"`
+	SampleSize    int       `json:"sample_size"`
+	OutputLogStd  []float64 `json:"output_log_std"`
+	Likelihood    string    `json:"likelihood"`
+}
+
+type vaePipeline struct {
+	dir string
+	cfg cvaeConfig
+
+	mu      sync.Mutex
+	opts    ort.Options
+	decoder *ort.Session
+	encoder *ort.Session // opened on first Likelihood call
+	closed  bool
+}
+
+func loadVAE(ctx context.Context, dir string, _ Family, _ *modelIndex, opts Options) (familyPipeline, error) {
+	p := &vaePipeline{dir: dir, opts: opts.Session}
+	cfgPath := filepath.Join(dir, "decoder", "config.json")
+	if err := readJSON(cfgPath, &p.cfg); err != nil {
+		return nil, err
+	}
+	c := p.cfg
+	if c.LatentDim <= 0 || c.SampleSize <= 0 || c.ConditionSize != shapes.ConditionSize || len(c.OutputLogStd) != 3 {
+		return nil, fmt.Errorf("%w: %s: want latent_dim > 0, sample_size > 0, condition_size %d and 3 output_log_std values, got %+v",
+			ErrNotCheckpoint, cfgPath, shapes.ConditionSize, c)
+	}
+	if c.Likelihood != "" && c.Likelihood != "gaussian" {
+		return nil, fmt.Errorf("%w: %s: likelihood %q (this pipeline knows \"gaussian\")", ErrNotCheckpoint, cfgPath, c.Likelihood)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var err error
+	p.decoder, err = openComponent(dir, "decoder", opts.Session,
+		[]ioSpec{{"latent", ort.Float32, []int64{-1, int64(c.LatentDim)}}, {"condition", ort.Float32, []int64{-1, int64(c.ConditionSize)}}},
+		[]ioSpec{{"sample", ort.Float32, []int64{-1, 3, int64(c.SampleSize), int64(c.SampleSize)}}})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *vaePipeline) defaultSize() (int, int) { return p.cfg.SampleSize, p.cfg.SampleSize }
+
+func (p *vaePipeline) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, s := range []*ort.Session{p.decoder, p.encoder} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	p.decoder, p.encoder = nil, nil
+	return nil
+}
+
+// checkOnePass refuses the request fields of iterative samplers, which a
+// one-pass decoder has no use for.
+func checkOnePass(r Request, family string) error {
+	switch {
+	case r.Scheduler != "" || len(r.SchedulerOpts) > 0:
+		return badRequest("the %s family decodes in one pass: it has no scheduler", family)
+	case r.Steps > 1:
+		return badRequest("the %s family decodes in one pass: steps do not apply (got %d)", family, r.Steps)
+	case r.Guidance != nil:
+		return badRequest("the %s family has no guidance scale", family)
+	case r.InitImage != nil || r.Mask != nil:
+		return badRequest("the %s family has no img2img or inpainting", family)
+	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "":
+		return badRequest("the %s family reads one prompt; negative and second prompts do not apply", family)
+	case r.NumImages < 0:
+		return badRequest("number of images must be positive, got %d", r.NumImages)
+	}
+	return nil
+}
+
+func (p *vaePipeline) generate(ctx context.Context, r Request) (*Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	start := time.Now()
+	if len(r.Prompts) == 0 {
+		return nil, badRequest("no prompt given")
+	}
+	if err := checkOnePass(r, "VAE"); err != nil {
+		return nil, err
+	}
+	if err := checkFixedSize(r, p.cfg.SampleSize); err != nil {
+		return nil, err
+	}
+	per := max(1, r.NumImages)
+	cond, err := attributeConditions(r.Prompts, per)
+	if err != nil {
+		return nil, err
+	}
+	n := len(r.Prompts) * per
+	z := make([]float32, n*p.cfg.LatentDim)
+	rng.New(r.Seed).Randn(z)
+	s := p.cfg.SampleSize
+	out := map[string]*ort.Tensor{"sample": {}}
+	in := map[string]ort.Tensor{
+		"latent":    {Shape: []int64{int64(n), int64(p.cfg.LatentDim)}, F32: z},
+		"condition": {Shape: []int64{int64(n), int64(p.cfg.ConditionSize)}, F32: cond},
+	}
+	if err := p.decoder.Run(ctx, in, out); err != nil {
+		return nil, fmt.Errorf("pipeline: decoder: %w", err)
+	}
+	res, err := imagesResult(out["sample"].F32, n, s, s)
+	if err != nil {
+		return nil, err
+	}
+	res.Latents, res.LatentShape = z, []int64{int64(n), int64(p.cfg.LatentDim)}
+	res.Seed, res.ModelFamily, res.DenoiserCalls = r.Seed, FamilyVAE, 1
+	res.Timings.Total = time.Since(start)
+	return res, nil
+}
+
+// likelihood returns bits/dim bounds of pictures under the model: the ELBO
+// (analytic KL, reconstruction term averaged over k posterior samples) and
+// the IWAE bound with k importance samples. The decoder's Gaussian is
+// discretized to the 256 levels of each 8-bit channel (edge bins open), so
+// the bounds are of the probability of the pictures' actual bytes and need
+// no dequantization noise.
+func (p *vaePipeline) likelihood(ctx context.Context, q LikelihoodRequest) (*LikelihoodResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	c := p.cfg
+	if p.encoder == nil {
+		enc, err := openComponent(p.dir, "encoder", p.opts,
+			[]ioSpec{{"sample", ort.Float32, []int64{-1, 3, int64(c.SampleSize), int64(c.SampleSize)}}, {"condition", ort.Float32, []int64{-1, int64(c.ConditionSize)}}},
+			[]ioSpec{{"mean", ort.Float32, []int64{-1, int64(c.LatentDim)}}, {"logvar", ort.Float32, []int64{-1, int64(c.LatentDim)}}})
+		if err != nil {
+			return nil, err
+		}
+		p.encoder = enc
+	}
+	s, zd, k := c.SampleSize, c.LatentDim, q.Samples
+	dims := 3 * s * s
+	gen := rng.New(q.Seed)
+	res := &LikelihoodResult{Samples: k, Images: len(q.Images)}
+	eps := make([]float32, k*zd)
+	zs := make([]float32, k*zd)
+	condK := make([]float32, k*c.ConditionSize)
+	for i, img := range q.Images {
+		if b := img.Bounds(); b.Dx() != s || b.Dy() != s {
+			return nil, badRequest("picture %d is %dx%d; this model scores %dx%d pictures", i, b.Dx(), b.Dy(), s, s)
+		}
+		x, err := imageio.ImageTensor(img, s, s)
+		if err != nil {
+			return nil, err
+		}
+		cond, err := attributeConditions([]string{q.Prompts[i]}, 1)
+		if err != nil {
+			return nil, err
+		}
+		post := map[string]*ort.Tensor{"mean": {}, "logvar": {}}
+		if err := p.encoder.Run(ctx, map[string]ort.Tensor{
+			"sample":    {Shape: []int64{1, 3, int64(s), int64(s)}, F32: x},
+			"condition": {Shape: []int64{1, int64(c.ConditionSize)}, F32: cond},
+		}, post); err != nil {
+			return nil, fmt.Errorf("pipeline: encoder: %w", err)
+		}
+		mean, logvar := post["mean"].F32, post["logvar"].F32
+		gen.Randn(eps)
+		kl := 0.0
+		for j := range zd {
+			m, lv := float64(mean[j]), float64(logvar[j])
+			kl += 0.5 * (m*m + math.Exp(lv) - 1 - lv)
+		}
+		for t := range k {
+			copy(condK[t*c.ConditionSize:], cond)
+			for j := range zd {
+				zs[t*zd+j] = mean[j] + float32(math.Exp(0.5*float64(logvar[j])))*eps[t*zd+j]
+			}
+		}
+		out := map[string]*ort.Tensor{"sample": {}}
+		if err := p.decoder.Run(ctx, map[string]ort.Tensor{
+			"latent":    {Shape: []int64{int64(k), int64(zd)}, F32: zs},
+			"condition": {Shape: []int64{int64(k), int64(c.ConditionSize)}, F32: condK},
+		}, out); err != nil {
+			return nil, fmt.Errorf("pipeline: decoder: %w", err)
+		}
+		logW := make([]float64, k)
+		recon := 0.0
+		for t := range k {
+			lp := discretizedGaussianLogProb(x, out["sample"].F32[t*dims:(t+1)*dims], c.OutputLogStd, s*s)
+			recon += lp
+			// log p(z) − log q(z|x): the ε terms of q cancel against
+			// the prior's except for the scale.
+			lw := lp
+			for j := range zd {
+				zj, e := float64(zs[t*zd+j]), float64(eps[t*zd+j])
+				lw += -0.5*zj*zj + 0.5*e*e + 0.5*float64(logvar[j])
+			}
+			logW[t] = lw
+		}
+		elbo := recon/float64(k) - kl
+		iwae := logMeanExp(logW)
+		res.ELBOBitsPerDim += -elbo / (float64(dims) * math.Ln2)
+		res.IWAEBitsPerDim += -iwae / (float64(dims) * math.Ln2)
+		res.KL += kl
+	}
+	n := float64(len(q.Images))
+	res.ELBOBitsPerDim /= n
+	res.IWAEBitsPerDim /= n
+	res.KL /= n
+	return res, nil
+}
+
+// discretizedGaussianLogProb is log P(x | mean) of pictures whose channels
+// take the 256 values v/127.5 − 1 (CHW, plane pixels per channel), each
+// the mass of N(mean, σ_c²) over its bin of width 2/255, the first and
+// last bins extending to ∓∞.
+func discretizedGaussianLogProb(x, mean []float32, logStd []float64, plane int) float64 {
+	const half = 1.0 / 255
+	total := 0.0
+	for i, xv := range x {
+		c := i / plane
+		sigma := math.Exp(logStd[c])
+		v, m := float64(xv), float64(mean[i])
+		lo, hi := (v-half-m)/sigma, (v+half-m)/sigma
+		var p float64
+		switch {
+		case v <= -1+half:
+			p = normCDF(hi)
+		case v >= 1-half:
+			p = normCDF(-lo)
+		case lo > 0: // both in the upper tail: subtract the smaller tails
+			p = normCDF(-lo) - normCDF(-hi)
+		default:
+			p = normCDF(hi) - normCDF(lo)
+		}
+		if p < 1e-300 || math.IsNaN(p) {
+			// Far in a tail: the density at the bin's centre times its width.
+			d := (v - m) / sigma
+			total += -0.5*d*d - math.Log(sigma) - 0.5*math.Log(2*math.Pi) + math.Log(2*half)
+			continue
+		}
+		total += math.Log(p)
+	}
+	return total
+}
+
+func normCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
+
+func logMeanExp(v []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = math.Max(m, x)
+	}
+	s := 0.0
+	for _, x := range v {
+		s += math.Exp(x - m)
+	}
+	return m + math.Log(s/float64(len(v)))
+}
+
+// LikelihoodRequest asks for bits/dim bounds of pictures under a model
+// with a likelihood (Pipeline.Likelihood).
+type LikelihoodRequest struct {
+	// Images are the pictures (the model's size); Prompts their captions,
+	// one per picture, which condition the model ("" = unconditional).
+	Images  []image.Image
+	Prompts []string
+	// Samples is the number of importance samples k (0 = 1).
+	Samples int
+	Seed    uint64
+}
+
+func (q *LikelihoodRequest) validate() error {
+	if len(q.Images) == 0 {
+		return badRequest("no pictures to score")
+	}
+	if len(q.Prompts) != len(q.Images) {
+		return badRequest("%d prompts for %d pictures: give one per picture", len(q.Prompts), len(q.Images))
+	}
+	if q.Samples < 0 || q.Samples > 4096 {
+		return badRequest("importance samples must be in 1..4096, got %d", q.Samples)
+	}
+	if q.Samples == 0 {
+		q.Samples = 1
+	}
+	return nil
+}
+
+// LikelihoodResult holds bounds on the negative log-likelihood in bits per
+// dimension (per channel of each pixel), averaged over the pictures: the
+// lower the better, and the true value is at most each bound.
+type LikelihoodResult struct {
+	Images, Samples int
+	ELBOBitsPerDim  float64 // −ELBO / (D ln 2)
+	IWAEBitsPerDim  float64 // −IWAE_k / (D ln 2); equals the ELBO's estimate at k = 1
+	KL              float64 // mean KL(q(z|x) ‖ p(z)) in nats
+}
+
+// likelihoodFamily is implemented by families with a likelihood.
+type likelihoodFamily interface {
+	likelihood(ctx context.Context, q LikelihoodRequest) (*LikelihoodResult, error)
+}
+
+// Likelihood returns bits/dim bounds of the pictures under the model.
+// Families without a likelihood return ErrNotSupported.
+func (p *Pipeline) Likelihood(ctx context.Context, q LikelihoodRequest) (*LikelihoodResult, error) {
+	l, ok := p.impl.(likelihoodFamily)
+	if !ok {
+		return nil, fmt.Errorf("%w: the %s family has no likelihood", ErrNotSupported, p.family)
+	}
+	return l.likelihood(ctx, q)
+}

@@ -1,0 +1,125 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/imagegen/imagegen/ort"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	// Session configures every ONNX Runtime session (device, threads,
+	// graph optimization).
+	Session ort.Options
+	// LowMem holds one model at a time: each Generate opens the text
+	// encoders, then the denoiser, then the VAE, releasing each when its
+	// phase ends. Peak memory is then that of the largest component (the
+	// UNet) instead of all of them, at the cost of reloading every call.
+	// Families without separate phases ignore it.
+	LowMem bool
+}
+
+// Pipeline is a loaded checkpoint of any family. Its methods are safe for
+// concurrent use; Generate calls are serialized.
+type Pipeline struct {
+	dir      string
+	class    string
+	family   Family
+	defaults Defaults
+	impl     familyPipeline
+}
+
+// familyPipeline is what each family's room implements: one sampling loop
+// over its own sessions. Optional abilities (a likelihood, an image codec)
+// are further interfaces the Pipeline looks for.
+type familyPipeline interface {
+	// generate runs a request whose zero fields the checkpoint's defaults
+	// have already filled.
+	generate(ctx context.Context, r Request) (*Result, error)
+	// defaultSize is the picture size when the request and the
+	// checkpoint's defaults give none.
+	defaultSize() (height, width int)
+	close() error
+}
+
+// ErrNotCheckpoint is returned by Load for a folder that is not an
+// exported checkpoint (or misses a component its family needs).
+var ErrNotCheckpoint = errors.New("pipeline: not an exported checkpoint")
+
+// ErrNotSupported is returned (wrapped) by methods that the checkpoint's
+// family has no use for: a likelihood of a diffusion model, codes of a
+// VAE, generation from a VQ-VAE that has no prior.
+var ErrNotSupported = errors.New("pipeline: not supported by this model family")
+
+// Load opens the checkpoint folder dir: model_index.json's _class_name (or,
+// without one, the component folders) picks the family, whose loader reads
+// the component configs and opens the ONNX sessions. The generation
+// defaults of model_index.json ("imagegen_defaults") apply to every
+// Generate call that leaves a field at zero.
+func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is a file, want the checkpoint folder", ErrNotCheckpoint, dir)
+	}
+	fam, idx, err := detectFamily(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.Defaults.validate(); err != nil {
+		return nil, fmt.Errorf("pipeline: %s: model_index.json: %w", dir, err)
+	}
+	load := familyLoaders[fam]
+	impl, err := load(ctx, dir, fam, idx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{dir: dir, class: idx.ClassName, family: fam, defaults: idx.Defaults, impl: impl}, nil
+}
+
+// Generate runs one request: the checkpoint's defaults fill the fields
+// left at zero, then the family's pipeline runs it. It stops within one
+// model call when ctx is cancelled.
+func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
+	p.defaults.apply(&r)
+	return p.impl.generate(ctx, r)
+}
+
+// Family returns the detected pipeline family.
+func (p *Pipeline) Family() Family { return p.family }
+
+// Class returns model_index.json's _class_name ("" when the family was
+// read off the folders).
+func (p *Pipeline) Class() string { return p.class }
+
+// Dir returns the checkpoint folder.
+func (p *Pipeline) Dir() string { return p.dir }
+
+// Defaults returns the generation settings the checkpoint suggests.
+func (p *Pipeline) Defaults() Defaults { return p.defaults }
+
+// VAEScale returns the latent-diffusion VAE's downsampling factor (8 for
+// real checkpoints), or 1 for families without a latent space.
+func (p *Pipeline) VAEScale() int {
+	if d, ok := p.impl.(*diffusionPipeline); ok {
+		return d.vaeScale
+	}
+	return 1
+}
+
+// DefaultSize returns the picture size used when a request gives none: the
+// checkpoint's defaults, else its family's (diffusers' for diffusion).
+func (p *Pipeline) DefaultSize() (height, width int) {
+	if p.defaults.Height > 0 && p.defaults.Width > 0 {
+		return p.defaults.Height, p.defaults.Width
+	}
+	return p.impl.defaultSize()
+}
+
+// Close releases every session. It is safe to call more than once.
+func (p *Pipeline) Close() error { return p.impl.close() }
