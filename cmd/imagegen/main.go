@@ -33,6 +33,8 @@ func newApp() *cli.App {
 			exportCommand(),
 			trainCommand(),
 			evalCommand(),
+			encodeCommand(),
+			decodeCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.
@@ -61,9 +63,15 @@ func usageError(command string) cli.OnUsageErrorFunc {
 	}
 }
 
-func main() {
+// run runs the command line args (args[0] is the program name), letting
+// the commands that take files or a prompt have flags after them.
+func run(args []string) error {
 	app := newApp()
-	if err := app.Run(interspersed(app, os.Args, "generate")); err != nil {
+	return app.Run(interspersed(app, args, "generate", "encode", "decode"))
+}
+
+func main() {
+	if err := run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "imagegen:", oneLine(err.Error()))
 		os.Exit(1)
 	}

@@ -20,7 +20,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	}
 	saved := os.Stdout
 	os.Stdout = w
-	runErr := newApp().Run(append([]string{"imagegen"}, args...))
+	runErr := run(append([]string{"imagegen"}, args...))
 	os.Stdout = saved
 	w.Close()
 	var out bytes.Buffer
