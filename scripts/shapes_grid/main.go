@@ -3,6 +3,10 @@
 //
 //	go run ./scripts/shapes_grid -n 24 -size 64 -o /tmp/shapes_grid.png
 //
+// With -from DIR it tiles the pictures an `imagegen eval --save-dir DIR`
+// run wrote (000.png, 001.png, ...) with the prompts stored in their PNG
+// text, the README's sample grid of each model family.
+//
 // Each cell shows one sample scaled up with nearest-neighbour pixels (so
 // the anti-aliasing stays visible) above its caption, wrapped.
 package main
@@ -15,12 +19,14 @@ import (
 	"image/draw"
 	"image/png"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/shapes"
 )
 
@@ -32,14 +38,47 @@ func main() {
 	first := flag.Int("first", 0, "index of the first sample")
 	split := flag.String("split", "train", "train or held-out")
 	out := flag.String("o", "shapes_grid.png", "output PNG")
+	from := flag.String("from", "", "tile the pictures of an `imagegen eval --save-dir` folder instead of dataset samples")
 	flag.Parse()
-	if err := run(*n, *cols, *size, *scale, *first, *split, *out); err != nil {
+	if err := run(*n, *cols, *size, *scale, *first, *split, *from, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "shapes_grid:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, cols, size, scale, first int, splitName, out string) error {
+// cell is one picture of the grid and its caption.
+type cell struct {
+	img     image.Image
+	caption string
+}
+
+// cells returns n pictures: dataset samples, or those of an eval folder.
+func cells(n, size, first int, split shapes.Split, from string) ([]cell, error) {
+	var out []cell
+	for i := range n {
+		if from == "" {
+			s, err := shapes.Dataset{Split: split, Size: size}.Sample(first + i)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cell{s.Image, s.Caption})
+			continue
+		}
+		path := filepath.Join(from, fmt.Sprintf("%03d.png", first+i))
+		img, err := imageio.LoadImage(path)
+		if err != nil {
+			return nil, err
+		}
+		text, err := imageio.ReadPNGText(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cell{img, text["parameters"]})
+	}
+	return out, nil
+}
+
+func run(n, cols, size, scale, first int, splitName, from, out string) error {
 	if n < 1 || cols < 1 {
 		return fmt.Errorf("-n and -cols must be positive")
 	}
@@ -61,21 +100,20 @@ func run(n, cols, size, scale, first int, splitName, out string) error {
 	rows := (n + cols - 1) / cols
 	grid := image.NewNRGBA(image.Rect(0, 0, cols*(cellW+pad)+pad, rows*cellH+pad))
 	draw.Draw(grid, grid.Bounds(), image.NewUniform(color.NRGBA{200, 200, 200, 255}), image.Point{}, draw.Src)
-	ds := shapes.Dataset{Split: split, Size: size}
-	for i := range n {
-		s, err := ds.Sample(first + i)
-		if err != nil {
-			return err
-		}
+	cs, err := cells(n, size, first, split, from)
+	if err != nil {
+		return err
+	}
+	for i, s := range cs {
 		x0 := pad + (i%cols)*(cellW+pad)
 		y0 := pad + (i/cols)*cellH
 		for y := range size * scale {
 			for x := range size * scale {
-				grid.Set(x0+x, y0+y, s.Image.At(x/scale, y/scale))
+				grid.Set(x0+x, y0+y, s.img.At(x/scale, y/scale))
 			}
 		}
 		d := font.Drawer{Dst: grid, Src: image.NewUniform(color.Black), Face: face}
-		for l, line := range wrap(s.Caption, cellW/7) {
+		for l, line := range wrap(s.caption, cellW/7) {
 			if l == textLines {
 				break
 			}
