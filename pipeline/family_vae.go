@@ -130,6 +130,17 @@ func (p *vaePipeline) generate(ctx context.Context, r Request) (*Result, error) 
 	n := len(r.Prompts) * per
 	z := make([]float32, n*p.cfg.LatentDim)
 	rng.New(r.Seed).Randn(z)
+	res, err := p.decode(ctx, z, cond, n)
+	if err != nil {
+		return nil, err
+	}
+	res.Seed = r.Seed
+	res.Timings.Total = time.Since(start)
+	return res, nil
+}
+
+// decode runs the decoder on n latents and their conditions.
+func (p *vaePipeline) decode(ctx context.Context, z, cond []float32, n int) (*Result, error) {
 	s := p.cfg.SampleSize
 	out := map[string]*ort.Tensor{"sample": {}}
 	in := map[string]ort.Tensor{
@@ -143,10 +154,61 @@ func (p *vaePipeline) generate(ctx context.Context, r Request) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	res.Latents, res.LatentShape = z, []int64{int64(n), int64(p.cfg.LatentDim)}
-	res.Seed, res.ModelFamily, res.DenoiserCalls = r.Seed, FamilyVAE, 1
-	res.Timings.Total = time.Since(start)
+	res.Latents, res.LatentShape = append([]float32(nil), z...), []int64{int64(n), int64(p.cfg.LatentDim)}
+	res.ModelFamily, res.DenoiserCalls = FamilyVAE, 1
 	return res, nil
+}
+
+// decodeLatents decodes given latents [N, Z] (as Generate's Result.Latents
+// holds them) with one prompt for all or one per latent.
+func (p *vaePipeline) decodeLatents(ctx context.Context, z []float32, shape []int, prompts []string) (*Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	zd := p.cfg.LatentDim
+	if len(shape) != 2 || shape[1] != zd || shape[0] < 1 || len(z) != shape[0]*zd {
+		return nil, badRequest("latents of shape %v: this VAE decodes float32 latents [N, %d]", shape, zd)
+	}
+	for i, v := range z {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, badRequest("latent value %d is %v", i, v)
+		}
+	}
+	n := shape[0]
+	if len(prompts) != 1 && len(prompts) != n {
+		return nil, badRequest("%d prompts for %d latents: give one for all or one per latent", len(prompts), n)
+	}
+	var cond []float32
+	var err error
+	if len(prompts) == 1 {
+		cond, err = attributeConditions(prompts, n)
+	} else {
+		cond, err = attributeConditions(prompts, 1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.decode(ctx, z, cond, n)
+}
+
+// latentDecoder is implemented by families that decode given latents.
+type latentDecoder interface {
+	decodeLatents(ctx context.Context, z []float32, shape []int, prompts []string) (*Result, error)
+}
+
+// DecodeLatents decodes latents as a family's Generate would decode the
+// ones it draws (the VAE family: float32 [N, latent_dim], with the prompts
+// that condition them: one for all, or one per latent). Latents of the
+// wrong shape are ErrBadRequest; families without such a decoder return
+// ErrNotSupported.
+func (p *Pipeline) DecodeLatents(ctx context.Context, z []float32, shape []int, prompts []string) (*Result, error) {
+	d, ok := p.impl.(latentDecoder)
+	if !ok {
+		return nil, fmt.Errorf("%w: the %s family has no latent decoder", ErrNotSupported, p.family)
+	}
+	return d.decodeLatents(ctx, z, shape, prompts)
 }
 
 // likelihood returns bits/dim bounds of pictures under the model: the ELBO

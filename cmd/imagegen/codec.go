@@ -38,24 +38,28 @@ func encodeCommand() *cli.Command {
 func decodeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "decode",
-		Usage:     "turn VQ-VAE codes (an integer .npy of codebook indices) back into pictures",
-		ArgsUsage: "CODES.npy",
+		Usage:     "turn VQ-VAE codes (an integer .npy of codebook indices), or VAE latents, back into pictures",
+		ArgsUsage: "CODES.npy | LATENTS.npy",
 		Description: "Reads an integer .npy array [N, h, w] (or [h, w] for one picture) of codebook indices and decodes it\n" +
 			"with the model's vq_decoder. With several pictures and a .png output the files are numbered\n" +
-			"(out-1.png, out-2.png, ...); a .npy output holds float32 [N, H, W, 3] in [0, 1].\n\n" +
+			"(out-1.png, out-2.png, ...); a .npy output holds float32 [N, H, W, 3] in [0, 1].\n" +
+			"With a latent decoder (builtin:vae) it reads float32 latents [N, latent_dim], as generate --save-latents\n" +
+			"writes them, and decodes them with --prompt (one for all, or one per latent).\n\n" +
 			"Examples:\n" +
-			"   imagegen decode --model builtin:vqvae codes.npy -o img.png",
+			"   imagegen decode --model builtin:vqvae codes.npy -o img.png\n" +
+			"   imagegen decode --model builtin:vae z.npy --prompt \"a red circle\" -o img.png",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: "builtin:vqvae", Usage: "VQ-VAE checkpoint folder or builtin:NAME"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "out.png", Usage: "output `FILE` (.png or .npy)"},
+			&cli.StringSliceFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt conditioning VAE latents (repeat for one per latent)"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 		},
 		Action: runDecode,
 	}
 }
 
-// openCodec loads the --model pipeline and checks that it has codes.
-func openCodec(c *cli.Context, command string) (*pipeline.Pipeline, string, error) {
+// openModel loads the --model pipeline.
+func openModel(c *cli.Context, command string) (*pipeline.Pipeline, string, error) {
 	dir, entry, err := resolveModel(c, c.String("model"))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", command, err)
@@ -70,10 +74,6 @@ func openCodec(c *cli.Context, command string) (*pipeline.Pipeline, string, erro
 	p, err := pipeline.Load(c.Context, dir, pipeline.Options{Session: ort.Options{IntraOpThreads: c.Int("threads")}})
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", command, err)
-	}
-	if p.CodebookSize() == 0 {
-		p.Close()
-		return nil, "", fmt.Errorf("%s: model %s is a %s model; codes need an image tokenizer such as builtin:vqvae", command, name, p.Family())
 	}
 	return p, name, nil
 }
@@ -94,11 +94,14 @@ func runEncode(c *cli.Context) error {
 		}
 		imgs = append(imgs, img)
 	}
-	p, _, err := openCodec(c, "encode")
+	p, name, err := openModel(c, "encode")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if p.CodebookSize() == 0 {
+		return fmt.Errorf("encode: model %s is a %s model; codes need an image tokenizer such as builtin:vqvae", name, p.Family())
+	}
 	codes, err := p.EncodeImages(c.Context, imgs)
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
@@ -115,16 +118,56 @@ func runEncode(c *cli.Context) error {
 
 func runDecode(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return fmt.Errorf("decode: want one CODES.npy argument, got %d", c.NArg())
+		return fmt.Errorf("decode: want one .npy argument, got %d", c.NArg())
 	}
 	in := c.Args().First()
 	out := c.String("output")
 	if ext := strings.ToLower(filepath.Ext(out)); ext != ".png" && ext != ".npy" {
 		return fmt.Errorf("decode: output %s: want a .png or .npy file name", out)
 	}
-	shape, data, err := imageio.LoadNPYInt64(in)
+	if _, err := os.Stat(in); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	p, name, err := openModel(c, "decode")
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	prompts := c.StringSlice("prompt")
+	var res *pipeline.Result
+	if p.CodebookSize() > 0 {
+		if len(prompts) > 0 {
+			return fmt.Errorf("decode: a %s model decodes codes alone; --prompt applies to latent decoders (builtin:vae)", p.Family())
+		}
+		res, err = decodeCodesFile(c, p, in)
+		prompts = []string{"decoded from " + filepath.Base(in)}
+	} else {
+		if len(prompts) == 0 {
+			return fmt.Errorf("decode: latents of a %s model need the prompt that conditions them: pass --prompt", p.Family())
+		}
+		res, err = decodeLatentsFile(c, p, in, prompts)
+	}
+	if err != nil {
+		return err
+	}
+	if len(prompts) != 1 && len(prompts) != res.N {
+		prompts = prompts[:1]
+	}
+	paths, err := writeOutputs(out, res, &pipeline.Request{Prompts: prompts}, name)
 	if err != nil {
 		return fmt.Errorf("decode: %w", err)
+	}
+	for _, p := range paths {
+		fmt.Println(p)
+	}
+	return nil
+}
+
+// decodeCodesFile decodes an integer .npy of codes [N, h, w] or [h, w].
+func decodeCodesFile(c *cli.Context, p *pipeline.Pipeline, in string) (*pipeline.Result, error) {
+	shape, data, err := imageio.LoadNPYInt64(in)
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	codes := &pipeline.Codes{Indices: data}
 	switch len(shape) {
@@ -133,24 +176,25 @@ func runDecode(c *cli.Context) error {
 	case 3:
 		codes.N, codes.H, codes.W = shape[0], shape[1], shape[2]
 	default:
-		return fmt.Errorf("decode: %s: array of shape %v; want codes [N, h, w] or [h, w]", in, shape)
+		return nil, fmt.Errorf("decode: %s: array of shape %v; want codes [N, h, w] or [h, w]", in, shape)
 	}
-	p, name, err := openCodec(c, "decode")
-	if err != nil {
-		return err
-	}
-	defer p.Close()
 	res, err := p.DecodeCodes(c.Context, codes)
 	if err != nil {
-		return fmt.Errorf("decode: %s: %w", in, err)
+		return nil, fmt.Errorf("decode: %s: %w", in, err)
 	}
-	req := &pipeline.Request{Prompts: []string{"decoded from " + filepath.Base(in)}}
-	paths, err := writeOutputs(out, res, req, name)
+	return res, nil
+}
+
+// decodeLatentsFile decodes a float32 .npy of latents (what generate
+// --save-latents wrote) with their prompts.
+func decodeLatentsFile(c *cli.Context, p *pipeline.Pipeline, in string, prompts []string) (*pipeline.Result, error) {
+	shape, data, err := imageio.LoadNPY(in)
 	if err != nil {
-		return fmt.Errorf("decode: %w", err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
-	for _, p := range paths {
-		fmt.Println(p)
+	res, err := p.DecodeLatents(c.Context, data, shape, prompts)
+	if err != nil {
+		return nil, fmt.Errorf("decode: %s: %w", in, err)
 	}
-	return nil
+	return res, nil
 }

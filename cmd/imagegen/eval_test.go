@@ -104,7 +104,7 @@ func TestBuiltinModelByName(t *testing.T) {
 	if err := os.WriteFile("models.yaml", []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"--model", "default"}, {}} {
+	for _, args := range [][]string{{"--model", "default"}, {"--model", "builtin:default"}, {}} {
 		got, err := builtinCLI(t, append([]string{"generate", "--json", "-o", "x.png"}, append(args, "a green heart")...)...)
 		if err != nil {
 			t.Fatalf("%q: %v", args, err)
@@ -112,5 +112,12 @@ func TestBuiltinModelByName(t *testing.T) {
 		if !strings.Contains(got, `"steps": 3`) || !strings.Contains(got, "DDIMScheduler") {
 			t.Errorf("%q: the user's defaults (DDIM, 3 steps) were not applied:\n%s", args, got)
 		}
+	}
+}
+
+func TestUnknownBuiltin(t *testing.T) {
+	_, err := builtinCLI(t, "generate", "--model", "builtin:teleport", "-o", filepath.Join(t.TempDir(), "x.png"), "a red circle")
+	if err == nil || !strings.Contains(err.Error(), "teleport") || !strings.Contains(err.Error(), "default, vae, vqvae") {
+		t.Fatalf("got %v, want an error naming the unknown model and listing the built-in ones", err)
 	}
 }
