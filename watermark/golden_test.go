@@ -27,7 +27,8 @@ const goldenEnv = "IMAGEGEN_WATERMARK_GOLDENS"
 
 type goldenCase struct {
 	Name          string  `json:"name"`
-	Path          string  `json:"path"` // "uint8" or "diffusers-float"
+	Path          string  `json:"path"`   // "uint8" or "diffusers-float"
+	Method        Method  `json:"method"` // "" means dwtDct
 	H             int     `json:"h"`
 	W             int     `json:"w"`
 	Bits          []uint8 `json:"bits"`
@@ -37,17 +38,25 @@ type goldenCase struct {
 	orig, marked *image.NRGBA
 }
 
+func (c *goldenCase) method() Method {
+	if c.Method == "" {
+		return DwtDct
+	}
+	return c.Method
+}
+
 type goldenSet struct {
 	cases []*goldenCase
 	err   error
 }
 
 var (
-	goldensOnce sync.Once
-	goldens     goldenSet
+	goldensMu  sync.Mutex
+	goldenSets = map[string]*goldenSet{}
 )
 
-// goldenDir returns the folder holding wm_refs.json, or "".
+// goldenDir returns the folder holding the shared goldens' wm_refs.json,
+// or "".
 func goldenDir() string {
 	if d := os.Getenv(goldenEnv); d != "" {
 		return d
@@ -67,19 +76,45 @@ func goldenDir() string {
 	}
 }
 
-// loadGoldens returns every golden case with its pictures, skipping t
-// when the goldens are absent.
-func loadGoldens(t testing.TB) []*goldenCase {
+// goldenCases returns the cases of the shared goldens, when present, and
+// of testdata/, which holds more sizes and the dwtDctSvd method (see
+// testdata/README.md). It logs when the shared goldens are absent.
+func goldenCases(t testing.TB) []*goldenCase {
+	t.Helper()
+	var all []*goldenCase
+	if dir := goldenDir(); dir != "" {
+		all = append(all, readGoldenSet(t, dir)...)
+	} else {
+		t.Log("shared watermark goldens not found (expected ../shared/watermark beside the repository, or set " + goldenEnv + "); testing testdata/ only")
+	}
+	return append(all, readGoldenSet(t, "testdata")...)
+}
+
+// sharedGoldenCases returns only the shared goldens' cases, skipping t
+// when they are absent.
+func sharedGoldenCases(t testing.TB) []*goldenCase {
 	t.Helper()
 	dir := goldenDir()
 	if dir == "" {
 		t.Skip("watermark goldens not found: expected ../shared/watermark beside the repository (or set " + goldenEnv + ")")
 	}
-	goldensOnce.Do(func() { goldens.cases, goldens.err = readGoldens(dir) })
-	if goldens.err != nil {
-		t.Fatalf("goldens in %s: %v", dir, goldens.err)
+	return readGoldenSet(t, dir)
+}
+
+func readGoldenSet(t testing.TB, dir string) []*goldenCase {
+	t.Helper()
+	goldensMu.Lock()
+	defer goldensMu.Unlock()
+	set, ok := goldenSets[dir]
+	if !ok {
+		set = &goldenSet{}
+		set.cases, set.err = readGoldens(dir)
+		goldenSets[dir] = set
 	}
-	return goldens.cases
+	if set.err != nil {
+		t.Fatalf("goldens in %s: %v", dir, set.err)
+	}
+	return set.cases
 }
 
 func readGoldens(dir string) ([]*goldenCase, error) {
@@ -176,14 +211,14 @@ func diffBits(got, want []uint8) []int {
 }
 
 func TestGoldenDecode(t *testing.T) {
-	for _, c := range loadGoldens(t) {
+	for _, c := range goldenCases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			for _, pic := range []struct {
 				name string
 				img  *image.NRGBA
 				want []uint8
 			}{{"marked", c.marked, c.DecodedMarked}, {"orig", c.orig, c.DecodedOrig}} {
-				got, err := Decode(pic.img, len(c.Bits), DwtDct)
+				got, err := Decode(pic.img, len(c.Bits), c.method())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -200,13 +235,13 @@ func TestGoldenDecode(t *testing.T) {
 const minAgreement = 0.999
 
 func TestGoldenEncode(t *testing.T) {
-	for _, c := range loadGoldens(t) {
+	for _, c := range goldenCases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			var got *image.NRGBA
 			switch c.Path {
 			case "uint8":
 				var err error
-				if got, err = Encode(c.orig, c.Bits, DwtDct); err != nil {
+				if got, err = Encode(c.orig, c.Bits, c.method()); err != nil {
 					t.Fatal(err)
 				}
 			case "diffusers-float":
@@ -255,7 +290,7 @@ func applySDXLToPicture(t *testing.T, img *image.NRGBA) *image.NRGBA {
 // pixel values in [0, 255], the input the goldens were made from, and
 // checks that it reproduces the library's bytes.
 func TestGoldenEncodeFloatExact(t *testing.T) {
-	for _, c := range loadGoldens(t) {
+	for _, c := range goldenCases(t) {
 		if c.Path != "diffusers-float" {
 			continue
 		}
