@@ -245,7 +245,7 @@ func TestGoldenEncode(t *testing.T) {
 					t.Fatal(err)
 				}
 			case "diffusers-float":
-				got = applySDXLToPicture(t, c.orig)
+				got = applySDXLToPicture(t, c.orig, c.Bits)
 			default:
 				t.Fatalf("unknown golden path %q", c.Path)
 			}
@@ -260,10 +260,11 @@ func TestGoldenEncode(t *testing.T) {
 	}
 }
 
-// applySDXLToPicture runs ApplySDXL as the SDXL pipeline would on a
-// picture given as 8-bit pixels, and post-processes the result to bytes
-// as diffusers' VaeImageProcessor does.
-func applySDXLToPicture(t *testing.T, img *image.NRGBA) *image.NRGBA {
+// applySDXLToPicture runs ApplySDXL (with payload bits, which are
+// SDXLBits in the goldens of diffusers' own use) as the SDXL pipeline would
+// on a picture given as 8-bit pixels, and post-processes the result to
+// bytes as diffusers' VaeImageProcessor does.
+func applySDXLToPicture(t *testing.T, img *image.NRGBA, bits []uint8) *image.NRGBA {
 	t.Helper()
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	plane := w * h
@@ -273,7 +274,11 @@ func applySDXLToPicture(t *testing.T, img *image.NRGBA) *image.NRGBA {
 			x[c*plane+i] = float32(img.Pix[4*i+c])/127.5 - 1
 		}
 	}
-	if err := ApplySDXL(x, []int{1, 3, h, w}); err != nil {
+	apply := func() error { return applyWatermarker(x, []int{1, 3, h, w}, bits) }
+	if FormatHex(bits) == FormatHex(SDXLBits()) && len(bits) == 48 {
+		apply = func() error { return ApplySDXL(x, []int{1, 3, h, w}) }
+	}
+	if err := apply(); err != nil {
 		t.Fatal(err)
 	}
 	out := image.NewNRGBA(img.Rect)

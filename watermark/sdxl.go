@@ -43,6 +43,11 @@ const sdxlMinWidth = 256
 // checks only the width; a picture 256 or more wide but under 256*256
 // pixels is refused by invisible-watermark, and is ErrTooSmall here.
 func ApplySDXL(images []float32, shape []int) error {
+	return applyWatermarker(images, shape, SDXLBits())
+}
+
+// applyWatermarker is ApplySDXL with any payload.
+func applyWatermarker(images []float32, shape []int, payload []uint8) error {
 	if len(shape) != 4 || shape[1] != 3 || shape[0] < 0 || shape[2] < 1 || shape[3] < 1 {
 		return fmt.Errorf("watermark: images shape %v, want [N, 3, H, W]", shape)
 	}
@@ -57,7 +62,6 @@ func ApplySDXL(images []float32, shape []int) error {
 		return err
 	}
 	r, _ := ruleFor(DwtDct)
-	payload := SDXLBits()
 	plane := h * w
 	for i := 0; i < n; i++ {
 		img := images[i*3*plane:][:3*plane]

@@ -227,18 +227,14 @@ func Decode(img image.Image, n int, m Method) ([]uint8, error) {
 	}
 	// Only the blocks' share of the approximation is needed: ca is
 	// (h/4*2) x (w/4*2) and its whole blocks cover 8 pixels per block.
-	bw, bh := (w/4*2)/blockSize*8, (h/4*2)/blockSize*8
-	plane := make([]float64, bw*bh)
-	uPlane(img, plane, bw, bh)
-
-	var sb subbands[float64]
-	dwt2(plane, bh, bw, &sb)
+	cw, ch := (w/4*2)/blockSize*blockSize, (h/4*2)/blockSize*blockSize
+	ca := approxOfU(img, cw, ch)
 	ones, votes := make([]int, n), make([]int, n)
 	var blk [16]float64
 	num := 0
-	forEachBlock(sb.ca, sb.w, sb.h, func(idx *[16]int) {
+	forEachBlock(ca, cw, ch, func(idx *[16]int) {
 		for k, i := range idx {
-			blk[k] = sb.ca[i]
+			blk[k] = ca[i]
 		}
 		ones[num%n] += int(r.infer(&blk))
 		votes[num%n]++
@@ -255,9 +251,10 @@ func Decode(img image.Image, n int, m Method) ([]uint8, error) {
 	return bits, nil
 }
 
-// uPlane fills plane (w x h, stride w) with the U channel of the top-left
-// w x h pixels of img, as cv2.cvtColor(bgr, COLOR_BGR2YUV) computes it.
-func uPlane(img image.Image, plane []float64, w, h int) {
+// approxOfU returns the top-left cw x ch of the Haar approximation of
+// img's U plane (cv2.cvtColor(bgr, COLOR_BGR2YUV)[..., 1]), computed as
+// dwt2 computes it, without the detail planes the decoder does not read.
+func approxOfU(img image.Image, cw, ch int) []float64 {
 	var pix []uint8
 	var stride int
 	switch m := img.(type) {
@@ -272,14 +269,27 @@ func uPlane(img image.Image, plane []float64, w, h int) {
 		m := toNRGBA(img)
 		pix, stride = m.Pix, m.Stride
 	}
-	for row := 0; row < h; row++ {
-		line := pix[row*stride:]
-		out := plane[row*w:][:w]
-		for col := range out {
-			p := line[4*col:][:3]
-			out[col] = float64(uOfRGB8(p[0], p[1], p[2]))
+	s := haarTap[float64]()
+	w := 2 * cw
+	u0, u1, la := make([]float64, w), make([]float64, w), make([]float64, w)
+	ca := make([]float64, cw*ch)
+	for i := 0; i < ch; i++ {
+		for r, u := range [2][]float64{u0, u1} {
+			line := pix[(2*i+r)*stride:]
+			for col := range u {
+				p := line[4*col:][:3]
+				u[col] = float64(uOfRGB8(p[0], p[1], p[2]))
+			}
+		}
+		for c := range la {
+			la[c], _ = haarPair(s, u0[c], u1[c])
+		}
+		out := ca[i*cw:][:cw]
+		for j := range out {
+			out[j], _ = haarPair(s, la[2*j], la[2*j+1])
 		}
 	}
+	return ca
 }
 
 // toNRGBA returns img as an NRGBA picture whose origin is (0, 0), copying
