@@ -42,7 +42,8 @@ var (
 	ErrUnknownMethod = errors.New("watermark: unknown method")
 	// ErrTooSmall is returned (wrapped) by Encode, Decode and ApplySDXL for
 	// a picture of fewer than 256*256 pixels, which invisible-watermark
-	// refuses ("image too small").
+	// refuses ("image too small"), or with a side under 4 pixels, on which
+	// it fails.
 	ErrTooSmall = errors.New("watermark: image too small")
 	// ErrBits is returned (wrapped) for a payload that cannot be used: no
 	// bits, a value other than 0 or 1, a bad hex string, or a bit count
@@ -52,7 +53,8 @@ var (
 
 // MinPixels is the smallest picture, in pixels (height times width),
 // that invisible-watermark encodes or decodes. It checks the area, not
-// each side: 128x512 is accepted, 255x256 is not.
+// each side: 128x512 is accepted, 255x256 is not. (A side under 4 pixels
+// also fails there, in its Haar transform.)
 const MinPixels = 256 * 256
 
 // MaxBits bounds the payload length Decode accepts, so that a bad
@@ -89,6 +91,11 @@ func ruleFor(m Method) (rule, error) {
 func checkSize(w, h int) error {
 	if w*h < MinPixels {
 		return fmt.Errorf("%w: %dx%d is %d pixels, under %d (256x256)", ErrTooSmall, w, h, w*h, MinPixels)
+	}
+	if w < 4 || h < 4 {
+		// The library's Haar transform fails on the empty plane that
+		// cutting to a multiple of 4 leaves.
+		return fmt.Errorf("%w: %dx%d has a side under 4 pixels", ErrTooSmall, w, h)
 	}
 	return nil
 }
@@ -166,7 +173,7 @@ func markPlane[T float](plane []T, w4, h4 int, bits []uint8, r rule) {
 	dwt2(plane, h4, w4, &sb)
 	var blk [16]float64
 	num := 0
-	forEachBlock(sb.ca, sb.w, sb.h, func(idx *[16]int) {
+	forEachBlock(sb.w, sb.h, func(idx *[16]int) {
 		for k, i := range idx {
 			blk[k] = float64(sb.ca[i])
 		}
@@ -183,7 +190,7 @@ func markPlane[T float](plane []T, w4, h4 int, bits []uint8, r rule) {
 // forEachBlock calls f with the indices of each whole 4x4 block of the
 // w x h plane (stride w), blocks in row-major order as the library scans
 // them; rows and columns past the last whole block are left out.
-func forEachBlock[T any](_ []T, w, h int, f func(idx *[16]int)) {
+func forEachBlock(w, h int, f func(idx *[16]int)) {
 	var idx [16]int
 	for bi := 0; bi < h/blockSize; bi++ {
 		for bj := 0; bj < w/blockSize; bj++ {
@@ -232,7 +239,7 @@ func Decode(img image.Image, n int, m Method) ([]uint8, error) {
 	ones, votes := make([]int, n), make([]int, n)
 	var blk [16]float64
 	num := 0
-	forEachBlock(ca, cw, ch, func(idx *[16]int) {
+	forEachBlock(cw, ch, func(idx *[16]int) {
 		for k, i := range idx {
 			blk[k] = ca[i]
 		}

@@ -118,6 +118,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"encode too small", func() error { _, err := Encode(small, SDXLBits(), DwtDct); return err }, ErrTooSmall},
 		{"decode too small", func() error { _, err := Decode(small, 48, DwtDct); return err }, ErrTooSmall},
+		{"side under 4", func() error { _, err := Decode(testPicture(21846, 3), 8, DwtDct); return err }, ErrTooSmall},
 		{"encode unknown method", func() error { _, err := Encode(big, SDXLBits(), "rivaGan"); return err }, ErrUnknownMethod},
 		{"decode unknown method", func() error { _, err := Decode(big, 48, "dwtdct"); return err }, ErrUnknownMethod},
 		{"parse unknown method", func() error { _, err := ParseMethod("DWT"); return err }, ErrUnknownMethod},
