@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"math"
 	"testing"
@@ -214,6 +215,21 @@ func TestSubImage(t *testing.T) {
 	}
 	if FormatHex(a) != FormatHex(b) {
 		t.Errorf("sub-image decodes %s, its copy %s", FormatHex(a), FormatHex(b))
+	}
+	// At the origin but with the parent's row stride.
+	corner := full.SubImage(image.Rect(0, 0, 280, 270)).(*image.NRGBA)
+	got, err := Encode(corner, SDXLBits(), DwtDct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed := image.NewNRGBA(image.Rect(0, 0, 280, 270))
+	draw.Draw(packed, packed.Rect, full, image.Point{}, draw.Src)
+	want, err := Encode(packed, SDXLBits(), DwtDct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exact, total, _ := agreement(got, want, 0); exact != total {
+		t.Errorf("corner sub-image: %d of %d pixels as for its copy", exact, total)
 	}
 }
 
