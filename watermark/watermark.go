@@ -301,9 +301,9 @@ func approxOfU(img image.Image, cw, ch int) []float64 {
 
 // toNRGBA returns img as an NRGBA picture whose origin is (0, 0) and
 // whose rows are packed (stride 4*width), copying when it is not one
-// already. Colours are taken straight (not
-// premultiplied), as cv2 reads a picture's colour channels and ignores
-// its alpha; 16-bit channels keep their high byte.
+// already. Colours are taken straight (not premultiplied), as cv2 reads
+// a picture's colour channels and ignores its alpha; 16-bit channels
+// keep their high byte.
 func toNRGBA(img image.Image) *image.NRGBA {
 	if m, ok := img.(*image.NRGBA); ok && m.Rect.Min == (image.Point{}) && m.Stride == 4*m.Rect.Dx() {
 		return m

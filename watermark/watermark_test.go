@@ -255,6 +255,46 @@ func FuzzParseHex(f *testing.F) {
 	})
 }
 
+// FuzzCodec runs Encode and Decode on pictures of any size and content
+// (dimensions from the first bytes, pixels from the rest, repeated), for
+// panics and wrong-length results.
+func FuzzCodec(f *testing.F) {
+	f.Add(uint16(256), uint16(256), uint8(48), []byte{1, 2, 3})
+	f.Add(uint16(5), uint16(13108), uint8(7), []byte{255, 0})
+	f.Add(uint16(300), uint16(200), uint8(1), []byte{})
+	f.Fuzz(func(t *testing.T, w, h uint16, n uint8, data []byte) {
+		if int(w)*int(h) > 1<<19 {
+			return // keep each run small
+		}
+		img := image.NewNRGBA(image.Rect(0, 0, int(w), int(h)))
+		for i := range img.Pix {
+			if len(data) > 0 {
+				img.Pix[i] = data[i%len(data)] + uint8(i/len(data))
+			}
+		}
+		bits := make([]uint8, int(n)+1)
+		for i := range bits {
+			bits[i] = uint8(i*7/3) & 1
+		}
+		for _, m := range Methods {
+			marked, err := Encode(img, bits, m)
+			if err != nil {
+				if !errors.Is(err, ErrTooSmall) {
+					t.Fatalf("Encode %dx%d: %v", w, h, err)
+				}
+				continue
+			}
+			if marked.Rect != img.Rect {
+				t.Fatalf("Encode %dx%d gave %v", w, h, marked.Rect)
+			}
+			got, err := Decode(marked, len(bits), m)
+			if err != nil || len(got) != len(bits) {
+				t.Fatalf("Decode %dx%d: %d bits, %v", w, h, len(got), err)
+			}
+		}
+	})
+}
+
 func BenchmarkDecode1080p(b *testing.B) {
 	marked, err := Encode(testPicture(1920, 1080), SDXLBits(), DwtDct)
 	if err != nil {
