@@ -33,11 +33,12 @@ const sdxlMinWidth = 256
 // [N, 3, H, W] in [-1, 1], as the VAE decodes it, and holds the marked
 // pictures in [-1, 1] afterwards.
 //
-// Step by step, as diffusers (since its April 2024 change that reverses
-// the channels) and invisible-watermark compute it, all in float32: x ->
-// 255*(x/2+0.5); RGB reversed to BGR; dwtDct with SDXLBits on the float
-// picture (YUV and Haar transforms in float32, nothing rounded to bytes,
-// chroma offset 0.5); back to RGB; clamp(2*(x/255-0.5), -1, 1).
+// Step by step, as diffusers (since April 2024, its pull request 7013;
+// before, RGB went in unreversed) and invisible-watermark compute it, all
+// in float32: x -> 255*(x/2+0.5); RGB reversed to BGR; dwtDct with
+// SDXLBits on the float picture (YUV and Haar transforms in float32,
+// nothing rounded to bytes, chroma offset 0.5); back to RGB;
+// clamp(2*(x/255-0.5), -1, 1).
 //
 // Like diffusers it leaves pictures narrower than 256 pixels unmarked and
 // checks only the width; a picture 256 or more wide but under 256*256
@@ -49,11 +50,11 @@ func ApplySDXL(images []float32, shape []int) error {
 // applyWatermarker is ApplySDXL with any payload.
 func applyWatermarker(images []float32, shape []int, payload []uint8) error {
 	if len(shape) != 4 || shape[1] != 3 || shape[0] < 0 || shape[2] < 1 || shape[3] < 1 {
-		return fmt.Errorf("watermark: images shape %v, want [N, 3, H, W]", shape)
+		return fmt.Errorf("%w: images shape %v, want [N, 3, H, W]", ErrShape, shape)
 	}
 	n, h, w := shape[0], shape[2], shape[3]
 	if len(images) != n*3*h*w {
-		return fmt.Errorf("watermark: %d values for shape %v", len(images), shape)
+		return fmt.Errorf("%w: %d values for shape %v", ErrShape, len(images), shape)
 	}
 	if w < sdxlMinWidth {
 		return nil

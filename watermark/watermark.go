@@ -49,6 +49,9 @@ var (
 	// bits, a value other than 0 or 1, a bad hex string, or a bit count
 	// out of range.
 	ErrBits = errors.New("watermark: bad bits")
+	// ErrShape is returned (wrapped) by ApplySDXL when the shape is not
+	// [N, 3, H, W] or does not match the number of values.
+	ErrShape = errors.New("watermark: bad shape")
 )
 
 // MinPixels is the smallest picture, in pixels (height times width),

@@ -126,7 +126,8 @@ func TestErrors(t *testing.T) {
 		{"no bits", func() error { _, err := Encode(big, nil, DwtDct); return err }, ErrBits},
 		{"bit 2", func() error { _, err := Encode(big, []uint8{1, 2}, DwtDct); return err }, ErrBits},
 		{"decode 0 bits", func() error { _, err := Decode(big, 0, DwtDct); return err }, ErrBits},
-		{"sdxl shape", func() error { return ApplySDXL(make([]float32, 12), []int{1, 4, 1, 3}) }, nil},
+		{"sdxl shape", func() error { return ApplySDXL(make([]float32, 12), []int{1, 4, 1, 3}) }, ErrShape},
+		{"sdxl length", func() error { return ApplySDXL(make([]float32, 11), []int{1, 3, 1, 4}) }, ErrShape},
 		{"sdxl narrow but tall is refused", func() error {
 			return ApplySDXL(make([]float32, 3*300*200), []int{1, 3, 200, 300})
 		}, ErrTooSmall},
