@@ -35,6 +35,7 @@ func newApp() *cli.App {
 			evalCommand(),
 			encodeCommand(),
 			decodeCommand(),
+			watermarkCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.
