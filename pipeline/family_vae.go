@@ -100,6 +100,8 @@ func checkOnePass(r Request, family string) error {
 		return badRequest("the %s family has no img2img or inpainting", family)
 	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "":
 		return badRequest("the %s family reads one prompt; negative and second prompts do not apply", family)
+	case r.Watermark != "":
+		return badRequest("the %s family has no watermark option (got %q)", family, r.Watermark)
 	case r.NumImages < 0:
 		return badRequest("number of images must be positive, got %d", r.NumImages)
 	}

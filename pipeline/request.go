@@ -55,9 +55,19 @@ type Request struct {
 	Mask      image.Image
 	Strength  float64
 
+	// Watermark names an invisible watermark applied to the decoded
+	// pictures before post-processing: "" none, "sdxl" diffusers' SDXL
+	// watermarker (invisible-watermark dwtDct with the 48-bit SDXL
+	// payload; like diffusers it leaves pictures under 256 px wide
+	// unmarked). Latent-diffusion families only.
+	Watermark string
+
 	// Progress, when set, is called after every scheduler step.
 	Progress func(StepInfo)
 }
+
+// WatermarkSDXL is Request.Watermark for diffusers' SDXL watermark.
+const WatermarkSDXL = "sdxl"
 
 // StepInfo reports one finished denoising step.
 type StepInfo struct {
@@ -186,6 +196,9 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 	}
 	if q.Height*q.Width > 4096*4096 {
 		return nil, badRequest("size %dx%d is too large", q.Width, q.Height)
+	}
+	if r.Watermark != "" && r.Watermark != WatermarkSDXL {
+		return nil, badRequest("unknown watermark %q (known: %s)", r.Watermark, WatermarkSDXL)
 	}
 	if r.Mask != nil && r.InitImage == nil {
 		return nil, badRequest("a mask needs an init image")

@@ -9,6 +9,7 @@ import (
 	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/rng"
+	"github.com/imagegen/imagegen/watermark"
 )
 
 // decode runs the VAE decoder one image at a time (the decoder is the
@@ -34,22 +35,37 @@ func (p *diffusionPipeline) decode(ctx context.Context, r *run, res *Result) err
 			return fmt.Errorf("pipeline: vae decoder returned shape %v, want [1, 3, %d, %d]", out.Shape, H, W)
 		}
 		img := res.Images[b*H*W*3 : (b+1)*H*W*3]
-		plane := H * W
-		for c := 0; c < 3; c++ {
-			src := out.F32[c*plane : (c+1)*plane]
-			for k, v := range src {
-				v = v/2 + 0.5
-				if v < 0 {
-					v = 0
-				} else if v > 1 {
-					v = 1
-				}
-				img[k*3+c] = v
+		if err := decodedToImage(img, out.F32, H, W, r.q.Watermark); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodedToImage turns one decoded picture, CHW in [-1, 1], into HWC in
+// [0, 1] in dst, watermarking it first when wm says so (diffusers applies
+// the SDXL watermark between the VAE and the image processor).
+func decodedToImage(dst, chw []float32, h, w int, wm string) error {
+	if wm == WatermarkSDXL {
+		if err := watermark.ApplySDXL(chw, []int{1, 3, h, w}); err != nil {
+			return fmt.Errorf("pipeline: watermark: %w", err)
+		}
+	}
+	plane := h * w
+	for c := 0; c < 3; c++ {
+		src := chw[c*plane : (c+1)*plane]
+		for k, v := range src {
+			v = v/2 + 0.5
+			if v < 0 {
+				v = 0
+			} else if v > 1 {
+				v = 1
 			}
+			dst[k*3+c] = v
 		}
-		if !checkFinite(img) {
-			return fmt.Errorf("%w in the VAE decoder output", ErrNaN)
-		}
+	}
+	if !checkFinite(dst) {
+		return fmt.Errorf("%w in the VAE decoder output", ErrNaN)
 	}
 	return nil
 }

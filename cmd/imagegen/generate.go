@@ -50,6 +50,7 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
+			&cli.StringFlag{Name: "watermark", Usage: "invisible watermark: sdxl (diffusers' SDXL watermarker; pictures under 256 px wide stay unmarked, as in diffusers)"},
 			&cli.StringFlag{Name: "device", Usage: "cpu, cuda, cuda:N or auto", Value: "cpu"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.BoolFlag{Name: "low-mem", Usage: "release the text encoders after encoding"},
@@ -92,6 +93,7 @@ func runGenerate(c *cli.Context) error {
 		Seed: c.Uint64("seed"), Height: c.Int("height"), Width: c.Int("width"),
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
+		Watermark: c.String("watermark"),
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
@@ -234,7 +236,7 @@ func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, inde
 		"scheduler_opts": req.SchedulerOpts, "steps": res.Steps, "guidance": res.Guidance,
 		"guidance_rescale": req.GuidanceRescale, "eta": req.Eta, "seed": res.Seed, "width": res.W, "height": res.H,
 		"num_images": max(1, req.NumImages), "index": index, "max_sequence_length": req.MaxSequenceLength,
-		"strength": res.Strength, "imagegen": version,
+		"strength": res.Strength, "watermark": req.Watermark, "imagegen": version,
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
