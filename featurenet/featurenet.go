@@ -1,6 +1,7 @@
 package featurenet
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -35,8 +36,9 @@ type Net struct {
 
 // Model returns the embedded ONNX model (input "sample" float32
 // [batch,3,32,32] in [-1, 1], output "features" [batch,Dim]), for callers
-// that run it themselves.
-func Model() []byte { return model }
+// that run it themselves. It is a copy: the embedded bytes stay as they
+// are.
+func Model() []byte { return bytes.Clone(model) }
 
 // Open opens the embedded network with opts. ONNX Runtime must be
 // initialized first (ort.Init).
