@@ -2,41 +2,47 @@ package main
 
 import (
 	"fmt"
-	"image"
 	"os"
 	"path/filepath"
-	"sort"
-	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
-	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/evaluate"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/pipeline"
-	"github.com/imagegen/imagegen/shapes"
 )
 
-// evalCommand measures prompt adherence: it generates one image for each
-// of N held-out shapes prompts and scores them with the analytic checker.
+// evalCommand measures a model of any family on the shapes dataset
+// (package evaluate).
 func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
-		Usage: "measure prompt adherence (color, shape, size, position) of a shapes model on held-out prompts",
-		Description: "Generates one image per held-out prompt of the shapes dataset (prompts the default model never saw)\n" +
+		Usage: "measure a shapes model of any family: prompt adherence, Fréchet distance, bits/dim, time, parameters",
+		Description: "Generates one image per held-out prompt of the shapes dataset (prompts the built-in models never saw)\n" +
 			"and checks each with the analytic checker of package shapes: the dominant color of each shape,\n" +
-			"its class from geometry, its size, and its grid cell or relation from the centroid.\n\n" +
+			"its class from geometry, its size, and its grid cell or relation from the centroid. Then a Fréchet\n" +
+			"distance between features of the pictures and of as many real held-out pictures on imagegen's frozen\n" +
+			"shapes feature network (with the distance of two real sets beside it, the floor at this -n).\n" +
+			"--likelihood adds bits/dim bounds on held-out pictures (ELBO, IWAE with 1 and 64 samples) for\n" +
+			"families with a likelihood. An image tokenizer (builtin:vqvae) is measured on its reconstructions\n" +
+			"of held-out pictures instead: the checker, the distance, PSNR and codebook usage.\n\n" +
 			"Examples:\n" +
 			"   imagegen eval                 # the built-in model, 100 prompts\n" +
-			"   imagegen eval -n 20 --json\n" +
+			"   imagegen eval --model builtin:vae --likelihood -n 200\n" +
+			"   imagegen eval --model builtin:vqvae -n 200 --json\n" +
 			"   imagegen eval --model ./my-shapes-model --save-dir eval-images",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, hf:ORG/NAME or models.yaml name (default: the built-in model)"},
-			&cli.IntFlag{Name: "n", Value: 100, Usage: "number of held-out prompts"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, builtin:NAME, hf:ORG/NAME or models.yaml name (default: the built-in model)"},
+			&cli.IntFlag{Name: "n", Value: 100, Usage: "number of held-out prompts (pictures, for a tokenizer)"},
 			&cli.StringFlag{Name: "scheduler", Aliases: []string{"s"}, Usage: "sampler (default: the model's)"},
 			&cli.IntFlag{Name: "steps", Usage: "inference steps (default: the model's)"},
 			&cli.Float64Flag{Name: "guidance", Aliases: []string{"g"}, Usage: "guidance scale (default: the model's)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the first image; image i uses seed+i"},
 			&cli.IntFlag{Name: "size", Usage: "image side in pixels (default: the model's)"},
+			&cli.BoolFlag{Name: "likelihood", Usage: "also bits/dim on held-out pictures (families with a likelihood)"},
+			&cli.IntFlag{Name: "likelihood-n", Usage: "held-out pictures for --likelihood (default: -n)"},
+			&cli.BoolFlag{Name: "no-frechet", Usage: "skip the Fréchet distance"},
 			&cli.StringFlag{Name: "save-dir", Usage: "also write every image as a PNG into `DIR`"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
@@ -46,24 +52,7 @@ func evalCommand() *cli.Command {
 }
 
 // evalReport is eval's result.
-type evalReport struct {
-	Model          string  `json:"model"`
-	Prompts        int     `json:"prompts"`
-	Steps          int     `json:"steps"`
-	Guidance       float64 `json:"guidance"`
-	Scheduler      string  `json:"scheduler"`
-	Size           int     `json:"size"`
-	Color          float64 `json:"color"`
-	Shape          float64 `json:"shape"`
-	SizeAcc        float64 `json:"size_accuracy"`
-	Position       float64 `json:"position"`
-	Relation       float64 `json:"relation"`
-	Background     float64 `json:"background"`
-	AllPassed      float64 `json:"all_passed"`
-	MedianSeconds  float64 `json:"median_seconds_per_image"`
-	Report         string  `json:"report"`
-	ModelDirectory string  `json:"model_dir"`
-}
+type evalReport = evaluate.Report
 
 func runEval(c *cli.Context) error {
 	n := c.Int("n")
@@ -90,59 +79,66 @@ func runEval(c *cli.Context) error {
 	if err := initRuntime(c); err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	pipe, err := pipeline.Load(c.Context, dir, pipeline.Options{Session: ort.Options{IntraOpThreads: c.Int("threads")}})
+	sess := ort.Options{IntraOpThreads: c.Int("threads")}
+	pipe, err := pipeline.Load(c.Context, dir, pipeline.Options{Session: sess})
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	defer pipe.Close()
-	if save := c.String("save-dir"); save != "" {
-		if err := os.MkdirAll(save, 0o755); err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
+	opts := evaluate.Options{
+		N: n, Seed: c.Uint64("seed"), Request: req, NoFrechet: c.Bool("no-frechet"),
+		Likelihood: c.Bool("likelihood"), LikelihoodN: c.Int("likelihood-n"), SaveDir: c.String("save-dir"), Session: sess,
 	}
-	prompts := shapes.HeldOutPrompts(n)
-	cases := make([]shapes.Case, 0, n)
-	times := make([]float64, 0, n)
-	var last *pipeline.Result
-	for i, p := range prompts {
-		r := req
-		r.Prompts = []string{p}
-		r.Seed = c.Uint64("seed") + uint64(i)
-		start := time.Now()
-		res, err := pipe.Generate(c.Context, r)
-		if err != nil {
-			return fmt.Errorf("eval: prompt %q: %w", p, err)
-		}
-		times = append(times, time.Since(start).Seconds())
-		imgs, err := imageio.ToNRGBA(res.Images, []int{res.N, res.H, res.W, 3}, imageio.NHWC, imageio.Unit)
-		if err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		if save := c.String("save-dir"); save != "" {
-			path := filepath.Join(save, fmt.Sprintf("%03d.png", i))
-			if err := imageio.WritePNG(path, imgs[0], imageio.Metadata{Parameters: p}); err != nil {
-				return fmt.Errorf("eval: %w", err)
+	var bar *progressbar.ProgressBar
+	if showProgress(c) {
+		stage := ""
+		opts.Progress = func(s string, done, total int) {
+			if s != stage {
+				if bar != nil {
+					bar.Finish()
+				}
+				stage = s
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(s),
+					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 			}
+			bar.Set(done)
 		}
-		cases = append(cases, shapes.Case{Image: image.Image(imgs[0]), Prompt: p})
-		last = res
 	}
-	rep, err := shapes.Evaluate(cases)
+	rep, err := evaluate.Run(c.Context, pipe, name, opts)
+	if bar != nil {
+		bar.Finish()
+	}
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	sort.Float64s(times)
-	out := evalReport{
-		Model: name, ModelDirectory: dir, Prompts: n, Steps: last.Steps, Guidance: last.Guidance, Scheduler: last.Scheduler, Size: last.W,
-		Color: rep.Color.Rate(), Shape: rep.Shape.Rate(), SizeAcc: rep.Size.Rate(), Position: rep.Position.Rate(),
-		Relation: rep.Relation.Rate(), Background: rep.Background.Rate(), AllPassed: rep.Passed.Rate(),
-		MedianSeconds: times[len(times)/2], Report: rep.String(),
-	}
 	if c.Bool("json") {
-		return printJSON(out)
+		return printJSON(rep)
 	}
-	fmt.Printf("model %s, %s %d steps, guidance %g, %dx%d\n", name, out.Scheduler, out.Steps, out.Guidance, out.Size, out.Size)
-	fmt.Println(rep.String())
-	fmt.Printf("median %.3f s per image\n", out.MedianSeconds)
+	printEval(rep)
 	return nil
+}
+
+func printEval(r *evaluate.Report) {
+	if r.Reconstruction != nil {
+		fmt.Printf("model %s (%s, %s parameters): reconstructions of %d held-out %dx%d pictures\n", r.Model, r.Family, humanCount(r.Parameters), r.Prompts, r.Size, r.Size)
+	} else {
+		sampler := ""
+		if r.Scheduler != "" {
+			sampler = fmt.Sprintf(", %s %d steps, guidance %g", r.Scheduler, r.Steps, r.Guidance)
+		}
+		fmt.Printf("model %s (%s, %s parameters)%s, %dx%d\n", r.Model, r.Family, humanCount(r.Parameters), sampler, r.Size, r.Size)
+	}
+	fmt.Println(r.Text)
+	if rc := r.Reconstruction; rc != nil {
+		fmt.Printf("originals: color %.1f%%, shape %.1f%%, position %.1f%%; reconstructions keep %.1f%% of the shape score\n",
+			100*rc.OriginalColor, 100*rc.OriginalShape, 100*rc.OriginalPosition, 100*r.Shape/max(rc.OriginalShape, 1e-9))
+		fmt.Printf("PSNR %.2f dB; codebook %d codes, %d used, %d dead, perplexity %.1f\n", rc.PSNR, rc.CodebookSize, rc.UsedCodes, rc.DeadCodes, rc.Perplexity)
+	}
+	if r.Frechet != nil {
+		fmt.Printf("Fréchet distance %.3f (two real sets of %d: %.3f)\n", *r.Frechet, r.Prompts, *r.FrechetReal)
+	}
+	if b := r.Bits; b != nil {
+		fmt.Printf("bits/dim on %d held-out pictures: ELBO %.4f, IWAE k=1 %.4f, IWAE k=64 %.4f\n", b.Pictures, b.ELBO, b.IWAE1, b.IWAE64)
+	}
+	fmt.Printf("median %.3f s per image\n", r.MedianSeconds)
 }

@@ -58,8 +58,8 @@ func TestEvalCommand(t *testing.T) {
 			t.Errorf("%s accuracy %v outside [0, 1]", name, v)
 		}
 	}
-	if !strings.HasPrefix(rep.Report, "2 images:") {
-		t.Errorf("report text %q, want it to start with the image count", rep.Report)
+	if !strings.HasPrefix(rep.Text, "2 images:") {
+		t.Errorf("report text %q, want it to start with the image count", rep.Text)
 	}
 	for _, f := range []string{"000.png", "001.png"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
