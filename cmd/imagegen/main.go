@@ -36,6 +36,7 @@ func newApp() *cli.App {
 			encodeCommand(),
 			decodeCommand(),
 			watermarkCommand(),
+			serveCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.
