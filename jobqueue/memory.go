@@ -74,6 +74,9 @@ type memJob struct {
 	changed chan struct{} // closed and replaced on every new event
 	cancel  context.CancelFunc
 	expires time.Time
+	// cancelRequested marks a running job that Cancel stopped, so that
+	// its runner's error reads as a cancellation.
+	cancelRequested bool
 }
 
 // NewMemory starts a Memory queue whose workers call run.
@@ -179,7 +182,7 @@ func (q *Memory) finish(j *memJob, out *Output, err error, cancelled bool) {
 			q.results[key] = stored{img: img, expires: j.expires}
 			j.status.Results = append(j.status.Results, key)
 		}
-	case cancelled || j.status.State == Cancelled:
+	case cancelled || j.cancelRequested:
 		j.status.State = Cancelled
 	default:
 		j.status.State = Failed
@@ -262,7 +265,7 @@ func (q *Memory) Cancel(_ context.Context, id string) error {
 		j.status.State, j.status.Ended, j.expires = Cancelled, now, now.Add(q.opts.Retain)
 		q.emitLocked(j, "status", nil)
 	case Running:
-		j.status.State = Cancelled // finish keeps it so
+		j.cancelRequested = true
 		j.cancel()
 	}
 	return nil
