@@ -37,6 +37,7 @@ func newApp() *cli.App {
 			decodeCommand(),
 			watermarkCommand(),
 			serveCommand(),
+			workerCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.

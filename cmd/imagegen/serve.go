@@ -49,7 +49,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "grace", Usage: "on SIGINT/SIGTERM, how long requests in flight may finish", Value: 30 * time.Second},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json", Value: "text"},
 			&cli.StringFlag{Name: "queue", Usage: "job queue: memory, or nats://HOST:PORT for JetStream with separate workers", Value: "memory"},
-		}, runnerFlags()...),
+		}, append(natsFlags(), runnerFlags()...)...),
 		Action: runServe,
 	}
 }
