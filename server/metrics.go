@@ -36,7 +36,7 @@ func newMetrics(reg *prometheus.Registry, q jobqueue.Queue, loaded func() []stri
 			Buckets: []float64{.001, .005, .025, .1, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"route"}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "imagegen_jobs_finished_total", Help: "Jobs seen to finish by this server, by final state.",
+			Name: "imagegen_sync_jobs_finished_total", Help: "Jobs of synchronous requests (OpenAI, AUTOMATIC1111) that finished, by final state.",
 		}, []string{"state"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.jobs,
