@@ -67,14 +67,20 @@ func runnerFlags() []cli.Flag {
 	}
 }
 
-func newLogger(format string) (*slog.Logger, error) {
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+// newLogger returns the structured logger of serve and worker; --quiet
+// keeps warnings and errors only.
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{}
+	if c.Bool("quiet") {
+		opts.Level = slog.LevelWarn
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	switch format := c.String("log-format"); format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
 }
 
 // catalog lists the models a server offers: every models.yaml entry and
@@ -163,7 +169,7 @@ func modelDir(ctx context.Context, reg *modelreg.Registry, name string) (string,
 }
 
 func runServe(c *cli.Context) error {
-	log, err := newLogger(c.String("log-format"))
+	log, err := newLogger(c)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func (q *closingQueue) Close(ctx context.Context) error {
 }
 
 func runWorker(c *cli.Context) error {
-	log, err := newLogger(c.String("log-format"))
+	log, err := newLogger(c)
 	if err != nil {
 		return err
 	}
