@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -87,6 +88,9 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		sw := &statusWriter{ResponseWriter: w}
+		if r.ContentLength != 0 {
+			r.Body = withReadDeadline(w, r.Body, s.opts.BodyReadTimeout)
+		}
 		r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
 		defer func() {
 			if p := recover(); p != nil {
@@ -132,4 +136,30 @@ func (s *Server) authorized(r *http.Request) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(s.opts.APIKey)) == 1
+}
+
+// deadlineBody clears the connection's read deadline once the body has
+// been read: the deadline bounds the upload only, and left in place it
+// would cancel the request's context while a long generation runs.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	cleared bool
+}
+
+func withReadDeadline(w http.ResponseWriter, body io.ReadCloser, d time.Duration) io.ReadCloser {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return body // not supported by this writer (a test recorder)
+	}
+	return &deadlineBody{ReadCloser: body, rc: rc}
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.cleared {
+		b.cleared = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

@@ -51,9 +51,12 @@ type Options struct {
 	// RequestTimeout bounds a synchronous generation, queueing included
 	// (default 5m); the job is cancelled when it passes.
 	RequestTimeout time.Duration
-	// ReadHeaderTimeout (default 10s) and IdleTimeout (default 2m) guard
-	// the connections.
-	ReadHeaderTimeout, IdleTimeout time.Duration
+	// ReadHeaderTimeout (default 10s), BodyReadTimeout (default 1m: the
+	// whole request body must arrive within it) and IdleTimeout (default
+	// 2m) guard the connections against slow or idle clients. There is no
+	// server-wide read or write timeout: it would cut long generations and
+	// event streams, which RequestTimeout bounds instead.
+	ReadHeaderTimeout, BodyReadTimeout, IdleTimeout time.Duration
 	// Logger receives one line per request (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics is where the server registers its Prometheus metrics
@@ -80,6 +83,9 @@ func (o *Options) fill() error {
 	}
 	if o.ReadHeaderTimeout <= 0 {
 		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.BodyReadTimeout <= 0 {
+		o.BodyReadTimeout = time.Minute
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 2 * time.Minute

@@ -60,6 +60,8 @@ func (f *fakeRunner) run(ctx context.Context, s jobqueue.Spec, progress func(job
 	return out, nil
 }
 
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 func pngBytes(w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
@@ -586,5 +588,32 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := http.Get(fmt.Sprintf("http://%s/healthz", ln.Addr())); err == nil {
 		t.Fatal("still accepting after shutdown")
+	}
+}
+
+// TestBodyReadTimeout checks that a client who stalls in the middle of its
+// body is cut off, while a request whose body arrived may run longer than
+// the body timeout.
+func TestBodyReadTimeout(t *testing.T) {
+	runner := &fakeRunner{steps: 10, stepTime: 30 * time.Millisecond}
+	ts := newTestServer(t, runner, Options{BodyReadTimeout: 100 * time.Millisecond}, jobqueue.MemoryOptions{})
+	resp, body := ts.postJSON(t, "/v1/images/generations", map[string]any{"prompt": "x"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("a 300 ms generation under a 100 ms body timeout: %d %s", resp.StatusCode, body)
+	}
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\": ")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	reply, _ := io.ReadAll(conn)
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("a stalled upload held the connection for %v", time.Since(start))
+	}
+	if !strings.Contains(string(reply), "400") && len(reply) != 0 {
+		t.Fatalf("stalled upload: got %q", reply)
 	}
 }
