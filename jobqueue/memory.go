@@ -189,6 +189,11 @@ func (q *Memory) finish(j *memJob, out *Output, err error, cancelled bool) {
 		j.status.Error = err.Error()
 		j.status.ErrorKind = errorKind(err)
 	}
+	// Previews matter while the job runs; a finished job's history keeps
+	// its steps without them.
+	for i := range j.events {
+		j.events[i].Preview = nil
+	}
 	q.emitLocked(j, "status", nil)
 }
 

@@ -34,6 +34,7 @@ type sdRequest struct {
 	Seed              *int64         `json:"seed"`
 	SamplerName       string         `json:"sampler_name"`
 	SamplerIndex      string         `json:"sampler_index"`
+	Scheduler         string         `json:"scheduler"` // the web UI's schedule type ("Karras", "Automatic")
 	BatchSize         int            `json:"batch_size"`
 	NIter             int            `json:"n_iter"`
 	OverrideSettings  map[string]any `json:"override_settings"`
@@ -75,6 +76,9 @@ func (s *Server) sdGenerate(w http.ResponseWriter, r *http.Request, img2img bool
 		Scheduler: q.SamplerName, Strength: q.DenoisingStrength}
 	if p.Scheduler == "" {
 		p.Scheduler = q.SamplerIndex
+	}
+	if strings.EqualFold(q.Scheduler, "karras") && p.Scheduler != "" && !strings.HasSuffix(p.Scheduler, "Karras") {
+		p.Scheduler += " Karras" // "DPM++ 2M" with schedule type Karras is imagegen's "DPM++ 2M Karras"
 	}
 	if q.Steps > 0 {
 		p.Steps = &q.Steps

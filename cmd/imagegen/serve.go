@@ -40,7 +40,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "addr", Usage: "listen address", Value: "127.0.0.1:8080"},
 			&cli.StringFlag{Name: "default-model", Usage: "model for requests that name none", Value: "default"},
 			&cli.StringFlag{Name: "api-key", Usage: "require this Bearer token", EnvVars: []string{"IMAGEGEN_API_KEY"}},
-			&cli.IntFlag{Name: "max-queue", Usage: "jobs waiting beyond the running ones; more get 429", Value: 16},
+			&cli.IntFlag{Name: "max-queue", Usage: "jobs waiting beyond the running ones (with NATS: unfinished jobs); more get 429", Value: 16},
 			&cli.IntFlag{Name: "workers", Usage: "jobs run at once (in-process queue)", Value: 1},
 			&cli.DurationFlag{Name: "request-timeout", Usage: "limit of a synchronous request, queueing included", Value: 5 * time.Minute},
 			&cli.DurationFlag{Name: "job-timeout", Usage: "limit of one job's run", Value: 10 * time.Minute},
@@ -50,7 +50,8 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "grace", Usage: "on SIGINT/SIGTERM, how long requests in flight may finish", Value: 30 * time.Second},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json", Value: "text"},
 			&cli.StringFlag{Name: "queue", Usage: "job queue: memory, or nats://HOST:PORT for JetStream with separate workers", Value: "memory"},
-		}, append(natsFlags(), runnerFlags()...)...),
+			&cli.DurationFlag{Name: "ack-wait", Usage: "NATS: how long a silent worker keeps a job before it goes to another", Value: 30 * time.Second},
+		}, runnerFlags()...),
 		Action: runServe,
 	}
 }

@@ -30,23 +30,16 @@ func workerCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "queue", Usage: "NATS server URL", Required: true},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json", Value: "text"},
-		}, append(natsFlags(), runnerFlags()...)...),
+			&cli.DurationFlag{Name: "job-timeout", Usage: "limit of one job's run when the job sets none", Value: 10 * time.Minute},
+		}, runnerFlags()...),
 		Action: runWorker,
 	}
 }
 
-// natsFlags configure the JetStream resources; serve and worker must
-// agree on them (the last to start updates the stream).
-func natsFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.DurationFlag{Name: "ack-wait", Usage: "NATS: how long a silent worker keeps a job before it is redelivered", Value: 30 * time.Second},
-		&cli.DurationFlag{Name: "nats-retain", Usage: "NATS: how long statuses and results are kept", Value: time.Hour},
-		&cli.IntFlag{Name: "nats-max-jobs", Usage: "NATS: unfinished jobs (waiting and running) the stream holds; more get 429", Value: 16},
-	}
-}
-
+// natsOptions are the JetStream settings serve configures (workers use
+// the stream as the server set it up).
 func natsOptions(c *cli.Context) natsqueue.Options {
-	return natsqueue.Options{MaxJobs: c.Int("nats-max-jobs"), AckWait: c.Duration("ack-wait"), Retain: c.Duration("nats-retain")}
+	return natsqueue.Options{MaxJobs: c.Int("max-queue"), AckWait: c.Duration("ack-wait"), Retain: c.Duration("result-ttl"), Timeout: c.Duration("job-timeout")}
 }
 
 func connectNATS(url string, log *slog.Logger) (*nats.Conn, error) {
@@ -112,7 +105,7 @@ func runWorker(c *cli.Context) error {
 		return err
 	}
 	defer nc.Drain()
-	w, err := natsqueue.NewWorker(ctx, nc, eng.Run, log, natsOptions(c))
+	w, err := natsqueue.NewWorker(ctx, nc, eng.Run, log, natsqueue.Options{Timeout: c.Duration("job-timeout")})
 	if err != nil {
 		return err
 	}

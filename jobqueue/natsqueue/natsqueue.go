@@ -74,32 +74,54 @@ type resources struct {
 	opts     Options
 }
 
-// setup creates or updates the stream, consumer and buckets.
-func setup(ctx context.Context, nc *nats.Conn, opts Options) (*resources, error) {
+// setup creates or updates the stream, consumer and buckets (the
+// server's side, which owns their configuration), or, for a worker
+// (update false), uses them as they are and creates only what is missing.
+func setup(ctx context.Context, nc *nats.Conn, opts Options, update bool) (*resources, error) {
 	opts.fill()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("natsqueue: %w", err)
 	}
 	r := &resources{nc: nc, js: js, opts: opts}
-	r.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	streamCfg := jetstream.StreamConfig{
 		Name: StreamName, Subjects: []string{JobsSubject}, Retention: jetstream.WorkQueuePolicy,
 		MaxMsgs: int64(opts.MaxJobs), Discard: jetstream.DiscardNew, MaxAge: opts.Retain,
-	})
+	}
+	consumerCfg := jetstream.ConsumerConfig{
+		Durable: ConsumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: opts.AckWait, MaxDeliver: opts.MaxDeliver,
+	}
+	statusCfg := jetstream.KeyValueConfig{Bucket: StatusBucket, TTL: opts.Retain}
+	resultCfg := jetstream.ObjectStoreConfig{Bucket: ResultBucket, TTL: opts.Retain}
+	if update {
+		r.stream, err = js.CreateOrUpdateStream(ctx, streamCfg)
+	} else if r.stream, err = js.Stream(ctx, StreamName); errors.Is(err, jetstream.ErrStreamNotFound) {
+		r.stream, err = js.CreateStream(ctx, streamCfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsqueue: stream %s: %w", StreamName, err)
 	}
-	r.consumer, err = r.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: ConsumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: opts.AckWait, MaxDeliver: opts.MaxDeliver,
-	})
+	if update {
+		r.consumer, err = r.stream.CreateOrUpdateConsumer(ctx, consumerCfg)
+	} else if r.consumer, err = r.stream.Consumer(ctx, ConsumerName); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		r.consumer, err = r.stream.CreateConsumer(ctx, consumerCfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsqueue: consumer %s: %w", ConsumerName, err)
 	}
-	r.status, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StatusBucket, TTL: opts.Retain})
+	if update {
+		r.status, err = js.CreateOrUpdateKeyValue(ctx, statusCfg)
+	} else if r.status, err = js.KeyValue(ctx, StatusBucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+		r.status, err = js.CreateKeyValue(ctx, statusCfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsqueue: bucket %s: %w", StatusBucket, err)
 	}
-	r.results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ResultBucket, TTL: opts.Retain})
+	if update {
+		r.results, err = js.CreateOrUpdateObjectStore(ctx, resultCfg)
+	} else if r.results, err = js.ObjectStore(ctx, ResultBucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+		r.results, err = js.CreateObjectStore(ctx, resultCfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsqueue: object store %s: %w", ResultBucket, err)
 	}
@@ -173,7 +195,7 @@ type Queue struct {
 // NewQueue sets up the JetStream resources on nc and returns the
 // server's side of the queue. The connection stays the caller's.
 func NewQueue(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
-	r, err := setup(ctx, nc, opts)
+	r, err := setup(ctx, nc, opts, true)
 	if err != nil {
 		return nil, err
 	}

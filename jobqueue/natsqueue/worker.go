@@ -25,10 +25,12 @@ type Worker struct {
 	log *slog.Logger
 }
 
-// NewWorker sets up the JetStream resources on nc and returns a worker
-// that runs jobs with run.
+// NewWorker returns a worker that runs jobs with run. It uses the
+// JetStream resources as the server configured them; opts only matter for
+// what does not exist yet (a worker started before any server) and for
+// Timeout.
 func NewWorker(ctx context.Context, nc *nats.Conn, run jobqueue.Runner, log *slog.Logger, opts Options) (*Worker, error) {
-	r, err := setup(ctx, nc, opts)
+	r, err := setup(ctx, nc, opts, false)
 	if err != nil {
 		return nil, err
 	}
