@@ -472,11 +472,13 @@ func TestRequestTimeout(t *testing.T) {
 	if resp.StatusCode != 504 {
 		t.Fatalf("status %d, want 504: %s", resp.StatusCode, body)
 	}
-	if st := ts.queue.Stats(); st.Running != 0 && st.Waiting != 0 {
-		time.Sleep(100 * time.Millisecond)
-		if st := ts.queue.Stats(); st.Running != 0 {
+	// The job was cancelled with the request.
+	deadline := time.Now().Add(2 * time.Second)
+	for st := ts.queue.Stats(); st.Running+st.Waiting > 0; st = ts.queue.Stats() {
+		if time.Now().After(deadline) {
 			t.Fatalf("the timed-out job still runs: %+v", st)
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

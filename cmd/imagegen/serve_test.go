@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -105,12 +110,44 @@ func checkServe(t *testing.T, base string) {
 }
 
 // TestServeCLI runs `imagegen serve` as a user would and makes a picture
-// with the built-in model.
+// with the built-in model, then repaints half of it through the edits
+// endpoint (OpenAI's mask: transparent pixels are repainted).
 func TestServeCLI(t *testing.T) {
 	testort.Init(t)
 	addr := freeAddr(t)
 	startCLI(t, "serve", "--addr", addr, "--api-key", "k", "--grace", "5s")
 	checkServe(t, "http://"+addr)
+
+	var init, mask bytes.Buffer
+	png.Encode(&init, image.NewRGBA(image.Rect(0, 0, 32, 32)))
+	m := image.NewNRGBA(image.Rect(0, 0, 32, 32))
+	for y := range 32 {
+		for x := range 16 {
+			m.SetNRGBA(x, y, color.NRGBA{A: 255}) // keep the left half
+		}
+	}
+	png.Encode(&mask, m)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("prompt", "a blue star")
+	mw.WriteField("steps", "3")
+	for name, data := range map[string][]byte{"image": init.Bytes(), "mask": mask.Bytes()} {
+		fw, _ := mw.CreateFormFile(name, name+".png")
+		fw.Write(data)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/images/edits", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer k")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(out), "b64_json") {
+		t.Fatalf("edits: %d %.300s", resp.StatusCode, out)
+	}
 }
 
 // TestServeWithNATSWorker runs `imagegen serve --queue nats://...` and
