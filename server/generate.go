@@ -131,6 +131,7 @@ func (s *Server) runSyncWith(ctx context.Context, sp jobqueue.Spec, submitted fu
 	if err != nil {
 		return jobqueue.Status{}, s.toAPIError(err)
 	}
+	s.opts.Logger.Info("job submitted", "request_id", requestID(ctx), "job", id, "model", sp.Model)
 	if submitted != nil {
 		submitted(id)
 	}
@@ -154,8 +155,12 @@ func (s *Server) runSyncWith(ctx context.Context, sp jobqueue.Spec, submitted fu
 	return st, failedJobError(st)
 }
 
-// resultURL is the absolute URL of a stored picture.
-func resultURL(r *http.Request, key string) string {
+// resultURL is the absolute URL of a stored picture: under PublicURL when
+// set, else on the host the request came to.
+func (s *Server) resultURL(r *http.Request, key string) string {
+	if s.opts.PublicURL != "" {
+		return strings.TrimRight(s.opts.PublicURL, "/") + "/v1/results/" + key
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

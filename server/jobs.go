@@ -26,7 +26,7 @@ type jobView struct {
 func (s *Server) view(r *http.Request, st jobqueue.Status) jobView {
 	v := jobView{Object: "job", Status: st, URL: "/v1/jobs/" + st.ID}
 	for _, key := range st.Results {
-		v.Results = append(v.Results, jobResult{URL: resultURL(r, key)})
+		v.Results = append(v.Results, jobResult{URL: s.resultURL(r, key)})
 	}
 	return v
 }
@@ -54,6 +54,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.toAPIError(err))
 		return
 	}
+	s.opts.Logger.Info("job submitted", "request_id", requestID(r.Context()), "job", id, "model", sp.Model)
 	w.Header().Set("Location", "/v1/jobs/"+id)
 	writeJSON(w, http.StatusAccepted, s.view(r, st))
 }

@@ -51,7 +51,7 @@ func (s *Server) generateAndRespond(w http.ResponseWriter, r *http.Request, p *g
 	}
 	for _, key := range st.Results {
 		if p.ResponseFormat == "url" {
-			resp.Data = append(resp.Data, imageData{URL: resultURL(r, key)})
+			resp.Data = append(resp.Data, imageData{URL: s.resultURL(r, key)})
 			continue
 		}
 		img, err := s.opts.Queue.Result(r.Context(), key)

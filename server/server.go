@@ -57,6 +57,9 @@ type Options struct {
 	// server-wide read or write timeout: it would cut long generations and
 	// event streams, which RequestTimeout bounds instead.
 	ReadHeaderTimeout, BodyReadTimeout, IdleTimeout time.Duration
+	// PublicURL is the server's address as clients reach it (behind a
+	// proxy), for result URLs; "" uses the Host of each request.
+	PublicURL string
 	// Logger receives one line per request (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics is where the server registers its Prometheus metrics

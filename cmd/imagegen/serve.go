@@ -48,6 +48,7 @@ func serveCommand() *cli.Command {
 			&cli.Int64Flag{Name: "max-body", Usage: "request body limit in bytes", Value: 32 << 20},
 			&cli.DurationFlag{Name: "body-timeout", Usage: "time a client has to send its request body", Value: time.Minute},
 			&cli.DurationFlag{Name: "grace", Usage: "on SIGINT/SIGTERM, how long requests in flight may finish", Value: 30 * time.Second},
+			&cli.StringFlag{Name: "public-url", Usage: "base of result URLs when clients reach the server through a proxy (default: the request's Host)"},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json", Value: "text"},
 			&cli.StringFlag{Name: "queue", Usage: "job queue: memory, or nats://HOST:PORT for JetStream with separate workers", Value: "memory"},
 			&cli.DurationFlag{Name: "ack-wait", Usage: "NATS: how long a silent worker keeps a job before it goes to another", Value: 30 * time.Second},
@@ -208,7 +209,7 @@ func runServe(c *cli.Context) error {
 	}
 	srv, err := server.New(server.Options{
 		Queue: queue, Models: models, DefaultModel: c.String("default-model"), Check: check, Loaded: loaded,
-		APIKey: c.String("api-key"), MaxBodyBytes: c.Int64("max-body"), BodyReadTimeout: c.Duration("body-timeout"), RequestTimeout: c.Duration("request-timeout"), Logger: log,
+		APIKey: c.String("api-key"), PublicURL: c.String("public-url"), MaxBodyBytes: c.Int64("max-body"), BodyReadTimeout: c.Duration("body-timeout"), RequestTimeout: c.Duration("request-timeout"), Logger: log,
 	})
 	if err != nil {
 		return err
