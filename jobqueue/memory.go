@@ -22,6 +22,9 @@ type MemoryOptions struct {
 	// Retain is how long finished jobs and their results stay readable
 	// (default 1h).
 	Retain time.Duration
+	// MaxRetained bounds the finished jobs kept (default 10000); beyond
+	// it the oldest are dropped before their time.
+	MaxRetained int
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
 }
@@ -39,6 +42,9 @@ func (o *MemoryOptions) fill() {
 	if o.Retain <= 0 {
 		o.Retain = time.Hour
 	}
+	if o.MaxRetained <= 0 {
+		o.MaxRetained = 10000
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -53,13 +59,19 @@ type Memory struct {
 	jobs    map[string]*memJob
 	results map[string]stored
 	waiting []*memJob
-	running int
-	avgRun  time.Duration
-	closed  bool
-	wake    chan struct{} // one token per queued job
-	stop    context.CancelFunc
-	base    context.Context
-	wg      sync.WaitGroup
+	// finished lists finished jobs in the order they ended, which is
+	// also the order they expire in.
+	finished []*memJob
+	running  int
+	avgRun   time.Duration
+	closed   bool
+	// wake holds at most one token: "jobs may be waiting". A worker that
+	// takes a job and sees more passes the token on, so idle workers wake
+	// in a chain; sends never block, whatever clients submit and cancel.
+	wake chan struct{}
+	stop context.CancelFunc
+	base context.Context
+	wg   sync.WaitGroup
 }
 
 type stored struct {
@@ -86,7 +98,7 @@ func NewMemory(run Runner, opts MemoryOptions) *Memory {
 	q := &Memory{
 		opts: opts, run: run,
 		jobs: map[string]*memJob{}, results: map[string]stored{},
-		wake: make(chan struct{}, 1<<16), base: base, stop: stop,
+		wake: make(chan struct{}, 1), base: base, stop: stop,
 	}
 	for range opts.Workers {
 		q.wg.Add(1)
@@ -112,25 +124,40 @@ func (q *Memory) Submit(_ context.Context, spec Spec) (string, error) {
 	q.jobs[id] = j
 	q.waiting = append(q.waiting, j)
 	q.emitLocked(j, "status", nil)
-	q.wake <- struct{}{}
+	q.signal()
 	return id, nil
+}
+
+// signal wakes a worker if none is awake to be told.
+func (q *Memory) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (q *Memory) worker() {
 	defer q.wg.Done()
 	for {
-		select {
-		case <-q.base.Done():
-			return
-		case <-q.wake:
-		}
 		q.mu.Lock()
-		if len(q.waiting) == 0 { // cancelled while waiting
+		if len(q.waiting) == 0 {
 			q.mu.Unlock()
+			select {
+			case <-q.base.Done():
+				return
+			case <-q.wake:
+			}
 			continue
+		}
+		if q.base.Err() != nil {
+			q.mu.Unlock()
+			return
 		}
 		j := q.waiting[0]
 		q.waiting = q.waiting[1:]
+		if len(q.waiting) > 0 {
+			q.signal()
+		}
 		timeout := j.spec.Timeout
 		if timeout <= 0 {
 			timeout = q.opts.Timeout
@@ -171,11 +198,9 @@ func (q *Memory) finish(j *memJob, out *Output, err error, cancelled bool) {
 	} else {
 		q.avgRun = (q.avgRun*4 + run) / 5
 	}
-	j.status.Ended = now
-	j.expires = now.Add(q.opts.Retain)
 	switch {
 	case err == nil:
-		j.status.State = Succeeded
+		q.endLocked(j, Succeeded)
 		j.status.Info = &out.Info
 		for i, img := range out.Images {
 			key := fmt.Sprintf("%s-%d-%s", j.status.ID, i, NewID())
@@ -183,9 +208,9 @@ func (q *Memory) finish(j *memJob, out *Output, err error, cancelled bool) {
 			j.status.Results = append(j.status.Results, key)
 		}
 	case cancelled || j.cancelRequested:
-		j.status.State = Cancelled
+		q.endLocked(j, Cancelled)
 	default:
-		j.status.State = Failed
+		q.endLocked(j, Failed)
 		j.status.Error = err.Error()
 		j.status.ErrorKind = errorKind(err)
 	}
@@ -207,19 +232,29 @@ func (q *Memory) emitLocked(j *memJob, typ string, preview []byte) {
 	j.changed = make(chan struct{})
 }
 
-// sweepLocked drops expired jobs and results.
+// endLocked records that a job reached its final state now.
+func (q *Memory) endLocked(j *memJob, state State) {
+	now := q.opts.Now()
+	j.status.State, j.status.Ended, j.expires = state, now, now.Add(q.opts.Retain)
+	q.finished = append(q.finished, j)
+	q.sweepLocked()
+}
+
+// sweepLocked drops expired jobs with their results, and the oldest
+// beyond MaxRetained. It touches only the jobs it drops.
 func (q *Memory) sweepLocked() {
 	now := q.opts.Now()
-	for id, j := range q.jobs {
-		if j.status.State.Final() && now.After(j.expires) {
-			delete(q.jobs, id)
+	n := 0
+	for n < len(q.finished) && (now.After(q.finished[n].expires) || len(q.finished)-n > q.opts.MaxRetained) {
+		j := q.finished[n]
+		delete(q.jobs, j.status.ID)
+		for _, key := range j.status.Results {
+			delete(q.results, key)
 		}
+		q.finished[n] = nil
+		n++
 	}
-	for k, r := range q.results {
-		if now.After(r.expires) {
-			delete(q.results, k)
-		}
-	}
+	q.finished = q.finished[n:]
 }
 
 func (q *Memory) job(id string) (*memJob, error) {
@@ -266,8 +301,7 @@ func (q *Memory) Cancel(_ context.Context, id string) error {
 				break
 			}
 		}
-		now := q.opts.Now()
-		j.status.State, j.status.Ended, j.expires = Cancelled, now, now.Add(q.opts.Retain)
+		q.endLocked(j, Cancelled)
 		q.emitLocked(j, "status", nil)
 	case Running:
 		j.cancelRequested = true
@@ -358,8 +392,7 @@ func (q *Memory) Close(ctx context.Context) error {
 	<-done
 	q.mu.Lock()
 	for _, j := range q.waiting {
-		now := q.opts.Now()
-		j.status.State, j.status.Ended, j.expires = Cancelled, now, now.Add(q.opts.Retain)
+		q.endLocked(j, Cancelled)
 		q.emitLocked(j, "status", nil)
 	}
 	q.waiting = nil

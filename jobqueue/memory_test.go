@@ -151,3 +151,71 @@ func TestMemoryCloseCancelsLeftovers(t *testing.T) {
 		t.Fatalf("Submit after Close: %v", err)
 	}
 }
+
+// TestMemorySubmitCancelChurn submits and cancels many queued jobs while
+// the only worker is busy: Submit must never block.
+func TestMemorySubmitCancelChurn(t *testing.T) {
+	q := NewMemory(stepRunner(100000, time.Millisecond, nil), MemoryOptions{MaxWaiting: 4})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		q.Close(ctx)
+	}()
+	ctx := context.Background()
+	busy, _ := q.Submit(ctx, Spec{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20000 {
+			id, err := q.Submit(ctx, Spec{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			q.Cancel(ctx, id)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Submit blocked under submit/cancel churn")
+	}
+	q.Cancel(ctx, busy)
+	q.mu.Lock()
+	kept := len(q.jobs)
+	q.mu.Unlock()
+	if kept > 10000+1 { // the busy job is still running
+		t.Fatalf("%d jobs kept, want at most MaxRetained (10000) and the busy one", kept)
+	}
+}
+
+// TestMemoryWorkersRunInParallel checks that jobs submitted together reach
+// every idle worker.
+func TestMemoryWorkersRunInParallel(t *testing.T) {
+	var mu sync.Mutex
+	running, peak := 0, 0
+	run := func(ctx context.Context, s Spec, progress func(Step)) (*Output, error) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return &Output{}, nil
+	}
+	q := NewMemory(run, MemoryOptions{Workers: 3})
+	defer q.Close(context.Background())
+	var ids []string
+	for range 3 {
+		id, _ := q.Submit(context.Background(), Spec{})
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		Wait(context.Background(), q, id)
+	}
+	if peak != 3 {
+		t.Fatalf("at most %d jobs ran at once, want 3", peak)
+	}
+}
