@@ -22,9 +22,11 @@ type MemoryOptions struct {
 	// Retain is how long finished jobs and their results stay readable
 	// (default 1h).
 	Retain time.Duration
-	// MaxRetained bounds the finished jobs kept (default 10000); beyond
-	// it the oldest are dropped before their time.
-	MaxRetained int
+	// MaxRetained bounds the finished jobs kept (default 10000), and
+	// MaxResultBytes the bytes of their pictures (default 1 GiB); beyond
+	// either the oldest are dropped before their time.
+	MaxRetained    int
+	MaxResultBytes int64
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
 }
@@ -45,6 +47,9 @@ func (o *MemoryOptions) fill() {
 	if o.MaxRetained <= 0 {
 		o.MaxRetained = 10000
 	}
+	if o.MaxResultBytes <= 0 {
+		o.MaxResultBytes = 1 << 30
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -61,10 +66,11 @@ type Memory struct {
 	waiting []*memJob
 	// finished lists finished jobs in the order they ended, which is
 	// also the order they expire in.
-	finished []*memJob
-	running  int
-	avgRun   time.Duration
-	closed   bool
+	finished    []*memJob
+	resultBytes int64 // bytes of the pictures in results
+	running     int
+	avgRun      time.Duration
+	closed      bool
 	// wake holds at most one token: "jobs may be waiting". A worker that
 	// takes a job and sees more passes the token on, so idle workers wake
 	// in a chain; sends never block, whatever clients submit and cancel.
@@ -200,12 +206,18 @@ func (q *Memory) finish(j *memJob, out *Output, err error, cancelled bool) {
 	}
 	switch {
 	case err == nil:
-		q.endLocked(j, Succeeded)
 		j.status.Info = &out.Info
 		for i, img := range out.Images {
 			key := fmt.Sprintf("%s-%d-%s", j.status.ID, i, NewID())
-			q.results[key] = stored{img: img, expires: j.expires}
+			q.results[key] = stored{img: img}
+			q.resultBytes += int64(len(img.Data))
 			j.status.Results = append(j.status.Results, key)
+		}
+		q.endLocked(j, Succeeded)
+		for _, key := range j.status.Results {
+			r := q.results[key]
+			r.expires = j.expires
+			q.results[key] = r
 		}
 	case cancelled || j.cancelRequested:
 		q.endLocked(j, Cancelled)
@@ -245,10 +257,17 @@ func (q *Memory) endLocked(j *memJob, state State) {
 func (q *Memory) sweepLocked() {
 	now := q.opts.Now()
 	n := 0
-	for n < len(q.finished) && (now.After(q.finished[n].expires) || len(q.finished)-n > q.opts.MaxRetained) {
+	for n < len(q.finished) {
 		j := q.finished[n]
+		// The newest job stays whatever the limits say: its client has
+		// yet to read it.
+		overLimits := n < len(q.finished)-1 && (len(q.finished)-n > q.opts.MaxRetained || q.resultBytes > q.opts.MaxResultBytes)
+		if !now.After(j.expires) && !overLimits {
+			break
+		}
 		delete(q.jobs, j.status.ID)
 		for _, key := range j.status.Results {
+			q.resultBytes -= int64(len(q.results[key].img.Data))
 			delete(q.results, key)
 		}
 		q.finished[n] = nil

@@ -219,3 +219,27 @@ func TestMemoryWorkersRunInParallel(t *testing.T) {
 		t.Fatalf("at most %d jobs ran at once, want 3", peak)
 	}
 }
+
+func TestMemoryResultBytesBound(t *testing.T) {
+	q := NewMemory(stepRunner(1, 0, nil), MemoryOptions{MaxResultBytes: 10})
+	defer q.Close(context.Background())
+	ctx := context.Background()
+	var ids []string
+	for range 3 {
+		id, _ := q.Submit(ctx, Spec{Prompt: "8 bytes!"})
+		if st, err := Wait(ctx, q, id); err != nil || st.State != Succeeded {
+			t.Fatal(st.State, err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := q.Status(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("oldest job over the byte bound: %v, want ErrNotFound", err)
+	}
+	st, err := q.Status(ctx, ids[2])
+	if err != nil {
+		t.Fatalf("newest job: %v", err)
+	}
+	if _, err := q.Result(ctx, st.Results[0]); err != nil {
+		t.Fatalf("newest job's result: %v", err)
+	}
+}
