@@ -45,6 +45,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "request-timeout", Usage: "limit of a synchronous request, queueing included", Value: 5 * time.Minute},
 			&cli.DurationFlag{Name: "job-timeout", Usage: "limit of one job's run", Value: 10 * time.Minute},
 			&cli.DurationFlag{Name: "result-ttl", Usage: "how long finished jobs and result URLs stay readable", Value: time.Hour},
+			&cli.Int64Flag{Name: "max-result-bytes", Usage: "memory for kept pictures (in-process queue); the oldest go first", Value: 1 << 30},
 			&cli.Int64Flag{Name: "max-body", Usage: "request body limit in bytes", Value: 32 << 20},
 			&cli.DurationFlag{Name: "body-timeout", Usage: "time a client has to send its request body", Value: time.Minute},
 			&cli.DurationFlag{Name: "grace", Usage: "on SIGINT/SIGTERM, how long requests in flight may finish", Value: 30 * time.Second},
@@ -199,6 +200,7 @@ func runServe(c *cli.Context) error {
 		check, loaded = eng.Check, cache.Loaded
 		queue = jobqueue.NewMemory(eng.Run, jobqueue.MemoryOptions{
 			MaxWaiting: c.Int("max-queue"), Workers: c.Int("workers"), Timeout: c.Duration("job-timeout"), Retain: c.Duration("result-ttl"),
+			MaxResultBytes: c.Int64("max-result-bytes"),
 		})
 	} else {
 		queue, err = openNATSQueue(ctx, q, c, log)
