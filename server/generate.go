@@ -31,6 +31,10 @@ type genParams struct {
 	Strength       float64  `json:"strength"`
 	// Preview asks the jobs API for latent previews in step events.
 	Preview bool `json:"preview"`
+	// Image and Mask (base64 or data: URLs) make a JSON request img2img
+	// or inpainting (white mask pixels are repainted), for the jobs API.
+	Image string `json:"image"`
+	Mask  string `json:"mask"`
 }
 
 // parseSize reads "WxH"; "" and "auto" mean the model's default (0, 0).
@@ -109,6 +113,18 @@ func (s *Server) spec(p *genParams) (jobqueue.Spec, *apiError) {
 		sp.Seed = *p.Seed
 	} else {
 		sp.Seed = randomSeed()
+	}
+	if p.Image != "" {
+		var aerr *apiError
+		if sp.InitImage, aerr = decodeB64Image("image", p.Image); aerr != nil {
+			return sp, aerr
+		}
+	}
+	if p.Mask != "" {
+		var aerr *apiError
+		if sp.Mask, aerr = decodeB64Image("mask", p.Mask); aerr != nil {
+			return sp, aerr
+		}
 	}
 	if err := s.opts.Check(&sp); err != nil {
 		return sp, s.toAPIError(err)
