@@ -71,7 +71,10 @@ func TestMemoryFullAndCancel(t *testing.T) {
 	defer q.Close(context.Background())
 	ctx := context.Background()
 	running, _ := q.Submit(ctx, Spec{Prompt: "running"})
-	for q.Stats().Running == 0 {
+	for deadline := time.Now().Add(5 * time.Second); q.Stats().Running == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first job never started")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	queued, err := q.Submit(ctx, Spec{Prompt: "queued"})

@@ -589,7 +589,10 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	for q.Stats().Running == 0 {
+	for deadline := time.Now().Add(5 * time.Second); q.Stats().Running == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never started running")
+		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	stop()
