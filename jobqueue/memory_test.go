@@ -81,9 +81,11 @@ func TestMemoryFullAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Submit(ctx, Spec{}); err != nil {
+	third, err := q.Submit(ctx, Spec{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer q.Cancel(ctx, third)
 	if _, err := q.Submit(ctx, Spec{}); !errors.Is(err, ErrFull) {
 		t.Fatalf("got %v, want ErrFull", err)
 	}
