@@ -429,6 +429,11 @@ var _ Queue = (*Memory)(nil)
 // Wait blocks until job id reaches a final state or ctx ends, and returns
 // its last status.
 func Wait(ctx context.Context, q Queue, id string) (Status, error) {
+	return WaitFunc(ctx, q, id, nil)
+}
+
+// WaitFunc is Wait, calling fn (if not nil) with every event on the way.
+func WaitFunc(ctx context.Context, q Queue, id string, fn func(Event)) (Status, error) {
 	events, err := q.Events(ctx, id)
 	if err != nil {
 		return Status{}, err
@@ -436,6 +441,9 @@ func Wait(ctx context.Context, q Queue, id string) (Status, error) {
 	var last Status
 	for e := range events {
 		last = e.Status
+		if fn != nil {
+			fn(e)
+		}
 	}
 	if !last.State.Final() {
 		if err := ctx.Err(); err != nil {

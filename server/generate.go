@@ -135,11 +135,12 @@ func (s *Server) spec(p *genParams) (jobqueue.Spec, *apiError) {
 // runSync submits a job and waits for it within the request's deadline,
 // cancelling it when the client goes away or the deadline passes.
 func (s *Server) runSync(ctx context.Context, sp jobqueue.Spec) (jobqueue.Status, *apiError) {
-	return s.runSyncWith(ctx, sp, nil)
+	return s.runSyncWith(ctx, sp, nil, nil)
 }
 
-// runSyncWith is runSync, telling submitted the job's id.
-func (s *Server) runSyncWith(ctx context.Context, sp jobqueue.Spec, submitted func(id string)) (jobqueue.Status, *apiError) {
+// runSyncWith is runSync, telling submitted the job's id and onEvent its
+// events (either may be nil).
+func (s *Server) runSyncWith(ctx context.Context, sp jobqueue.Spec, submitted func(id string), onEvent func(jobqueue.Event)) (jobqueue.Status, *apiError) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	sp.Timeout = s.opts.RequestTimeout
@@ -151,7 +152,7 @@ func (s *Server) runSyncWith(ctx context.Context, sp jobqueue.Spec, submitted fu
 	if submitted != nil {
 		submitted(id)
 	}
-	st, err := jobqueue.Wait(ctx, s.opts.Queue, id)
+	st, err := jobqueue.WaitFunc(ctx, s.opts.Queue, id, onEvent)
 	if err != nil || !st.State.Final() {
 		s.opts.Queue.Cancel(context.WithoutCancel(ctx), id)
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -20,6 +20,7 @@ type sdapiState struct {
 	mu      sync.Mutex
 	model   string
 	current string // id of the latest txt2img/img2img job
+	preview []byte // its latest latent preview (PNG)
 }
 
 // sdRequest is the body of /sdapi/v1/txt2img and img2img (the fields
@@ -146,17 +147,31 @@ func (s *Server) sdGenerate(w http.ResponseWriter, r *http.Request, img2img bool
 
 // runSyncTracked is runSync, recording the job for /sdapi/v1/progress.
 func (s *Server) runSyncTracked(ctx context.Context, sp jobqueue.Spec) (jobqueue.Status, *apiError) {
-	return s.runSyncWith(ctx, sp, func(id string) {
+	sp.Preview = true // for /sdapi/v1/progress's current_image
+	var id string
+	return s.runSyncWith(ctx, sp, func(submitted string) {
+		id = submitted
 		s.sdapi.mu.Lock()
-		s.sdapi.current = id
+		s.sdapi.current, s.sdapi.preview = id, nil
+		s.sdapi.mu.Unlock()
+	}, func(e jobqueue.Event) {
+		if e.Preview == nil {
+			return
+		}
+		s.sdapi.mu.Lock()
+		if s.sdapi.current == id {
+			s.sdapi.preview = e.Preview
+		}
 		s.sdapi.mu.Unlock()
 	})
 }
 
-// sdProgress serves GET /sdapi/v1/progress for the latest web UI job.
+// sdProgress serves GET /sdapi/v1/progress for the latest web UI job;
+// current_image is a picture of the latents at their resolution (a rough
+// preview, like the web UI's cheapest live-preview mode).
 func (s *Server) sdProgress(w http.ResponseWriter, r *http.Request) {
 	s.sdapi.mu.Lock()
-	id := s.sdapi.current
+	id, preview := s.sdapi.current, s.sdapi.preview
 	s.sdapi.mu.Unlock()
 	st := s.opts.Queue.Stats()
 	resp := map[string]any{"progress": 0.0, "eta_relative": 0.0, "current_image": nil, "textinfo": nil,
@@ -172,6 +187,9 @@ func (s *Server) sdProgress(w http.ResponseWriter, r *http.Request) {
 			case js.State.Final():
 				resp["progress"] = 0.0 // the web UI reports 0 when idle
 			case js.Total > 0:
+				if preview != nil {
+					resp["current_image"] = base64.StdEncoding.EncodeToString(preview)
+				}
 				frac := float64(js.Step) / float64(js.Total)
 				resp["progress"] = frac
 				if frac > 0 && !js.Started.IsZero() {

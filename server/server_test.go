@@ -633,3 +633,42 @@ func TestBodyReadTimeout(t *testing.T) {
 		t.Fatalf("stalled upload: got %q", reply)
 	}
 }
+
+// TestSDAPIProgress polls /sdapi/v1/progress while a txt2img request runs:
+// the fraction grows and a preview comes with it.
+func TestSDAPIProgress(t *testing.T) {
+	ts := newTestServer(t, &fakeRunner{steps: 30, stepTime: 20 * time.Millisecond}, Options{}, jobqueue.MemoryOptions{})
+	done := make(chan int, 1)
+	go func() {
+		b, _ := json.Marshal(map[string]any{"prompt": "x"})
+		resp, err := http.Post(ts.URL+"/sdapi/v1/txt2img", "application/json", bytes.NewReader(b))
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body := ts.do(t, "GET", "/sdapi/v1/progress", "", nil)
+		var p struct {
+			Progress     float64 `json:"progress"`
+			CurrentImage *string `json:"current_image"`
+		}
+		json.Unmarshal(body, &p)
+		if p.Progress > 0 && p.CurrentImage != nil {
+			if _, err := base64.StdEncoding.DecodeString(*p.CurrentImage); err != nil {
+				t.Fatalf("current_image: %v", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress with a preview seen: %s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code := <-done; code != 200 {
+		t.Fatalf("txt2img: %d", code)
+	}
+}
