@@ -163,6 +163,10 @@ func (s *Server) runSyncWith(ctx context.Context, sp jobqueue.Spec, submitted fu
 		return st, &apiError{status: 499, typ: "server_error", code: "cancelled", message: "request cancelled"}
 	}
 	s.metrics.jobs.WithLabelValues(string(st.State)).Inc()
+	if !st.Started.IsZero() {
+		s.metrics.wait.Observe(st.Started.Sub(st.Created).Seconds())
+		s.metrics.run.Observe(st.Ended.Sub(st.Started).Seconds())
+	}
 	switch st.State {
 	case jobqueue.Succeeded:
 		return st, nil

@@ -19,6 +19,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	jobs     *prometheus.CounterVec
+	wait     prometheus.Histogram
+	run      prometheus.Histogram
 }
 
 func newMetrics(reg *prometheus.Registry, q jobqueue.Queue, loaded func() []string) *metrics {
@@ -39,7 +41,12 @@ func newMetrics(reg *prometheus.Registry, q jobqueue.Queue, loaded func() []stri
 			Name: "imagegen_sync_jobs_finished_total", Help: "Jobs of synchronous requests (OpenAI, AUTOMATIC1111) that finished, by final state.",
 		}, []string{"state"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.jobs,
+	jobBuckets := []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+	m.wait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "imagegen_sync_job_wait_seconds", Help: "Queue wait of synchronous requests' jobs.", Buckets: jobBuckets})
+	m.run = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "imagegen_sync_job_run_seconds", Help: "Run time of synchronous requests' jobs.", Buckets: jobBuckets})
+	reg.MustRegister(m.requests, m.duration, m.jobs, m.wait, m.run,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imagegen_queue_waiting", Help: "Jobs waiting to run."},
 			func() float64 { return float64(q.Stats().Waiting) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imagegen_queue_running", Help: "Jobs running."},

@@ -555,8 +555,10 @@ func TestMetricsAndRequestID(t *testing.T) {
 	if got := resp.Header.Get("X-Request-ID"); got != "abc-123" {
 		t.Fatalf("X-Request-ID %q, want the client's", got)
 	}
+	ts.postJSON(t, "/v1/images/generations", map[string]any{"prompt": "x"})
 	_, body := ts.do(t, "GET", "/metrics", "", nil)
-	for _, want := range []string{`imagegen_http_requests_total{code="200",route="GET /v1/models"} 1`, "imagegen_queue_waiting 0", "go_goroutines"} {
+	for _, want := range []string{`imagegen_http_requests_total{code="200",route="GET /v1/models"} 1`, "imagegen_queue_waiting 0", "go_goroutines",
+		"imagegen_sync_job_run_seconds_count 1", `imagegen_sync_jobs_finished_total{state="succeeded"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
