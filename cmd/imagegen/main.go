@@ -36,6 +36,8 @@ func newApp() *cli.App {
 			encodeCommand(),
 			decodeCommand(),
 			watermarkCommand(),
+			serveCommand(),
+			workerCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.

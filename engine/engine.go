@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	_ "image/png" // init images may be PNG
+	"time"
+
+	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/jobqueue"
+	"github.com/imagegen/imagegen/modelcache"
+	"github.com/imagegen/imagegen/modelreg"
+	"github.com/imagegen/imagegen/pipeline"
+)
+
+// Model is a loaded pipeline with the registry defaults of its name.
+type Model struct {
+	Name     string
+	Pipeline *pipeline.Pipeline
+	Defaults modelreg.Defaults
+}
+
+// Close releases the pipeline.
+func (m *Model) Close() error { return m.Pipeline.Close() }
+
+// Limits bound what one job may ask for. Zero values mean the defaults.
+type Limits struct {
+	// MaxImages per job (default 10).
+	MaxImages int
+	// MaxPixels bounds width×height of outputs and of decoded input
+	// pictures (default 2048×2048).
+	MaxPixels int
+	// MaxSteps (default 150).
+	MaxSteps int
+	// MaxPromptBytes (default 16384).
+	MaxPromptBytes int
+}
+
+func (l *Limits) fill() {
+	if l.MaxImages <= 0 {
+		l.MaxImages = 10
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = 2048 * 2048
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = 150
+	}
+	if l.MaxPromptBytes <= 0 {
+		l.MaxPromptBytes = 16384
+	}
+}
+
+// DefaultLimits returns the limits the zero Limits stands for.
+func DefaultLimits() Limits {
+	var l Limits
+	l.fill()
+	return l
+}
+
+// Engine turns job specs into pictures.
+type Engine struct {
+	cache  *modelcache.Cache[*Model]
+	limits Limits
+}
+
+// New returns an engine over cache.
+func New(cache *modelcache.Cache[*Model], limits Limits) *Engine {
+	limits.fill()
+	return &Engine{cache: cache, limits: limits}
+}
+
+// Limits returns the limits in force.
+func (e *Engine) Limits() Limits { return e.limits }
+
+func badRequest(format string, args ...any) error {
+	return &jobqueue.RunError{Kind: "bad_request", Err: fmt.Errorf(format, args...)}
+}
+
+// Check validates a spec without running it: what can be told before the
+// model is loaded.
+func (e *Engine) Check(s *jobqueue.Spec) error {
+	switch {
+	case s.Model == "":
+		return badRequest("no model given")
+	case len(s.Prompt) > e.limits.MaxPromptBytes || len(s.NegativePrompt) > e.limits.MaxPromptBytes:
+		return badRequest("prompt longer than %d bytes", e.limits.MaxPromptBytes)
+	case s.N < 0 || s.N > e.limits.MaxImages:
+		return badRequest("n must be in 1..%d, got %d", e.limits.MaxImages, s.N)
+	case s.Width < 0 || s.Height < 0:
+		return badRequest("size %dx%d: sides must be positive", s.Width, s.Height)
+	case s.Width*s.Height > e.limits.MaxPixels:
+		return badRequest("size %dx%d is over this server's limit of %d pixels", s.Width, s.Height, e.limits.MaxPixels)
+	case s.Steps < 0 || s.Steps > e.limits.MaxSteps:
+		return badRequest("steps must be in 1..%d, got %d", e.limits.MaxSteps, s.Steps)
+	case s.Strength < 0 || s.Strength > 1:
+		return badRequest("strength must be in (0, 1], got %g", s.Strength)
+	case s.Format != "" && s.Format != "png" && s.Format != "jpeg":
+		return badRequest("output format %q: want png or jpeg", s.Format)
+	case len(s.Mask) > 0 && len(s.InitImage) == 0:
+		return badRequest("a mask needs an image")
+	}
+	for _, pic := range [][]byte{s.InitImage, s.Mask} {
+		if len(pic) > 0 {
+			if _, err := e.decode(pic); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decode reads an encoded picture after checking the size its header
+// declares, so that a small file claiming a huge picture is refused
+// before any pixel memory is allocated.
+func (e *Engine) decode(b []byte) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, badRequest("image: %v", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > e.limits.MaxPixels {
+		return nil, badRequest("image of %dx%d is over this server's limit of %d pixels", cfg.Width, cfg.Height, e.limits.MaxPixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, badRequest("image: %v", err)
+	}
+	return img, nil
+}
+
+// Run implements jobqueue.Runner.
+func (e *Engine) Run(ctx context.Context, s jobqueue.Spec, progress func(jobqueue.Step)) (*jobqueue.Output, error) {
+	if err := e.Check(&s); err != nil {
+		return nil, err
+	}
+	m, release, err := e.cache.Acquire(ctx, s.Model)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("load model %s: %w", s.Model, err)
+	}
+	defer release()
+	req := pipeline.Request{
+		Prompts: []string{s.Prompt}, NegativePrompt: s.NegativePrompt,
+		Scheduler: s.Scheduler, Steps: s.Steps, Guidance: s.Guidance, Seed: s.Seed,
+		Width: s.Width, Height: s.Height, NumImages: max(1, s.N), Strength: s.Strength,
+	}
+	if len(s.InitImage) > 0 {
+		if req.InitImage, err = e.decode(s.InitImage); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.Mask) > 0 {
+		if req.Mask, err = e.decode(s.Mask); err != nil {
+			return nil, err
+		}
+	}
+	applyDefaults(&req, m.Defaults)
+	if req.InitImage != nil && req.Width == 0 && req.Height == 0 {
+		b := req.InitImage.Bounds()
+		req.Width, req.Height = b.Dx(), b.Dy()
+	}
+	scale := m.Pipeline.VAEScale()
+	req.Progress = func(si pipeline.StepInfo) {
+		st := jobqueue.Step{Step: si.Step, Total: si.Total}
+		if s.Preview {
+			st.Preview = latentPreview(si.Latents, req.Height/max(1, scale), req.Width/max(1, scale), req.NumImages)
+		}
+		progress(st)
+	}
+	start := time.Now()
+	res, err := m.Pipeline.Generate(ctx, req)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, pipeline.ErrBadRequest):
+			return nil, &jobqueue.RunError{Kind: "bad_request", Err: err}
+		case errors.Is(err, pipeline.ErrNotSupported):
+			return nil, &jobqueue.RunError{Kind: "not_supported", Err: err}
+		}
+		return nil, err
+	}
+	out := &jobqueue.Output{Info: jobqueue.Info{
+		Model: s.Model, Width: res.W, Height: res.H, Steps: res.Steps, Guidance: res.Guidance,
+		Scheduler: res.Scheduler, Seed: res.Seed, Seconds: time.Since(start).Seconds(),
+	}}
+	imgs, err := imageio.ToNRGBA(res.Images, []int{res.N, res.H, res.W, 3}, imageio.NHWC, imageio.Unit)
+	if err != nil {
+		return nil, err
+	}
+	for i, img := range imgs {
+		enc, err := encode(img, s, res, i)
+		if err != nil {
+			return nil, err
+		}
+		out.Images = append(out.Images, enc)
+	}
+	return out, nil
+}
+
+func encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, index int) (jobqueue.Image, error) {
+	var buf bytes.Buffer
+	if s.Format == "jpeg" {
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+			return jobqueue.Image{}, fmt.Errorf("encode jpeg: %w", err)
+		}
+		return jobqueue.Image{ContentType: "image/jpeg", Data: buf.Bytes()}, nil
+	}
+	params := imageio.GenerationParams{
+		Prompt: s.Prompt, NegativePrompt: s.NegativePrompt, Steps: res.Steps, Sampler: res.Scheduler,
+		CFGScale: res.Guidance, Seed: res.Seed, Width: res.W, Height: res.H, Model: s.Model,
+		DenoisingStrength: res.Strength,
+	}
+	record, _ := json.Marshal(map[string]any{
+		"model": s.Model, "prompt": s.Prompt, "negative_prompt": s.NegativePrompt, "scheduler": res.Scheduler,
+		"steps": res.Steps, "guidance": res.Guidance, "seed": res.Seed, "width": res.W, "height": res.H,
+		"index": index, "strength": res.Strength,
+	})
+	meta := imageio.Metadata{Parameters: params.Infotext(), JSON: string(record)}
+	if err := imageio.EncodePNG(&buf, img, meta); err != nil {
+		return jobqueue.Image{}, err
+	}
+	return jobqueue.Image{ContentType: "image/png", Data: buf.Bytes()}, nil
+}
+
+// applyDefaults fills the request fields left at zero from the registry
+// entry's defaults (the checkpoint's own defaults apply after, inside
+// Generate).
+func applyDefaults(req *pipeline.Request, d modelreg.Defaults) {
+	if req.Scheduler == "" {
+		req.Scheduler = d.Scheduler
+	}
+	if req.Steps == 0 {
+		req.Steps = d.Steps
+	}
+	if req.Guidance == nil {
+		req.Guidance = d.Guidance
+	}
+	if req.Height == 0 && req.Width == 0 {
+		req.Height, req.Width = d.Height, d.Width
+	}
+}

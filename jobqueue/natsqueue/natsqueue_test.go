@@ -1,0 +1,228 @@
+package natsqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/imagegen/imagegen/jobqueue"
+)
+
+// startNATS runs a JetStream-enabled NATS server in this process, on
+// loopback.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns.ClientURL()
+}
+
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestWorkersExactlyOnce runs 30 jobs on 3 workers, kills one of them in
+// the middle of a job, and checks that every job ends with its results
+// stored exactly once.
+func TestWorkersExactlyOnce(t *testing.T) {
+	url := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := Options{MaxJobs: 64, AckWait: time.Second}
+	q, err := NewQueue(ctx, connect(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	runs := map[string]int{} // completed runs per prompt
+	victimMidJob := make(chan struct{})
+	var once sync.Once
+	runner := func(victim bool) jobqueue.Runner {
+		return func(ctx context.Context, s jobqueue.Spec, progress func(jobqueue.Step)) (*jobqueue.Output, error) {
+			for i := 1; i <= 5; i++ {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(10 * time.Millisecond):
+				}
+				progress(jobqueue.Step{Step: i, Total: 5})
+				if victim && i == 2 {
+					once.Do(func() { close(victimMidJob) })
+					<-ctx.Done() // hang until killed
+					return nil, ctx.Err()
+				}
+			}
+			mu.Lock()
+			runs[s.Prompt]++
+			mu.Unlock()
+			return &jobqueue.Output{Images: []jobqueue.Image{{ContentType: "image/png", Data: []byte("picture of " + s.Prompt)}}}, nil
+		}
+	}
+	type running struct {
+		nc     *nats.Conn
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	var workers []running
+	for i := range 3 {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := NewWorker(ctx, nc, runner(i == 0), quiet, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.Run(wctx) }()
+		workers = append(workers, running{nc, wcancel, done})
+	}
+	defer func() {
+		for _, w := range workers {
+			w.cancel()
+			<-w.done
+			w.nc.Close()
+		}
+	}()
+
+	ids := map[string]string{}
+	for i := range 30 {
+		prompt := fmt.Sprintf("job %d", i)
+		id, err := q.Submit(ctx, jobqueue.Spec{Model: "m", Prompt: prompt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = prompt
+	}
+	// Kill worker 0 mid-job: its connection drops without an ack or a
+	// nak, as when the process dies.
+	select {
+	case <-victimMidJob:
+	case <-ctx.Done():
+		t.Fatal("the victim worker never got a job")
+	}
+	workers[0].nc.Close()
+	workers[0].cancel()
+
+	for id, prompt := range ids {
+		st, err := jobqueue.Wait(ctx, q, id)
+		if err != nil {
+			t.Fatalf("%s: %v", prompt, err)
+		}
+		if st.State != jobqueue.Succeeded || len(st.Results) != 1 {
+			t.Fatalf("%s: state %s with %d results, want succeeded with 1", prompt, st.State, len(st.Results))
+		}
+		img, err := q.Result(ctx, st.Results[0])
+		if err != nil || string(img.Data) != "picture of "+prompt {
+			t.Fatalf("%s: result %q, %v", prompt, img.Data, err)
+		}
+	}
+	// Exactly once: one stored picture per job, and no job finished twice.
+	var objects int
+	lister, err := q.results.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects = len(lister)
+	if objects != 30 {
+		t.Fatalf("%d objects in the result store, want 30", objects)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, prompt := range ids {
+		if runs[prompt] != 1 {
+			t.Fatalf("%s completed %d times, want 1", prompt, runs[prompt])
+		}
+	}
+	// The stream is empty: every job was acked.
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Fatalf("%d messages left on the stream", info.State.Msgs)
+	}
+}
+
+func TestQueueFullAndCancel(t *testing.T) {
+	url := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := NewQueue(ctx, connect(t, url), Options{MaxJobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := q.Submit(ctx, jobqueue.Spec{Prompt: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Submit(ctx, jobqueue.Spec{Prompt: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Submit(ctx, jobqueue.Spec{Prompt: "c"}); !errors.Is(err, jobqueue.ErrFull) {
+		t.Fatalf("third job on a queue of 2: got %v, want ErrFull", err)
+	}
+	if err := q.Cancel(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	st, err := q.Status(ctx, a)
+	if err != nil || st.State != jobqueue.Cancelled {
+		t.Fatalf("cancelled job: %v %v", st.State, err)
+	}
+	// A worker skips the cancelled job and runs the other.
+	nc := connect(t, url)
+	w, err := NewWorker(ctx, nc, func(ctx context.Context, s jobqueue.Spec, progress func(jobqueue.Step)) (*jobqueue.Output, error) {
+		if s.Prompt == "a" {
+			t.Error("the cancelled job ran")
+		}
+		return &jobqueue.Output{}, nil
+	}, quiet, Options{MaxJobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	defer func() { wcancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := q.stream.Info(ctx)
+		if err == nil && info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stream was not drained")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := q.Status(ctx, "../../etc"); !errors.Is(err, jobqueue.ErrNotFound) {
+		t.Fatalf("bad id: %v", err)
+	}
+	_ = jetstream.ErrKeyNotFound
+}

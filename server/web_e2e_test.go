@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/imagegen/imagegen/defaultmodel"
+	"github.com/imagegen/imagegen/engine"
+	"github.com/imagegen/imagegen/internal/testort"
+	"github.com/imagegen/imagegen/jobqueue"
+	"github.com/imagegen/imagegen/modelcache"
+	"github.com/imagegen/imagegen/pipeline"
+)
+
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestWebPageEndToEnd drives the page at / in headless Chromium at a
+// phone's width against a server running the built-in model: pick
+// settings, press Generate, watch the progress, find the picture in the
+// gallery.
+func TestWebPageEndToEnd(t *testing.T) {
+	browser := findChromium()
+	if browser == "" {
+		t.Skip("chromium not installed (apt-get install chromium); skipping the browser test")
+	}
+	testort.Init(t)
+	dir, err := defaultmodel.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := modelcache.New(func(ctx context.Context, name string) (*engine.Model, error) {
+		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return &engine.Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
+	}, modelcache.Options{})
+	defer cache.Close()
+	eng := engine.New(cache, engine.Limits{})
+	q := jobqueue.NewMemory(eng.Run, jobqueue.MemoryOptions{})
+	defer q.Close(context.Background())
+	srv, err := New(Options{Queue: q, Models: []ModelInfo{{Name: "default", Family: "sd1"}}, Check: eng.Check, Loaded: cache.Loaded,
+		APIKey: "k3y", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(390, 844))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible("#apikey"),
+		chromedp.SendKeys("#apikey", "k3y"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`document.getElementById("apikey").dispatchEvent(new Event("change"))`)(ctx, t)
+			return err
+		}),
+		chromedp.WaitReady(`#model option[value="default"]`),
+		chromedp.WaitReady(`#sampler option[value="Euler a"]`),
+		chromedp.SetValue("#prompt", "a large blue star at the top left"),
+		chromedp.SetValue("#steps", "20"),
+		chromedp.SetValue("#seed", "3"),
+		chromedp.SetValue("#guidance", "3"),
+		chromedp.Click("#generate"),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	// The progress bar moves while the job runs (SSE step events).
+	sawProgress, err := chromedp.Run(ctx, chromedp.Poll[float64](`(() => { const v = document.getElementById("progress").value; return v > 0 && v < 1 ? v : 0 })()`, chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		t.Fatalf("waiting for progress: %v", err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	natural, err := chromedp.Run(wctx, chromedp.Poll[int](`(() => { const i = document.querySelector("#gallery img"); return i && i.complete && i.naturalWidth > 0 ? i.naturalWidth : 0 })()`))
+	if err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text("#status"))
+		gallery, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("gallery").innerHTML`))
+		t.Fatalf("waiting for the picture: %v (status %q, gallery %s)", err, status, gallery)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text("#status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caption, err := chromedp.Run(ctx, chromedp.Text("#gallery figcaption"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if natural != 32 || !strings.Contains(status, "done: seed 3, 20 steps") || !strings.Contains(caption, "blue star") {
+		t.Fatalf("picture %d px wide, status %q, caption %q; want 32, done with seed 3 and 20 steps", natural, status, caption)
+	}
+	if sawProgress <= 0 {
+		t.Fatal("no progress seen while the job ran")
+	}
+	if !fits {
+		t.Fatal("the page is wider than a phone's screen (390 px)")
+	}
+}
