@@ -1,0 +1,174 @@
+package main
+
+import (
+	onnxexport "github.com/imagegen/imagegen/onnx_export"
+	"github.com/imagegen/imagegen/shapes"
+)
+
+// imageSize is the side of the pictures; pixels is D, the dimension count
+// of one picture, that bits/dim divide by.
+const (
+	imageSize = 32
+	pixels    = 3 * imageSize * imageSize
+)
+
+// config is the network's shape.
+type config struct {
+	// Latent is Z, the length of the latent vector.
+	Latent int64
+	// Width is the channel count at 32x32 and 16x16; 8x8 and 4x4 have
+	// twice and four times as many.
+	Width int64
+	// Hidden is the width of the linear layers at the bottleneck.
+	Hidden int64
+	// CondMap8 and CondMap16 are the channels of the maps a linear layer
+	// makes from the condition at 8x8 and 16x16 in the decoder: a grid
+	// cell is a set of pixels there, which such a map can mark directly.
+	CondMap8, CondMap16 int64
+}
+
+// defaultConfig is the shipped architecture.
+func defaultConfig(latent int64) config {
+	return config{Latent: latent, Width: 32, Hidden: 256, CondMap8: 16, CondMap16: 8}
+}
+
+// normGroups is the GroupNorm group count of every conv layer.
+const normGroups = 8
+
+// logStdScale multiplies the decoder's log σ parameter: Adam moves a
+// parameter by about the learning rate per step, and log σ has to travel
+// from about −2 to −4 or lower, which at 1e-3 a step would take thousands
+// of steps.
+const logStdScale = 5
+
+// convAct is Conv2d (3x3, padding 1, the given stride), GroupNorm, SiLU.
+func convAct(l *onnxexport.Layers, name string, x *onnxexport.Value, out, stride int64) *onnxexport.Value {
+	h := l.Conv2d(name, x, out, 3, onnxexport.Conv2dOptions{Stride: stride, Padding: 1})
+	return l.SiLU(l.GroupNorm(name+"_norm", h, normGroups, 1e-5))
+}
+
+// encoder maps a picture x [B,3,32,32] and its condition c [B,70] to the
+// mean and log-variance [B,Z] of q(z | x, c): four convs down to 4x4,
+// then two linear layers on the flattened features and the condition.
+func encoder(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) (mean, logvar *onnxexport.Value) {
+	defer l.Scope("encoder")()
+	w := cfg.Width
+	h := convAct(l, "conv_in", x, w, 1) // 32x32
+	h = convAct(l, "down1", h, w, 2)    // 16x16
+	h = convAct(l, "down2", h, 2*w, 2)  // 8x8
+	h = convAct(l, "conv8", h, 2*w, 1)  // 8x8
+	h = convAct(l, "down3", h, 4*w, 2)  // 4x4
+	h = l.Reshape(h, -1, 4*w*16)        // [B, 4w·16]
+	h = l.SiLU(l.Linear("fc", l.Concat(1, h, c), cfg.Hidden, true))
+	out := l.Linear("fc_out", h, 2*cfg.Latent, true)
+	parts := l.Split(out, 1, cfg.Latent, cfg.Latent)
+	return parts[0], parts[1]
+}
+
+// decoder maps a latent z [B,Z] and a condition c [B,70] to the mean
+// [B,3,32,32] of p(x | z, c): two linear layers to a 4x4 map, then
+// nearest upsampling and convs to 32x32, with maps made from the condition
+// joined at 8x8 and 16x16.
+func decoder(l *onnxexport.Layers, cfg config, z, c *onnxexport.Value) *onnxexport.Value {
+	defer l.Scope("decoder")()
+	w := cfg.Width
+	h := l.SiLU(l.Linear("fc", l.Concat(1, z, c), cfg.Hidden, true))
+	h = l.Reshape(l.Linear("fc_map", h, 4*w*16, true), -1, 4*w, 4, 4)
+	h = l.SiLU(l.GroupNorm("fc_map_norm", h, normGroups, 1e-5))
+	h = convAct(l, "conv4", h, 4*w, 1)
+	cond8 := l.Reshape(l.Linear("cond8", c, cfg.CondMap8*64, true), -1, cfg.CondMap8, 8, 8)
+	h = l.Concat(1, l.UpsampleNearest(h, 2), cond8)
+	h = convAct(l, "up8a", h, 2*w, 1)
+	h = convAct(l, "up8b", h, 2*w, 1)
+	cond16 := l.Reshape(l.Linear("cond16", c, cfg.CondMap16*256, true), -1, cfg.CondMap16, 16, 16)
+	h = l.Concat(1, l.UpsampleNearest(h, 2), cond16)
+	h = convAct(l, "up16a", h, w, 1)
+	h = convAct(l, "up16b", h, w, 1)
+	h = convAct(l, "up32", l.UpsampleNearest(h, 2), w, 1)
+	return l.Conv2d("conv_out", h, 3, 3, onnxexport.Conv2dOptions{Padding: 1})
+}
+
+// decoderLogStd is the decoder's learned per-channel log σ [3,1,1] (the
+// parameter "decoder.log_std" times logStdScale).
+func decoderLogStd(l *onnxexport.Layers) *onnxexport.Value {
+	defer l.Scope("decoder")()
+	p := l.Param("log_std", onnxexport.NewFloat32([]int64{3, 1, 1}, []float32{initLogStd / logStdScale, initLogStd / logStdScale, initLogStd / logStdScale}))
+	return l.Mul(p, l.ScalarLike(p, logStdScale))
+}
+
+// initLogStd is log σ at the start: σ ≈ 0.14 in [-1, 1] units.
+const initLogStd = -2
+
+// lossOptions are the parts of the training objective that are not the
+// network.
+type lossOptions struct {
+	// FreeBits, when > 0, is λ of free bits (Kingma et al. 2016, "Improved
+	// variational inference with inverse autoregressive flow"): each
+	// latent dimension's KL, averaged over the batch, counts as at least
+	// λ nats, so the optimizer gains nothing by pushing it below.
+	FreeBits float64
+}
+
+// trainLoss builds the training loss on a batch: inputs image [B,3,32,32]
+// (dequantized, in [-1, 1]), condition [B,70], eps [B,Z] (standard
+// normal) and kl_weight [B] (β of the KL warm-up, the same for the whole
+// batch). The loss is the negative ELBO per dimension, in nats:
+//
+//	(mean_b Σ_pixels NLL(x | μ(z, c), σ) + β·Σ_d KL_d) / D,  z = m + e^(lv/2)·eps
+//
+// with KL_d the batch mean of dimension d's KL (at least FreeBits each).
+// At β = 1 and no free bits, loss/ln 2 + 7 is the ELBO's bits/dim.
+func trainLoss(cfg config, opt lossOptions, seed uint64, batch int64) (*onnxexport.Builder, *onnxexport.Value) {
+	b := onnxexport.NewBuilder("cvae")
+	l := onnxexport.NewLayers(b, seed)
+	x := b.Input("image", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
+	c := b.Input("condition", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(shapes.ConditionSize))
+	eps := b.Input("eps", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(cfg.Latent))
+	beta := b.Input("kl_weight", onnxexport.Float32, onnxexport.D(batch))
+	mean, logvar := encoder(l, cfg, x, c)
+	logvar = b.Max(b.Min(logvar, b.ScalarLike(logvar, 10)), b.ScalarLike(logvar, -20))
+	z := b.Add(mean, b.Mul(b.Exp(b.Mul(logvar, b.ScalarLike(logvar, 0.5))), eps))
+	mu := decoder(l, cfg, z, c)
+	logStd := decoderLogStd(l)
+	nll := b.ReduceMean(b.ReduceSum(b.GaussianNLL(x, mu, logStd), false, 1, 2, 3), false)
+	klPerDim := b.ReduceMean(b.GaussianKL(mean, logvar), false, 0) // [Z]
+	if opt.FreeBits > 0 {
+		klPerDim = b.Max(klPerDim, b.ScalarLike(klPerDim, opt.FreeBits))
+	}
+	kl := b.Mul(b.ReduceMean(beta, false), b.ReduceSum(klPerDim, false))
+	return b, b.Mul(b.Add(nll, kl), b.ScalarLike(nll, 1.0/pixels))
+}
+
+// Names of the exported graphs' inputs and outputs (the contract the
+// pipeline reads).
+const (
+	inLatent, inCondition, inSample = "latent", "condition", "sample"
+	outSample, outMean, outLogvar   = "sample", "mean", "logvar"
+)
+
+// encoderGraph is the exported encoder: sample [batch,3,32,32] in
+// [-1, 1] and condition [batch,70] → mean and logvar [batch,Z].
+func encoderGraph(cfg config) *onnxexport.Builder {
+	b := onnxexport.NewBuilder("cvae_encoder")
+	l := onnxexport.NewLayers(b, 0)
+	batch := onnxexport.Sym("batch")
+	x := b.Input(inSample, onnxexport.Float32, batch, onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
+	c := b.Input(inCondition, onnxexport.Float32, batch, onnxexport.D(shapes.ConditionSize))
+	mean, logvar := encoder(l, cfg, x, c)
+	logvar = b.Max(b.Min(logvar, b.ScalarLike(logvar, 10)), b.ScalarLike(logvar, -20))
+	b.OutputAs(outMean, mean, batch, onnxexport.D(cfg.Latent))
+	b.OutputAs(outLogvar, logvar, batch, onnxexport.D(cfg.Latent))
+	return b
+}
+
+// decoderGraph is the exported decoder: latent [batch,Z] and condition
+// [batch,70] → sample [batch,3,32,32], the Gaussian mean in [-1, 1] units.
+func decoderGraph(cfg config) *onnxexport.Builder {
+	b := onnxexport.NewBuilder("cvae_decoder")
+	l := onnxexport.NewLayers(b, 0)
+	batch := onnxexport.Sym("batch")
+	z := b.Input(inLatent, onnxexport.Float32, batch, onnxexport.D(cfg.Latent))
+	c := b.Input(inCondition, onnxexport.Float32, batch, onnxexport.D(shapes.ConditionSize))
+	b.OutputAs(outSample, decoder(l, cfg, z, c), batch, onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
+	return b
+}
