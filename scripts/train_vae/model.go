@@ -43,8 +43,21 @@ const logStdScale = 5
 
 // convAct is Conv2d (3x3, padding 1, the given stride), GroupNorm, SiLU.
 func convAct(l *onnxexport.Layers, name string, x *onnxexport.Value, out, stride int64) *onnxexport.Value {
+	return condConvAct(l, name, x, nil, out, stride)
+}
+
+// condConvAct is convAct with, when c is set, a per-channel shift made
+// from the condition by a linear layer added after the norm: every
+// decoder layer reads the prompt's attributes directly, so taking the
+// color or the kind from the condition is easier for the decoder than
+// taking it from the latent (which the KL charges for).
+func condConvAct(l *onnxexport.Layers, name string, x, c *onnxexport.Value, out, stride int64) *onnxexport.Value {
 	h := l.Conv2d(name, x, out, 3, onnxexport.Conv2dOptions{Stride: stride, Padding: 1})
-	return l.SiLU(l.GroupNorm(name+"_norm", h, normGroups, 1e-5))
+	h = l.GroupNorm(name+"_norm", h, normGroups, 1e-5)
+	if c != nil {
+		h = l.Add(h, l.Unsqueeze(l.Linear(name+"_cond", c, out, true), 2, 3))
+	}
+	return l.SiLU(h)
 }
 
 // encoder maps a picture x [B,3,32,32] and its condition c [B,70] to the
@@ -68,23 +81,23 @@ func encoder(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) (mean, lo
 // decoder maps a latent z [B,Z] and a condition c [B,70] to the mean
 // [B,3,32,32] of p(x | z, c): two linear layers to a 4x4 map, then
 // nearest upsampling and convs to 32x32, with maps made from the condition
-// joined at 8x8 and 16x16.
+// joined at 8x8 and 16x16 and a shift made from it in every conv layer.
 func decoder(l *onnxexport.Layers, cfg config, z, c *onnxexport.Value) *onnxexport.Value {
 	defer l.Scope("decoder")()
 	w := cfg.Width
 	h := l.SiLU(l.Linear("fc", l.Concat(1, z, c), cfg.Hidden, true))
 	h = l.Reshape(l.Linear("fc_map", h, 4*w*16, true), -1, 4*w, 4, 4)
 	h = l.SiLU(l.GroupNorm("fc_map_norm", h, normGroups, 1e-5))
-	h = convAct(l, "conv4", h, 4*w, 1)
+	h = condConvAct(l, "conv4", h, c, 4*w, 1)
 	cond8 := l.Reshape(l.Linear("cond8", c, cfg.CondMap8*64, true), -1, cfg.CondMap8, 8, 8)
 	h = l.Concat(1, l.UpsampleNearest(h, 2), cond8)
-	h = convAct(l, "up8a", h, 2*w, 1)
-	h = convAct(l, "up8b", h, 2*w, 1)
+	h = condConvAct(l, "up8a", h, c, 2*w, 1)
+	h = condConvAct(l, "up8b", h, c, 2*w, 1)
 	cond16 := l.Reshape(l.Linear("cond16", c, cfg.CondMap16*256, true), -1, cfg.CondMap16, 16, 16)
 	h = l.Concat(1, l.UpsampleNearest(h, 2), cond16)
-	h = convAct(l, "up16a", h, w, 1)
-	h = convAct(l, "up16b", h, w, 1)
-	h = convAct(l, "up32", l.UpsampleNearest(h, 2), w, 1)
+	h = condConvAct(l, "up16a", h, c, w, 1)
+	h = condConvAct(l, "up16b", h, c, w, 1)
+	h = condConvAct(l, "up32", l.UpsampleNearest(h, 2), c, w, 1)
 	return l.Conv2d("conv_out", h, 3, 3, onnxexport.Conv2dOptions{Padding: 1})
 }
 
