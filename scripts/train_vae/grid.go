@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"image"
 	"image/draw"
 	"image/png"
 	"os"
+
+	"github.com/imagegen/imagegen/shapes"
 )
 
 // writeGrid writes pictures in rows of cols, scaled 3x with a 3-pixel
@@ -32,4 +35,23 @@ func writeGrid(path string, imgs []*image.NRGBA, cols int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeReconstructions writes the first n pictures of set (dequantized)
+// and their reconstructions from the posterior means, in pairs.
+func writeReconstructions(ctx context.Context, path string, m *cvae, set *heldOutSet, n int) error {
+	const c = shapes.ConditionSize
+	mean, _, err := m.encode(ctx, set.x[:n*pixels], set.c[:n*c], n)
+	if err != nil {
+		return err
+	}
+	mu, err := m.decode(ctx, mean, set.c[:n*c], n)
+	if err != nil {
+		return err
+	}
+	var imgs []*image.NRGBA
+	for i := range n {
+		imgs = append(imgs, chwToImage(set.x[i*pixels:(i+1)*pixels]), chwToImage(mu[i*pixels:(i+1)*pixels]))
+	}
+	return writeGrid(path, imgs, 8)
 }

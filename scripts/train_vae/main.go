@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,8 +58,10 @@ type options struct {
 	evalPrompts      int
 	evalPictures     int
 	iwaeK            int
-	samples          string
+	samples, recon   string
 	evalOnly, probe  bool
+	positionMaps     bool
+	from             string
 }
 
 func main() {
@@ -82,7 +85,10 @@ func main() {
 	flag.IntVar(&o.evalPictures, "eval-pictures", 200, "held-out pictures of the bits/dim figures")
 	flag.IntVar(&o.iwaeK, "iwae-k", 64, "importance samples of the IWAE bound")
 	flag.StringVar(&o.samples, "samples", "", "write the prior samples of the first 48 held-out prompts to this PNG `file`")
+	flag.StringVar(&o.recon, "reconstructions", "", "write 24 held-out pictures and their reconstructions (posterior mean) to this PNG `file`")
 	flag.BoolVar(&o.evalOnly, "eval-only", false, "skip training and export; evaluate the model in -out")
+	flag.BoolVar(&o.positionMaps, "position-maps", false, "add learned position maps to the decoder's features after each upsampling")
+	flag.StringVar(&o.from, "from", "", "start a new run (-name) from the weights of STATE/`NAME`.ckpt that the network has by name and shape (the rest keep their initialization; new position maps start at zero, so the network starts as the function it came from)")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -108,6 +114,7 @@ func run(ctx context.Context, o options) error {
 		return evaluate(ctx, o)
 	}
 	cfg := defaultConfig(o.latent)
+	cfg.PositionMaps = o.positionMaps
 	if o.probe {
 		return probe(ctx, o, cfg)
 	}
@@ -130,6 +137,11 @@ func run(ctx context.Context, o options) error {
 // train runs the resumable training phase and returns the EMA weights.
 func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.Tensor, error) {
 	b, loss := trainLoss(cfg, lossOptions{FreeBits: o.freeBits}, o.seed, o.batch)
+	if _, err := os.Stat(filepath.Join(o.state, o.name+".ckpt")); o.from != "" && os.IsNotExist(err) {
+		if err := startFrom(b, filepath.Join(o.state, o.from+".ckpt")); err != nil {
+			return nil, err
+		}
+	}
 	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.998})
 	if err != nil {
 		return nil, err
@@ -178,6 +190,26 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 		return nil, err
 	}
 	return trainrun.Phase(ctx, opts, o.name, g, data, o.steps, o.lr, true)
+}
+
+// startFrom loads into b the weights of the checkpoint at path that b's
+// parameters match by name and shape.
+func startFrom(b *onnxexport.Builder, path string) error {
+	prev, err := onnxexport.ReadCheckpointWeights(path)
+	if err != nil {
+		return err
+	}
+	init := map[string]*onnxexport.Tensor{}
+	taken := 0
+	for _, p := range b.Params() {
+		init[p.Name] = p.Tensor
+		if v, ok := prev[p.Name]; ok && slices.Equal(v.Shape, p.Tensor.Shape) {
+			init[p.Name] = v
+			taken++
+		}
+	}
+	fmt.Printf("starting from %s: %d of %d tensors\n", path, taken, len(init))
+	return b.LoadParams(init)
 }
 
 // appendMonitorRow appends one row to the monitor CSV, writing its header
@@ -251,6 +283,11 @@ func evaluate(ctx context.Context, o options) error {
 	set, err := newHeldOutSet(o.evalPictures)
 	if err != nil {
 		return err
+	}
+	if o.recon != "" {
+		if err := writeReconstructions(ctx, o.recon, m, set, min(24, set.n)); err != nil {
+			return err
+		}
 	}
 	st, err := monitorPosterior(ctx, m, set)
 	if err != nil {

@@ -25,6 +25,11 @@ type config struct {
 	// makes from the condition at 8x8 and 16x16 in the decoder: a grid
 	// cell is a set of pixels there, which such a map can mark directly.
 	CondMap8, CondMap16 int64
+	// PositionMaps adds a learned map [1,C,H,W] to the decoder's features
+	// after each upsampling (a position embedding, as CoordConv's
+	// coordinate channels): with it a layer can tell one pixel from
+	// another, which convolutions alone cannot.
+	PositionMaps bool
 }
 
 // defaultConfig is the shipped architecture.
@@ -90,15 +95,26 @@ func decoder(l *onnxexport.Layers, cfg config, z, c *onnxexport.Value) *onnxexpo
 	h = l.SiLU(l.GroupNorm("fc_map_norm", h, normGroups, 1e-5))
 	h = condConvAct(l, "conv4", h, c, 4*w, 1)
 	cond8 := l.Reshape(l.Linear("cond8", c, cfg.CondMap8*64, true), -1, cfg.CondMap8, 8, 8)
-	h = l.Concat(1, l.UpsampleNearest(h, 2), cond8)
+	h = positionMap(l, cfg, "pos8", l.Concat(1, l.UpsampleNearest(h, 2), cond8))
 	h = condConvAct(l, "up8a", h, c, 2*w, 1)
 	h = condConvAct(l, "up8b", h, c, 2*w, 1)
 	cond16 := l.Reshape(l.Linear("cond16", c, cfg.CondMap16*256, true), -1, cfg.CondMap16, 16, 16)
-	h = l.Concat(1, l.UpsampleNearest(h, 2), cond16)
+	h = positionMap(l, cfg, "pos16", l.Concat(1, l.UpsampleNearest(h, 2), cond16))
 	h = condConvAct(l, "up16a", h, c, w, 1)
 	h = condConvAct(l, "up16b", h, c, w, 1)
-	h = condConvAct(l, "up32", l.UpsampleNearest(h, 2), c, w, 1)
+	h = condConvAct(l, "up32", positionMap(l, cfg, "pos32", l.UpsampleNearest(h, 2)), c, w, 1)
 	return l.Conv2d("conv_out", h, 3, 3, onnxexport.Conv2dOptions{Padding: 1})
+}
+
+// positionMap adds the learned position map called name to h
+// [B,C,H,W] when cfg.PositionMaps is set.
+func positionMap(l *onnxexport.Layers, cfg config, name string, h *onnxexport.Value) *onnxexport.Value {
+	if !cfg.PositionMaps {
+		return h
+	}
+	sh := h.Shape()
+	dims := []int64{1, sh[1].Size, sh[2].Size, sh[3].Size}
+	return l.Add(h, l.Param(name, onnxexport.NewFloat32(dims, make([]float32, dims[1]*dims[2]*dims[3]))))
 }
 
 // decoderLogStd is the decoder's learned per-channel log σ [3,1,1] (the
