@@ -12,7 +12,8 @@ import (
 
 // componentConfig is encoder/config.json and decoder/config.json.
 type componentConfig struct {
-	LatentDim     int64     `json:"latent_dim"`
+	LatentDim     int64     `json:"latent_dim,omitempty"`
+	LatentShape   []int64   `json:"latent_shape,omitempty"`
 	ConditionSize int       `json:"condition_size"`
 	SampleSize    int       `json:"sample_size"`
 	OutputLogStd  []float64 `json:"output_log_std"`
@@ -60,8 +61,13 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor) error {
 		if err := onnxexport.Save(filepath.Join(tmp, c.name, "model.onnx"), m); err != nil {
 			return err
 		}
-		cc := componentConfig{LatentDim: cfg.Latent, ConditionSize: shapes.ConditionSize, SampleSize: imageSize,
+		cc := componentConfig{ConditionSize: shapes.ConditionSize, SampleSize: imageSize,
 			OutputLogStd: logStd, Likelihood: "gaussian", Parameters: n}
+		if cfg.SpatialChannels > 0 {
+			cc.LatentShape = cfg.latentDims()
+		} else {
+			cc.LatentDim = cfg.Latent
+		}
 		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
 			return err
 		}

@@ -62,6 +62,8 @@ type options struct {
 	evalOnly, probe  bool
 	positionMaps     bool
 	from             string
+	spatial          int64
+	latentMaps       bool
 }
 
 func main() {
@@ -89,6 +91,8 @@ func main() {
 	flag.BoolVar(&o.evalOnly, "eval-only", false, "skip training and export; evaluate the model in -out")
 	flag.BoolVar(&o.positionMaps, "position-maps", false, "add learned position maps to the decoder's features after each upsampling")
 	flag.StringVar(&o.from, "from", "", "start a new run (-name) from the weights of STATE/`NAME`.ckpt that the network has by name and shape (the rest keep their initialization; new position maps start at zero, so the network starts as the function it came from)")
+	flag.Int64Var(&o.spatial, "spatial", 0, "when > 0, a spatial latent of this many channels at 4x4 instead of -latent values")
+	flag.BoolVar(&o.latentMaps, "latent-maps", false, "give the latent vector linear maps to the decoder's 8x8 and 16x16 inputs and a shift in every conv layer, as the condition has")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -115,6 +119,8 @@ func run(ctx context.Context, o options) error {
 	}
 	cfg := defaultConfig(o.latent)
 	cfg.PositionMaps = o.positionMaps
+	cfg.SpatialChannels = o.spatial
+	cfg.LatentMaps = o.latentMaps
 	if o.probe {
 		return probe(ctx, o, cfg)
 	}
@@ -174,7 +180,7 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 				return err
 			}
 			fmt.Printf("%s: monitor at step %d: KL %.2f nats, %d of %d units active, ELBO %.4f bits/dim (reconstruction %.4f), log σ %.3f %.3f %.3f\n",
-				o.name, tr.StepCount(), st.KL, st.Active, cfg.Latent, st.ELBO, st.Recon, m.logStd[0], m.logStd[1], m.logStd[2])
+				o.name, tr.StepCount(), st.KL, st.Active, cfg.latentSize(), st.ELBO, st.Recon, m.logStd[0], m.logStd[1], m.logStd[2])
 			// The checker on a few prior samples (the raw weights, not
 			// the EMA that is exported) shows early whether a run is
 			// heading for the targets.
@@ -200,15 +206,22 @@ func startFrom(b *onnxexport.Builder, path string) error {
 		return err
 	}
 	init := map[string]*onnxexport.Tensor{}
-	taken := 0
+	taken, zeroed := 0, 0
 	for _, p := range b.Params() {
 		init[p.Name] = p.Tensor
 		if v, ok := prev[p.Name]; ok && slices.Equal(v.Shape, p.Tensor.Shape) {
 			init[p.Name] = v
 			taken++
+			continue
+		}
+		// New paths from the latent start at zero, so that the network
+		// starts as the function it came from.
+		if strings.Contains(p.Name, "latent") {
+			init[p.Name] = onnxexport.NewFloat32(p.Tensor.Shape, make([]float32, p.Tensor.NumElements()))
+			zeroed++
 		}
 	}
-	fmt.Printf("starting from %s: %d of %d tensors\n", path, taken, len(init))
+	fmt.Printf("starting from %s: %d of %d tensors (%d new ones zeroed)\n", path, taken, len(init), zeroed)
 	return b.LoadParams(init)
 }
 

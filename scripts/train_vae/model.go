@@ -30,6 +30,35 @@ type config struct {
 	// coordinate channels): with it a layer can tell one pixel from
 	// another, which convolutions alone cannot.
 	PositionMaps bool
+	// SpatialChannels, when > 0, makes the latent a [SpatialChannels,4,4]
+	// map instead of a vector of Latent values: the encoder's 4x4
+	// features go to the latent by a conv, and the decoder starts from the
+	// latent by a conv, with no linear layer between pixels and latent.
+	SpatialChannels int64
+	// LatentMaps gives the latent vector the condition's ways into the
+	// decoder too: linear maps from z added to the condition's 8x8 and
+	// 16x16 maps, and a per-channel shift from z in every conv layer. A
+	// latent that enters through one linear layer at the bottom only was
+	// left unused (the decoder drew the condition's average picture).
+	LatentMaps bool
+}
+
+// latentDims are the dimensions of one example's latent: [Z], or
+// [C,4,4] for a spatial latent.
+func (c config) latentDims() []int64 {
+	if c.SpatialChannels > 0 {
+		return []int64{c.SpatialChannels, 4, 4}
+	}
+	return []int64{c.Latent}
+}
+
+// latentSize is the number of values of one example's latent.
+func (c config) latentSize() int64 {
+	n := int64(1)
+	for _, d := range c.latentDims() {
+		n *= d
+	}
+	return n
 }
 
 // defaultConfig is the shipped architecture.
@@ -57,10 +86,19 @@ func convAct(l *onnxexport.Layers, name string, x *onnxexport.Value, out, stride
 // color or the kind from the condition is easier for the decoder than
 // taking it from the latent (which the KL charges for).
 func condConvAct(l *onnxexport.Layers, name string, x, c *onnxexport.Value, out, stride int64) *onnxexport.Value {
+	return latentConvAct(l, name, x, c, nil, out, stride)
+}
+
+// latentConvAct is condConvAct with, when z is set, a second shift made
+// from the latent z.
+func latentConvAct(l *onnxexport.Layers, name string, x, c, z *onnxexport.Value, out, stride int64) *onnxexport.Value {
 	h := l.Conv2d(name, x, out, 3, onnxexport.Conv2dOptions{Stride: stride, Padding: 1})
 	h = l.GroupNorm(name+"_norm", h, normGroups, 1e-5)
 	if c != nil {
 		h = l.Add(h, l.Unsqueeze(l.Linear(name+"_cond", c, out, true), 2, 3))
+	}
+	if z != nil {
+		h = l.Add(h, l.Unsqueeze(l.Linear(name+"_latent", z, out, false), 2, 3))
 	}
 	return l.SiLU(h)
 }
@@ -74,9 +112,16 @@ func encoder(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) (mean, lo
 	h := convAct(l, "conv_in", x, w, 1) // 32x32
 	h = convAct(l, "down1", h, w, 2)    // 16x16
 	h = convAct(l, "down2", h, 2*w, 2)  // 8x8
-	h = convAct(l, "conv8", h, 2*w, 1)  // 8x8
-	h = convAct(l, "down3", h, 4*w, 2)  // 4x4
-	h = l.Reshape(h, -1, 4*w*16)        // [B, 4w·16]
+	if cfg.SpatialChannels > 0 {
+		h = condConvAct(l, "conv8", h, c, 2*w, 1)
+		h = condConvAct(l, "down3", h, c, 4*w, 2)
+		out := l.Conv2d("conv_out", h, 2*cfg.SpatialChannels, 3, onnxexport.Conv2dOptions{Padding: 1})
+		parts := l.Split(out, 1, cfg.SpatialChannels, cfg.SpatialChannels)
+		return parts[0], parts[1]
+	}
+	h = convAct(l, "conv8", h, 2*w, 1) // 8x8
+	h = convAct(l, "down3", h, 4*w, 2) // 4x4
+	h = l.Reshape(h, -1, 4*w*16)       // [B, 4w·16]
 	h = l.SiLU(l.Linear("fc", l.Concat(1, h, c), cfg.Hidden, true))
 	out := l.Linear("fc_out", h, 2*cfg.Latent, true)
 	parts := l.Split(out, 1, cfg.Latent, cfg.Latent)
@@ -90,19 +135,34 @@ func encoder(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) (mean, lo
 func decoder(l *onnxexport.Layers, cfg config, z, c *onnxexport.Value) *onnxexport.Value {
 	defer l.Scope("decoder")()
 	w := cfg.Width
-	h := l.SiLU(l.Linear("fc", l.Concat(1, z, c), cfg.Hidden, true))
-	h = l.Reshape(l.Linear("fc_map", h, 4*w*16, true), -1, 4*w, 4, 4)
-	h = l.SiLU(l.GroupNorm("fc_map_norm", h, normGroups, 1e-5))
-	h = condConvAct(l, "conv4", h, c, 4*w, 1)
-	cond8 := l.Reshape(l.Linear("cond8", c, cfg.CondMap8*64, true), -1, cfg.CondMap8, 8, 8)
+	var h *onnxexport.Value
+	if cfg.SpatialChannels > 0 {
+		h = condConvAct(l, "conv_in", z, c, 4*w, 1)
+	} else {
+		h = l.SiLU(l.Linear("fc", l.Concat(1, z, c), cfg.Hidden, true))
+		h = l.Reshape(l.Linear("fc_map", h, 4*w*16, true), -1, 4*w, 4, 4)
+		h = l.SiLU(l.GroupNorm("fc_map_norm", h, normGroups, 1e-5))
+	}
+	var zs *onnxexport.Value // the latent's shifts, with LatentMaps
+	if cfg.LatentMaps {
+		zs = z
+	}
+	h = latentConvAct(l, "conv4", h, c, zs, 4*w, 1)
+	cond8 := l.Linear("cond8", c, cfg.CondMap8*64, true)
+	cond16 := l.Linear("cond16", c, cfg.CondMap16*256, true)
+	if cfg.LatentMaps {
+		cond8 = l.Add(cond8, l.Linear("latent8", z, cfg.CondMap8*64, false))
+		cond16 = l.Add(cond16, l.Linear("latent16", z, cfg.CondMap16*256, false))
+	}
+	cond8 = l.Reshape(cond8, -1, cfg.CondMap8, 8, 8)
+	cond16 = l.Reshape(cond16, -1, cfg.CondMap16, 16, 16)
 	h = positionMap(l, cfg, "pos8", l.Concat(1, l.UpsampleNearest(h, 2), cond8))
-	h = condConvAct(l, "up8a", h, c, 2*w, 1)
-	h = condConvAct(l, "up8b", h, c, 2*w, 1)
-	cond16 := l.Reshape(l.Linear("cond16", c, cfg.CondMap16*256, true), -1, cfg.CondMap16, 16, 16)
+	h = latentConvAct(l, "up8a", h, c, zs, 2*w, 1)
+	h = latentConvAct(l, "up8b", h, c, zs, 2*w, 1)
 	h = positionMap(l, cfg, "pos16", l.Concat(1, l.UpsampleNearest(h, 2), cond16))
-	h = condConvAct(l, "up16a", h, c, w, 1)
-	h = condConvAct(l, "up16b", h, c, w, 1)
-	h = condConvAct(l, "up32", positionMap(l, cfg, "pos32", l.UpsampleNearest(h, 2)), c, w, 1)
+	h = latentConvAct(l, "up16a", h, c, zs, w, 1)
+	h = latentConvAct(l, "up16b", h, c, zs, w, 1)
+	h = latentConvAct(l, "up32", positionMap(l, cfg, "pos32", l.UpsampleNearest(h, 2)), c, zs, w, 1)
 	return l.Conv2d("conv_out", h, 3, 3, onnxexport.Conv2dOptions{Padding: 1})
 }
 
@@ -152,7 +212,7 @@ func trainLoss(cfg config, opt lossOptions, seed uint64, batch int64) (*onnxexpo
 	l := onnxexport.NewLayers(b, seed)
 	x := b.Input("image", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
 	c := b.Input("condition", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(shapes.ConditionSize))
-	eps := b.Input("eps", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(cfg.Latent))
+	eps := b.Input("eps", onnxexport.Float32, latentInputDims(onnxexport.D(batch), cfg)...)
 	beta := b.Input("kl_weight", onnxexport.Float32, onnxexport.D(batch))
 	mean, logvar := encoder(l, cfg, x, c)
 	logvar = b.Max(b.Min(logvar, b.ScalarLike(logvar, 10)), b.ScalarLike(logvar, -20))
@@ -160,7 +220,7 @@ func trainLoss(cfg config, opt lossOptions, seed uint64, batch int64) (*onnxexpo
 	mu := decoder(l, cfg, z, c)
 	logStd := decoderLogStd(l)
 	nll := b.ReduceMean(b.ReduceSum(b.GaussianNLL(x, mu, logStd), false, 1, 2, 3), false)
-	klPerDim := b.ReduceMean(b.GaussianKL(mean, logvar), false, 0) // [Z]
+	klPerDim := b.ReduceMean(b.GaussianKL(mean, logvar), false, 0) // [Z] or [C,4,4]
 	if opt.FreeBits > 0 {
 		klPerDim = b.Max(klPerDim, b.ScalarLike(klPerDim, opt.FreeBits))
 	}
@@ -185,8 +245,8 @@ func encoderGraph(cfg config) *onnxexport.Builder {
 	c := b.Input(inCondition, onnxexport.Float32, batch, onnxexport.D(shapes.ConditionSize))
 	mean, logvar := encoder(l, cfg, x, c)
 	logvar = b.Max(b.Min(logvar, b.ScalarLike(logvar, 10)), b.ScalarLike(logvar, -20))
-	b.OutputAs(outMean, mean, batch, onnxexport.D(cfg.Latent))
-	b.OutputAs(outLogvar, logvar, batch, onnxexport.D(cfg.Latent))
+	b.OutputAs(outMean, mean, latentInputDims(batch, cfg)...)
+	b.OutputAs(outLogvar, logvar, latentInputDims(batch, cfg)...)
 	return b
 }
 
@@ -196,8 +256,17 @@ func decoderGraph(cfg config) *onnxexport.Builder {
 	b := onnxexport.NewBuilder("cvae_decoder")
 	l := onnxexport.NewLayers(b, 0)
 	batch := onnxexport.Sym("batch")
-	z := b.Input(inLatent, onnxexport.Float32, batch, onnxexport.D(cfg.Latent))
+	z := b.Input(inLatent, onnxexport.Float32, latentInputDims(batch, cfg)...)
 	c := b.Input(inCondition, onnxexport.Float32, batch, onnxexport.D(shapes.ConditionSize))
 	b.OutputAs(outSample, decoder(l, cfg, z, c), batch, onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
 	return b
+}
+
+// latentInputDims are the dimensions of a batch of latents.
+func latentInputDims(batch onnxexport.Dim, cfg config) []onnxexport.Dim {
+	dims := []onnxexport.Dim{batch}
+	for _, d := range cfg.latentDims() {
+		dims = append(dims, onnxexport.D(d))
+	}
+	return dims
 }

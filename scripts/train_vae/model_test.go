@@ -14,7 +14,10 @@ import (
 	"github.com/imagegen/imagegen/shapes"
 )
 
-var tinyConfig = config{Latent: 4, Width: 8, Hidden: 16, CondMap8: 8, CondMap16: 8}
+var (
+	tinyConfig        = config{Latent: 4, Width: 8, Hidden: 16, CondMap8: 8, CondMap16: 8}
+	tinySpatialConfig = config{Width: 8, CondMap8: 8, CondMap16: 8, PositionMaps: true, SpatialChannels: 2}
+)
 
 // TestTrainLossIsNegativeELBO checks that the training graph's loss at
 // β = 1 is the negative ELBO per dimension that the host code computes
@@ -22,9 +25,18 @@ var tinyConfig = config{Latent: 4, Width: 8, Hidden: 16, CondMap8: 8, CondMap16:
 // noise: the training objective, the exported models and the bits/dim
 // figures agree on one likelihood.
 func TestTrainLossIsNegativeELBO(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  config
+	}{{"vector", tinyConfig}, {"spatial", tinySpatialConfig}} {
+		t.Run(tc.name, func(t *testing.T) { testTrainLossIsNegativeELBO(t, tc.cfg) })
+	}
+}
+
+func testTrainLossIsNegativeELBO(t *testing.T, cfg config) {
 	testort.Init(t)
 	const batch = 2
-	b, loss := trainLoss(tinyConfig, lossOptions{}, 3, batch)
+	b, loss := trainLoss(cfg, lossOptions{}, 3, batch)
 	b.Output("loss", b.Reshape(loss, 1))
 	w := map[string]*onnxexport.Tensor{}
 	for _, p := range b.Params() {
@@ -64,7 +76,7 @@ func TestTrainLossIsNegativeELBO(t *testing.T) {
 		}
 		c = append(c, ci...)
 	}
-	eps := make([]float32, batch*tinyConfig.Latent)
+	eps := make([]float32, batch*cfg.latentSize())
 	for i := range eps {
 		eps[i] = float32(rng.NormFloat64())
 	}
@@ -72,7 +84,7 @@ func TestTrainLossIsNegativeELBO(t *testing.T) {
 	err = sess.Run(context.Background(), map[string]ort.Tensor{
 		"image":     {Shape: []int64{batch, 3, imageSize, imageSize}, F32: x},
 		"condition": {Shape: []int64{batch, shapes.ConditionSize}, F32: c},
-		"eps":       {Shape: []int64{batch, tinyConfig.Latent}, F32: eps},
+		"eps":       {Shape: append([]int64{batch}, cfg.latentDims()...), F32: eps},
 		"kl_weight": {Shape: []int64{batch}, F32: []float32{1, 1}},
 	}, out)
 	if err != nil {
@@ -80,7 +92,7 @@ func TestTrainLossIsNegativeELBO(t *testing.T) {
 	}
 	got := float64(out["loss"].F32[0])
 
-	cv, err := openWeights(tinyConfig, w, 1)
+	cv, err := openWeights(cfg, w, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +111,8 @@ func TestTrainLossIsNegativeELBO(t *testing.T) {
 		t.Fatal(err)
 	}
 	var negELBO float64
-	kl := make([]float64, tinyConfig.Latent)
-	zd := int(tinyConfig.Latent)
+	kl := make([]float64, cfg.latentSize())
+	zd := int(cfg.latentSize())
 	for i := range batch {
 		negELBO += -logLikelihood(x[i*pixels:(i+1)*pixels], mu[i*pixels:(i+1)*pixels], cv.logStd)
 		negELBO += klPerDim(mean[i*zd:(i+1)*zd], logvar[i*zd:(i+1)*zd], kl)

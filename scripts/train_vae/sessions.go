@@ -19,13 +19,16 @@ import (
 // from an exported folder (the final figures).
 type cvae struct {
 	enc, dec *ort.Session
-	latent   int64
-	logStd   [3]float64
+	// latent is the number of latent values per example; dims their
+	// dimensions ([Z] or [C,H,W]).
+	latent int64
+	dims   []int64
+	logStd [3]float64
 }
 
 // openWeights builds the inference graphs with weights w (float32).
 func openWeights(cfg config, w map[string]*onnxexport.Tensor, threads int) (*cvae, error) {
-	m := &cvae{latent: cfg.Latent}
+	m := &cvae{latent: cfg.latentSize(), dims: cfg.latentDims()}
 	ls, err := w["decoder.log_std"].AsFloat32()
 	if err != nil {
 		return nil, err
@@ -69,10 +72,17 @@ func openExported(dir string, threads int) (*cvae, error) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: decoder config: %w", dir, err)
 	}
-	if len(cfg.OutputLogStd) != 3 || cfg.LatentDim <= 0 {
-		return nil, fmt.Errorf("%s: decoder config: want latent_dim and 3 output_log_std", dir)
+	dims := cfg.LatentShape
+	if cfg.LatentDim > 0 {
+		dims = []int64{cfg.LatentDim}
 	}
-	m := &cvae{latent: cfg.LatentDim}
+	if len(cfg.OutputLogStd) != 3 || len(dims) == 0 {
+		return nil, fmt.Errorf("%s: decoder config: want latent_dim or latent_shape, and 3 output_log_std", dir)
+	}
+	m := &cvae{latent: 1, dims: dims}
+	for _, d := range dims {
+		m.latent *= d
+	}
 	copy(m.logStd[:], cfg.OutputLogStd)
 	if m.enc, err = ort.Open(filepath.Join(dir, "encoder", "model.onnx"), ort.Options{IntraOpThreads: threads}); err != nil {
 		return nil, err
@@ -111,7 +121,7 @@ func (m *cvae) encode(ctx context.Context, x, c []float32, n int) (mean, logvar 
 func (m *cvae) decode(ctx context.Context, z, c []float32, n int) ([]float32, error) {
 	out := map[string]*ort.Tensor{outSample: {}}
 	in := map[string]ort.Tensor{
-		inLatent:    {Shape: []int64{int64(n), m.latent}, F32: z},
+		inLatent:    {Shape: append([]int64{int64(n)}, m.dims...), F32: z},
 		inCondition: {Shape: []int64{int64(n), shapes.ConditionSize}, F32: c},
 	}
 	if err := m.dec.Run(ctx, in, out); err != nil {
