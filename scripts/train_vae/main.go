@@ -26,6 +26,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -64,6 +65,7 @@ type options struct {
 	from             string
 	spatial          int64
 	latentMaps       bool
+	stopAt           int
 }
 
 func main() {
@@ -93,6 +95,7 @@ func main() {
 	flag.StringVar(&o.from, "from", "", "start a new run (-name) from the weights of STATE/`NAME`.ckpt that the network has by name and shape (the rest keep their initialization; new position maps start at zero, so the network starts as the function it came from)")
 	flag.Int64Var(&o.spatial, "spatial", 0, "when > 0, a spatial latent of this many channels at 4x4 instead of -latent values")
 	flag.BoolVar(&o.latentMaps, "latent-maps", false, "give the latent vector linear maps to the decoder's 8x8 and 16x16 inputs and a shift in every conv layer, as the condition has")
+	flag.IntVar(&o.stopAt, "stop-at", 0, "stop after the checkpoint at this step (the learning rate still follows -steps); how the shipped model's earlier runs ended")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -126,6 +129,10 @@ func run(ctx context.Context, o options) error {
 	}
 	start := time.Now()
 	w, err := train(ctx, o, cfg)
+	if errors.Is(err, errStopped) {
+		fmt.Printf("stopped at step %d (-stop-at)\n", o.stopAt)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -189,7 +196,13 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 				return err
 			}
 			fmt.Printf("%s: prior samples at step %d: %v\n", o.name, tr.StepCount(), rep)
-			return appendMonitorRow(mon, tr.StepCount(), klWeight(tr.StepCount(), o.klWarmup), st)
+			if err := appendMonitorRow(mon, tr.StepCount(), klWeight(tr.StepCount(), o.klWarmup), st); err != nil {
+				return err
+			}
+			if o.stopAt > 0 && tr.StepCount() >= o.stopAt {
+				return errStopped
+			}
+			return nil
 		},
 	}
 	if err := os.MkdirAll(o.state, 0o755); err != nil {
@@ -197,6 +210,9 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 	}
 	return trainrun.Phase(ctx, opts, o.name, g, data, o.steps, o.lr, true)
 }
+
+// errStopped ends training at -stop-at.
+var errStopped = errors.New("stopped at -stop-at")
 
 // startFrom loads into b the weights of the checkpoint at path that b's
 // parameters match by name and shape.

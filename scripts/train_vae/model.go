@@ -148,22 +148,25 @@ func decoder(l *onnxexport.Layers, cfg config, z, c *onnxexport.Value) *onnxexpo
 		zs = z
 	}
 	h = latentConvAct(l, "conv4", h, c, zs, 4*w, 1)
-	cond8 := l.Linear("cond8", c, cfg.CondMap8*64, true)
-	cond16 := l.Linear("cond16", c, cfg.CondMap16*256, true)
-	if cfg.LatentMaps {
-		cond8 = l.Add(cond8, l.Linear("latent8", z, cfg.CondMap8*64, false))
-		cond16 = l.Add(cond16, l.Linear("latent16", z, cfg.CondMap16*256, false))
-	}
-	cond8 = l.Reshape(cond8, -1, cfg.CondMap8, 8, 8)
-	cond16 = l.Reshape(cond16, -1, cfg.CondMap16, 16, 16)
-	h = positionMap(l, cfg, "pos8", l.Concat(1, l.UpsampleNearest(h, 2), cond8))
+	h = positionMap(l, cfg, "pos8", l.Concat(1, l.UpsampleNearest(h, 2), inputMap(l, cfg, "8", c, zs, cfg.CondMap8, 8)))
 	h = latentConvAct(l, "up8a", h, c, zs, 2*w, 1)
 	h = latentConvAct(l, "up8b", h, c, zs, 2*w, 1)
-	h = positionMap(l, cfg, "pos16", l.Concat(1, l.UpsampleNearest(h, 2), cond16))
+	h = positionMap(l, cfg, "pos16", l.Concat(1, l.UpsampleNearest(h, 2), inputMap(l, cfg, "16", c, zs, cfg.CondMap16, 16)))
 	h = latentConvAct(l, "up16a", h, c, zs, w, 1)
 	h = latentConvAct(l, "up16b", h, c, zs, w, 1)
 	h = latentConvAct(l, "up32", positionMap(l, cfg, "pos32", l.UpsampleNearest(h, 2)), c, zs, w, 1)
 	return l.Conv2d("conv_out", h, 3, 3, onnxexport.Conv2dOptions{Padding: 1})
+}
+
+// inputMap is the map [B,channels,side,side] a linear layer makes from
+// the condition c ("cond"+suffix), plus, when z is set, one made from the
+// latent ("latent"+suffix).
+func inputMap(l *onnxexport.Layers, cfg config, suffix string, c, z *onnxexport.Value, channels, side int64) *onnxexport.Value {
+	m := l.Linear("cond"+suffix, c, channels*side*side, true)
+	if z != nil {
+		m = l.Add(m, l.Linear("latent"+suffix, z, channels*side*side, false))
+	}
+	return l.Reshape(m, -1, channels, side, side)
 }
 
 // positionMap adds the learned position map called name to h
