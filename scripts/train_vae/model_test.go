@@ -17,6 +17,7 @@ import (
 var (
 	tinyConfig        = config{Latent: 4, Width: 8, Hidden: 16, CondMap8: 8, CondMap16: 8}
 	tinySpatialConfig = config{Width: 8, CondMap8: 8, CondMap16: 8, PositionMaps: true, SpatialChannels: 2}
+	tinyLatentMaps    = config{Latent: 4, Width: 8, Hidden: 16, CondMap8: 8, CondMap16: 8, PositionMaps: true, LatentMaps: true}
 )
 
 // TestTrainLossIsNegativeELBO checks that the training graph's loss at
@@ -28,7 +29,7 @@ func TestTrainLossIsNegativeELBO(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  config
-	}{{"vector", tinyConfig}, {"spatial", tinySpatialConfig}} {
+	}{{"vector", tinyConfig}, {"spatial", tinySpatialConfig}, {"latent maps", tinyLatentMaps}} {
 		t.Run(tc.name, func(t *testing.T) { testTrainLossIsNegativeELBO(t, tc.cfg) })
 	}
 }
@@ -137,6 +138,8 @@ func TestExportedGraphs(t *testing.T) {
 	}{
 		{"encoder", encoderGraph(tinyConfig), []string{"sample", "condition"}, []string{"mean", "logvar"}, []int64{4, 4}},
 		{"decoder", decoderGraph(tinyConfig), []string{"latent", "condition"}, []string{"sample"}, []int64{pixels}},
+		{"spatial encoder", encoderGraph(tinySpatialConfig), []string{"sample", "condition"}, []string{"mean", "logvar"}, []int64{32, 32}},
+		{"latent-maps decoder", decoderGraph(tinyLatentMaps), []string{"latent", "condition"}, []string{"sample"}, []int64{pixels}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.b.Build()
