@@ -82,7 +82,9 @@ func TestGaussianTerms(t *testing.T) {
 		x, y, z []float32
 		want    []float64
 	}{
-		{"NLL", func(b *onnxexport.Builder, x, y, z *onnxexport.Value) *onnxexport.Value { return b.GaussianNLL(x, y, z) },
+		{"NLL", func(b *onnxexport.Builder, x, y, z *onnxexport.Value) *onnxexport.Value {
+			return b.GaussianNLL(x, y, z)
+		},
 			[]float32{1, 0.5, -1}, []float32{0, 0.25, -1}, []float32{0, float32(math.Log(0.5)), -3},
 			[]float64{1.4189385, 0.3507913, -2.0810615}},
 		{"KL", func(b *onnxexport.Builder, x, y, _ *onnxexport.Value) *onnxexport.Value { return b.GaussianKL(x, y) },
