@@ -21,7 +21,11 @@
 //     scored by the shapes checker, the time per picture, and the ELBO
 //     and IWAE bounds in bits/dim on held-out pictures.
 //
-//     go run ./scripts/train_vae -threads 1 -out builtin/models/vae
+// The shipped architecture needs -position-maps and -latent-maps (the
+// defaults are the first network it grew from); README.md lists the
+// runs that made the shipped weights:
+//
+//	go run ./scripts/train_vae -threads 1 -batch 16 -position-maps -latent-maps -free-bits 0.75 -out builtin/models/vae
 package main
 
 import (
