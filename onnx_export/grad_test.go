@@ -67,6 +67,9 @@ func gradCases() []gradCase {
 		{name: "Conv stride 2 pad 1", shapes: [][]int64{{2, 3, 5, 5}, {4, 3, 3, 3}, {4}}, float32: true, build: func(b *Builder, x []*Value) *Value {
 			return b.Conv(x[0], x[1], x[2], ConvOptions{Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}})
 		}},
+		{name: "Conv stride 2 pad 1 even", shapes: [][]int64{{2, 3, 6, 6}, {4, 3, 3, 3}, {4}}, float32: true, build: func(b *Builder, x []*Value) *Value {
+			return b.Conv(x[0], x[1], x[2], ConvOptions{Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}})
+		}},
 		{name: "Conv asymmetric pads dilation", shapes: [][]int64{{1, 2, 6, 5}, {3, 2, 2, 3}}, float32: true, build: func(b *Builder, x []*Value) *Value {
 			return b.Conv(x[0], x[1], nil, ConvOptions{Pads: []int64{0, 1, 1, 0}, Dilations: []int64{2, 1}})
 		}},

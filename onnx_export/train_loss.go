@@ -1,5 +1,7 @@
 package onnxexport
 
+import "math"
+
 // Loss functions for training graphs, built from differentiable primitive
 // ops. Each returns a scalar (rank-0) value averaged like its PyTorch
 // namesake with reduction="mean".
@@ -20,10 +22,9 @@ func (b *Builder) L1Loss(pred, target *Value) *Value {
 // axis and averaged over the batch, as diffusers' DiagonalGaussian
 // Distribution.kl() followed by a batch mean.
 func (b *Builder) GaussianKLLoss(mean, logvar *Value) *Value {
-	one := b.ScalarLike(mean, 1)
-	terms := b.Sub(b.Sub(b.Add(b.Mul(mean, mean), b.Exp(logvar)), one), logvar)
+	terms := b.GaussianKL(mean, logvar)
 	if mean.Rank() < 1 {
-		return b.Mul(b.ScalarLike(mean, 0.5), terms)
+		return terms
 	}
 	var axes []int64
 	for i := 1; i < mean.Rank(); i++ {
@@ -33,7 +34,27 @@ func (b *Builder) GaussianKLLoss(mean, logvar *Value) *Value {
 	if len(axes) > 0 {
 		perExample = b.ReduceSum(terms, false, axes...)
 	}
-	return b.Mul(b.ScalarLike(mean, 0.5), b.ReduceMean(perExample, false))
+	return b.ReduceMean(perExample, false)
+}
+
+// GaussianKL returns, element by element, the KL divergence
+// ½(mean² + exp(logvar) − 1 − logvar) of N(mean, exp(logvar)) from
+// N(0, 1), in nats: the per-dimension terms a VAE's loss sums (and that
+// free bits or a collapse monitor look at one by one).
+func (b *Builder) GaussianKL(mean, logvar *Value) *Value {
+	one := b.ScalarLike(mean, 1)
+	terms := b.Sub(b.Sub(b.Add(b.Mul(mean, mean), b.Exp(logvar)), one), logvar)
+	return b.Mul(b.ScalarLike(mean, 0.5), terms)
+}
+
+// GaussianNLL returns, element by element, the negative log-density in
+// nats of x under N(mean, exp(logStd)²):
+// ½((x − mean)/σ)² + log σ + ½ log 2π. logStd broadcasts against x (a
+// VAE decoder's learned per-channel log σ has shape [C,1,1]).
+func (b *Builder) GaussianNLL(x, mean, logStd *Value) *Value {
+	z := b.Mul(b.Sub(x, mean), b.Exp(b.Neg(logStd)))
+	half := b.Mul(b.ScalarLike(z, 0.5), b.Mul(z, z))
+	return b.Add(b.Add(half, logStd), b.ScalarLike(z, 0.5*math.Log(2*math.Pi)))
 }
 
 // CrossEntropyLoss returns the mean negative log-likelihood of int64

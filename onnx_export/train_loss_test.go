@@ -65,3 +65,48 @@ func TestLosses(t *testing.T) {
 		})
 	}
 }
+
+// TestGaussianTerms runs the element-wise Gaussian NLL and KL graphs on
+// values whose results are worked out by hand:
+//
+//	NLL(1 | 0, σ=1)     = ½ + ½ln2π                 = 1.4189385
+//	NLL(0.5 | 0.25, σ=½) = ½(½)² + ln½ + ½ln2π       = 0.3507913
+//	NLL(-1 | -1, σ=e⁻³) = −3 + ½ln2π                = −2.0810615
+//	KL(1, lnσ²=0)       = ½(1 + 1 − 1 − 0)          = 0.5
+//	KL(0, lnσ²=ln2)     = ½(0 + 2 − 1 − ln2)        = 0.1534264
+//	KL(0, lnσ²=0)       = 0
+func TestGaussianTerms(t *testing.T) {
+	tests := []struct {
+		name    string
+		build   func(b *onnxexport.Builder, x, y, z *onnxexport.Value) *onnxexport.Value
+		x, y, z []float32
+		want    []float64
+	}{
+		{"NLL", func(b *onnxexport.Builder, x, y, z *onnxexport.Value) *onnxexport.Value {
+			return b.GaussianNLL(x, y, z)
+		},
+			[]float32{1, 0.5, -1}, []float32{0, 0.25, -1}, []float32{0, float32(math.Log(0.5)), -3},
+			[]float64{1.4189385, 0.3507913, -2.0810615}},
+		{"KL", func(b *onnxexport.Builder, x, y, _ *onnxexport.Value) *onnxexport.Value { return b.GaussianKL(x, y) },
+			[]float32{1, 0, 0}, []float32{0, float32(math.Ln2), 0}, []float32{0, 0, 0},
+			[]float64{0.5, 0.1534264, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := onnxexport.NewBuilder("gaussian")
+			x := b.Input("x", onnxexport.Float32, onnxexport.D(3))
+			y := b.Input("y", onnxexport.Float32, onnxexport.D(3))
+			z := b.Input("z", onnxexport.Float32, onnxexport.D(3))
+			b.Output("out", tc.build(b, x, y, z))
+			b.Output("echo_z", z)
+			got := runGraph(t, b, map[string]ort.Tensor{
+				"x": {Shape: []int64{3}, F32: tc.x}, "y": {Shape: []int64{3}, F32: tc.y}, "z": {Shape: []int64{3}, F32: tc.z},
+			}, "out")["out"].F32
+			for i, w := range tc.want {
+				if math.Abs(float64(got[i])-w) > 1e-5 {
+					t.Errorf("element %d: got %v, want %v", i, got[i], w)
+				}
+			}
+		})
+	}
+}

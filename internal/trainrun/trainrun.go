@@ -100,13 +100,15 @@ func Phase(ctx context.Context, o Options, name string, g *onnxexport.TrainGraph
 		if err := tr.Save(ckpt); err != nil {
 			return nil, err
 		}
+		// The rows go out before the hook, so that a hook that ends the
+		// run (with an error) leaves the CSV in step with the checkpoint.
+		if err := appendRows(csvPath, rows); err != nil {
+			return nil, err
+		}
 		if o.AfterCheckpoint != nil {
 			if err := o.AfterCheckpoint(tr); err != nil {
 				return nil, err
 			}
-		}
-		if err := appendRows(csvPath, rows); err != nil {
-			return nil, err
 		}
 		mean := 0.0
 		for _, r := range rows {
