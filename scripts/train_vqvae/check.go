@@ -26,8 +26,8 @@ type measurement struct {
 }
 
 func (m measurement) String() string {
-	return fmt.Sprintf("%d held-out pictures: PSNR %.2f dB, perplexity %.1f, %d of %d codes used\n  reconstructions: %v\n  originals:       %v",
-		m.Pictures, m.PSNR, m.Perplexity, m.Used, m.Codes, m.Rec, m.Orig)
+	return fmt.Sprintf("%d held-out pictures: PSNR %.2f dB, perplexity %.1f, %d of %d codes used (%d dead)\n  reconstructions: %v\n  originals:       %v",
+		m.Pictures, m.PSNR, m.Perplexity, m.Used, m.Codes, m.Codes-m.Used, m.Rec, m.Orig)
 }
 
 // check encodes and decodes the first n held-out pictures with the
