@@ -17,7 +17,9 @@ const (
 )
 
 // arch is the VQ-VAE's shape: a latent grid of grid x grid tokens, each
-// one of codes vectors of dim floats.
+// one of codes vectors of dim floats. The shipped model is 16x16 tokens
+// of 1024 codes of dim 32; 8x8 tokens (4x4-pixel patches) reconstructed
+// far worse at equal steps (the README has the figures).
 type arch struct {
 	grid  int64
 	codes int64
