@@ -158,7 +158,9 @@ func staticTensors(graph, what string, vs []ValueInfo) ([]ort.Tensor, error) {
 // which every later step reads until the next SetHost. v holds float32
 // data (F32) for a floating-point input, int64 data (I64) for an integer
 // one, and as many elements as the input's static shape; a Shape, when
-// given, must equal it. Host inputs start at zero.
+// given, must equal it. Host inputs start at zero, and Save does not
+// write them: the host keeps and checkpoints the state they come from,
+// and sets them again after Load.
 func (t *Trainer) SetHost(name string, v ort.Tensor) error {
 	k := slices.IndexFunc(t.g.Host, func(h ValueInfo) bool { return h.Name == name })
 	if k < 0 {
