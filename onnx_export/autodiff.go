@@ -94,7 +94,7 @@ func (b *Builder) Gradients(loss *Value, wrt []*Value) ([]*Value, error) {
 			dep = dep || (in != nil && needs[in])
 		}
 		for _, out := range n.Outputs {
-			if dep && differentiable(out.dtype) {
+			if dep && differentiable(out.dtype) && !out.stopGrad {
 				needs[out] = true
 			}
 		}
@@ -166,6 +166,19 @@ func (b *Builder) Gradients(loss *Value, wrt []*Value) ([]*Value, error) {
 		}
 	}
 	return out, b.err
+}
+
+// StopGradient returns x unchanged (an Identity node) as a value that
+// Gradients treats as a constant: no gradient flows back through it into
+// x, as torch's x.detach(). The straight-through estimator of a vector
+// quantizer is z + StopGradient(q - z): the forward pass sees q, the
+// backward pass the identity into z.
+func (b *Builder) StopGradient(x *Value) *Value {
+	y := b.Identity(x)
+	if b.err == nil {
+		y.stopGrad = true
+	}
+	return y
 }
 
 // zerosLike returns zeros of x's run-time shape and type.

@@ -55,6 +55,7 @@ type Value struct {
 	producer *Node
 	init     *Initializer // set for initializers (parameters and constants)
 	content  Shape        // for 1-D int64 shape vectors: the dimensions they hold, when known
+	stopGrad bool         // made by StopGradient: Gradients treats it as a constant
 }
 
 // Name returns the value's name in the graph.

@@ -24,7 +24,10 @@
 // turns forward pass + loss into one training step (backward, clipping,
 // AdamW, EMA) whose parameters and optimizer state are inputs and outputs;
 // Trainer runs it through package ort with batching, an LR schedule and
-// exact-resume checkpoints.
+// exact-resume checkpoints. State the host keeps beside the graph (an EMA
+// codebook) enters as host inputs (NewTrainGraph's host values,
+// Trainer.SetHost) and leaves through the outputs the loss graph declares
+// (Trainer.Aux); StopGradient cuts a value out of the backward pass.
 //
 // The package is not an ONNX runtime: apart from the Trainer, which hands
 // its training step to package ort, it never executes a graph, and it

@@ -3,7 +3,7 @@ package onnxexport
 import "fmt"
 
 // Neural-network ops: MatMul, Gemm, Conv, ConvTranspose, normalizations,
-// Softmax, reductions, ArgMax, nearest Resize.
+// Softmax, reductions, ArgMax and ArgMin, nearest Resize.
 
 // MatMul is numpy matmul: batch dimensions broadcast, the last two multiply.
 func (b *Builder) MatMul(x, y *Value) *Value {
@@ -323,7 +323,18 @@ func (b *Builder) ReduceMax(x *Value, keepDims bool, axes ...int64) *Value {
 
 // ArgMax returns int64 indices of the maxima of x along axis.
 func (b *Builder) ArgMax(x *Value, axis int64, keepDims bool) *Value {
-	v := b.reduce("ArgMax", x, []int64{axis}, keepDims, false)
+	return b.argReduce("ArgMax", x, axis, keepDims)
+}
+
+// ArgMin returns int64 indices of the minima of x along axis (the first
+// one on ties), as a vector quantizer picks the nearest code. Its output
+// is an integer, so no gradient flows through it.
+func (b *Builder) ArgMin(x *Value, axis int64, keepDims bool) *Value {
+	return b.argReduce("ArgMin", x, axis, keepDims)
+}
+
+func (b *Builder) argReduce(op string, x *Value, axis int64, keepDims bool) *Value {
+	v := b.reduce(op, x, []int64{axis}, keepDims, false)
 	if b.err == nil {
 		n := v.producer
 		n.Attrs = []Attr{IntAttr("axis", axis), IntAttr("keepdims", boolInt(keepDims))}

@@ -2,6 +2,7 @@ package onnxexport
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -95,14 +96,25 @@ type TrainGraph struct {
 	Batch  []ValueInfo  // per-batch data inputs, as the loss graph declared them
 	Params []TrainParam // trained parameters, in graph input order
 	Config AdamWConfig  // with defaults filled in
+	// Host lists the inputs the host sets between steps (Trainer.SetHost)
+	// rather than the dataset: state kept beside the graph and not
+	// trained by it, such as a vector quantizer's EMA codebook.
+	Host []ValueInfo
+	// Aux lists the outputs the loss graph declared; the trainer fetches
+	// them at every step (Trainer.Aux) for the host to read, such as the
+	// encoder outputs and code indices an EMA codebook update needs.
+	Aux []ValueInfo
 }
 
 // NewTrainGraph turns b, which holds a network's forward pass and loss
 // (a scalar or [1] value), into a training step. b's graph inputs become
-// the batch inputs; its trainable initializers become state inputs and
-// outputs. b is modified (the backward pass and optimizer are appended), so
-// build inference graphs on a builder of their own.
-func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig) (*TrainGraph, error) {
+// the batch inputs, except those listed in host, which become host inputs
+// (TrainGraph.Host: static shapes, no batch axis, set by the host); the
+// outputs b already declares become auxiliary outputs (TrainGraph.Aux);
+// its trainable initializers become state inputs and outputs. b is
+// modified (the backward pass and optimizer are appended), so build
+// inference graphs on a builder of their own.
+func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig, host ...*Value) (*TrainGraph, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -110,9 +122,28 @@ func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig) (*TrainGraph, error
 		return nil, b.err
 	}
 	cfg = cfg.withDefaults()
-	batch := make([]ValueInfo, len(b.inputs))
-	for i, v := range b.inputs {
-		batch[i] = ValueInfo{Name: v.name, DType: v.dtype, Shape: v.shape.clone()}
+	isHost := map[*Value]bool{}
+	for _, h := range host {
+		if h == nil || h.b != b || h.producer != nil || h.init != nil || !slices.Contains(b.inputs, h) {
+			return nil, fmt.Errorf("onnxexport: training graph %s: %w: host value %v is not a graph input of the loss graph", b.name, ErrArgument, valueName(h))
+		}
+		if !h.shape.IsStatic() {
+			return nil, fmt.Errorf("onnxexport: training graph %s: %w: host input %s %v needs a static shape", b.name, ErrShape, h.name, h.shape)
+		}
+		isHost[h] = true
+	}
+	var batch, hostInfo []ValueInfo
+	for _, v := range b.inputs {
+		vi := ValueInfo{Name: v.name, DType: v.dtype, Shape: v.shape.clone()}
+		if isHost[v] {
+			hostInfo = append(hostInfo, vi)
+		} else {
+			batch = append(batch, vi)
+		}
+	}
+	var aux []ValueInfo
+	for _, v := range b.outputs {
+		aux = append(aux, ValueInfo{Name: v.name, DType: v.dtype, Shape: v.shape.clone()})
 	}
 	params := b.Params()
 	if len(params) == 0 {
@@ -149,7 +180,7 @@ func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig) (*TrainGraph, error
 	stepSize := b.Div(lr, bc1)
 	invSqrtBC2 := b.Reciprocal(b.Sqrt(bc2))
 	decay := b.Sub(b.ScalarLike(lr, 1), b.Mul(lr, b.ScalarLike(lr, cfg.WeightDecay)))
-	out := &TrainGraph{Name: b.name, Batch: batch, Config: cfg}
+	out := &TrainGraph{Name: b.name, Batch: batch, Config: cfg, Host: hostInfo, Aux: aux}
 	for i, p := range params {
 		g, w := grads[i], p.Value
 		m := b.Input(StatePrefixAdamM+p.Name, w.dtype, w.shape...)
@@ -216,4 +247,12 @@ func paramsToInputs(m *onnxpb.ModelProto, params []*Initializer) {
 	}
 	g.Initializer = kept
 	g.Input = append(g.Input, inputs...)
+}
+
+// valueName names v in an error message, nil included.
+func valueName(v *Value) string {
+	if v == nil {
+		return "<nil>"
+	}
+	return v.name
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -54,6 +55,8 @@ type Trainer struct {
 	sampler sampler
 	step    int
 	batch   []ort.Tensor    // one per batch input
+	host    []ort.Tensor    // one per host input (TrainGraph.Host), zero until SetHost
+	aux     []ort.Tensor    // one per auxiliary output (TrainGraph.Aux), written by each step
 	slots   [][]ExampleSlot // [example][input]
 	in      map[string]ort.Tensor
 	out     map[string]*ort.Tensor
@@ -71,6 +74,7 @@ func NewTrainer(g *TrainGraph, data Dataset, opt TrainerOptions) (*Trainer, erro
 		return nil, fmt.Errorf("onnxexport: trainer %s: %w: empty dataset", g.Name, ErrArgument)
 	}
 	t := &Trainer{g: g, data: data, opt: opt, in: map[string]ort.Tensor{}, out: map[string]*ort.Tensor{}, scalars: map[string][]float32{}}
+	var err error
 	for _, bi := range g.Batch {
 		if len(bi.Shape) == 0 || !bi.Shape.IsStatic() {
 			return nil, fmt.Errorf("onnxexport: trainer %s: %w: batch input %s %v needs a static shape with a leading batch axis", g.Name, ErrShape, bi.Name, bi.Shape)
@@ -106,6 +110,12 @@ func NewTrainer(g *TrainGraph, data Dataset, opt TrainerOptions) (*Trainer, erro
 			return nil, fmt.Errorf("onnxexport: trainer %s: %w: parameter %s is %v; the trainer runs float32 graphs", g.Name, ErrType, p.Name, p.DType)
 		}
 	}
+	if t.host, err = staticTensors(g.Name, "host input", g.Host); err != nil {
+		return nil, err
+	}
+	if t.aux, err = staticTensors(g.Name, "auxiliary output", g.Aux); err != nil {
+		return nil, err
+	}
 	t.cur, t.next = t.newState(), t.newState()
 	for i, p := range g.Params {
 		copy(t.cur.w[i], p.Init.Float32)
@@ -115,12 +125,72 @@ func NewTrainer(g *TrainGraph, data Dataset, opt TrainerOptions) (*Trainer, erro
 	}
 	t.src = rand.NewPCG(opt.Seed, opt.Seed^0x5851f42d4c957f2d)
 	t.rng = rand.New(t.src)
-	var err error
 	t.sess, err = ort.OpenBytes("train:"+g.Name, g.Model, ort.Options{IntraOpThreads: opt.Threads})
 	if err != nil {
 		return nil, fmt.Errorf("onnxexport: trainer %s: %w", g.Name, err)
 	}
 	return t, nil
+}
+
+// staticTensors allocates one zeroed buffer per value of vs, which must
+// have static shapes (what names them, for errors).
+func staticTensors(graph, what string, vs []ValueInfo) ([]ort.Tensor, error) {
+	out := make([]ort.Tensor, len(vs))
+	for k, v := range vs {
+		if !v.Shape.IsStatic() {
+			return nil, fmt.Errorf("onnxexport: trainer %s: %w: %s %s %v needs a static shape", graph, ErrShape, what, v.Name, v.Shape)
+		}
+		out[k].Shape = v.Shape.Sizes()
+		n := int(v.Shape.NumElements())
+		switch {
+		case v.DType.IsFloat():
+			out[k].F32 = make([]float32, n)
+		case v.DType == Int64:
+			out[k].I64 = make([]int64, n)
+		default:
+			return nil, fmt.Errorf("onnxexport: trainer %s: %w: %s %s is %v; want a float or int64", graph, ErrType, what, v.Name, v.DType)
+		}
+	}
+	return out, nil
+}
+
+// SetHost copies v into the host input called name (TrainGraph.Host),
+// which every later step reads until the next SetHost. v holds float32
+// data (F32) for a floating-point input, int64 data (I64) for an integer
+// one, and as many elements as the input's static shape; a Shape, when
+// given, must equal it. Host inputs start at zero, and Save does not
+// write them: the host keeps and checkpoints the state they come from,
+// and sets them again after Load.
+func (t *Trainer) SetHost(name string, v ort.Tensor) error {
+	k := slices.IndexFunc(t.g.Host, func(h ValueInfo) bool { return h.Name == name })
+	if k < 0 {
+		return fmt.Errorf("onnxexport: trainer %s: %w: no host input %q", t.g.Name, ErrArgument, name)
+	}
+	dst := t.host[k]
+	if v.Shape != nil && !slices.Equal(v.Shape, dst.Shape) {
+		return fmt.Errorf("onnxexport: trainer %s: %w: host input %s is %v, got %v", t.g.Name, ErrShape, name, dst.Shape, v.Shape)
+	}
+	switch {
+	case dst.F32 != nil && len(v.F32) == len(dst.F32):
+		copy(dst.F32, v.F32)
+	case dst.I64 != nil && len(v.I64) == len(dst.I64):
+		copy(dst.I64, v.I64)
+	default:
+		return fmt.Errorf("onnxexport: trainer %s: %w: host input %s %v wants %d %s values, got %d float32 and %d int64", t.g.Name, ErrShape, name, dst.Shape, dst.Len(), t.g.Host[k].DType, len(v.F32), len(v.I64))
+	}
+	return nil
+}
+
+// Aux returns the auxiliary output called name (TrainGraph.Aux) as the
+// last step computed it: F32 for a floating-point output, I64 for an
+// integer one. The slices are the trainer's own and the next Step
+// overwrites them; copy what must outlive it.
+func (t *Trainer) Aux(name string) (ort.Tensor, error) {
+	k := slices.IndexFunc(t.g.Aux, func(a ValueInfo) bool { return a.Name == name })
+	if k < 0 {
+		return ort.Tensor{}, fmt.Errorf("onnxexport: trainer %s: %w: no auxiliary output %q", t.g.Name, ErrArgument, name)
+	}
+	return t.aux[k], nil
 }
 
 func (t *Trainer) newState() stateSet {
@@ -173,6 +243,12 @@ func (t *Trainer) Step(ctx context.Context) (StepInfo, error) {
 	t.in[TrainInputStep] = ort.Tensor{Shape: one, F32: t.scalar(TrainInputStep)}
 	for k, bi := range t.g.Batch {
 		t.in[bi.Name] = t.batch[k]
+	}
+	for k, hi := range t.g.Host {
+		t.in[hi.Name] = t.host[k]
+	}
+	for k, ai := range t.g.Aux {
+		t.out[ai.Name] = &t.aux[k]
 	}
 	t.out[TrainOutputLoss] = &ort.Tensor{Shape: one, F32: t.scalar(TrainOutputLoss)}
 	t.out[TrainOutputNorm] = &ort.Tensor{Shape: one, F32: t.scalar(TrainOutputNorm)}

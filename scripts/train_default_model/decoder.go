@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imagegen/imagegen/internal/lossweight"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/shapes"
 )
@@ -34,42 +35,6 @@ func decoderLoss(cfg onnxexport.VAEConfig, seed uint64, batch int64, weighted bo
 	}
 	w := b.Input("weight", onnxexport.Float32, onnxexport.D(batch), onnxexport.D(1), onnxexport.D(imageSize), onnxexport.D(imageSize))
 	return b, b.ReduceMean(b.Mul(b.Abs(b.Sub(rec, img)), w), false)
-}
-
-// edgeWeights writes into dst [size*size] the loss weight of each pixel
-// of an NRGBA picture: 1, plus boost where a pixel of its 3x3
-// neighbourhood has another color. The outline is what tells a small star
-// from a small circle and it is a few percent of the pixels: under the
-// plain L1 the decoder drew small stars as round dots, although their
-// latents differ from those of circles.
-func edgeWeights(pix []uint8, stride, size int, boost float32, dst []float32) {
-	differs := func(x, y, u, v int) bool {
-		if u < 0 || v < 0 || u >= size || v >= size {
-			return false
-		}
-		a, b := pix[y*stride+4*x:], pix[v*stride+4*u:]
-		for c := range 3 {
-			if d := int(a[c]) - int(b[c]); d > 8 || d < -8 {
-				return true
-			}
-		}
-		return false
-	}
-	for y := range size {
-		for x := range size {
-			w := float32(1)
-		near:
-			for v := y - 1; v <= y+1; v++ {
-				for u := x - 1; u <= x+1; u++ {
-					if differs(x, y, u, v) {
-						w += boost
-						break near
-					}
-				}
-			}
-			dst[y*size+x] = w
-		}
-	}
 }
 
 // phaseDecoder fine-tunes the VAE decoder alone on the cached latents of
@@ -114,7 +79,7 @@ type decoderData struct {
 	lat  *latentSet
 	per  int
 	pics shapes.Dataset
-	edge float32 // edgeWeights' boost; 0: no weight slot
+	edge float32 // lossweight.Outline's boost; 0: no weight slot
 }
 
 func (d decoderData) Len() int { return len(d.lat.latents) / d.per }
@@ -137,7 +102,7 @@ func (d decoderData) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot
 	}
 	imageToCHW(s.Image.Pix, s.Image.Stride, imageSize, dst[1].F32)
 	if d.edge > 0 {
-		edgeWeights(s.Image.Pix, s.Image.Stride, imageSize, d.edge, dst[2].F32)
+		lossweight.Outline(s.Image.Pix, s.Image.Stride, imageSize, d.edge, dst[2].F32)
 	}
 	return nil
 }
