@@ -52,6 +52,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "public-url", Usage: "base of result URLs when clients reach the server through a proxy (default: the request's Host)"},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json", Value: "text"},
 			&cli.StringFlag{Name: "queue", Usage: "job queue: memory, or nats://HOST:PORT for JetStream with separate workers", Value: "memory"},
+			&cli.IntFlag{Name: "batch-max", Usage: "in-process queue: run up to this many waiting text-to-image jobs of the same model, size, n, steps, scheduler, guidance and negative prompt in one model run (1 = off)", Value: 1},
+			&cli.DurationFlag{Name: "batch-wait", Usage: "with --batch-max: how long a job waits for companions when fewer are waiting (0 = only those already waiting)"},
 			&cli.DurationFlag{Name: "ack-wait", Usage: "NATS: how long a silent worker keeps a job before it goes to another", Value: 30 * time.Second},
 		}, runnerFlags()...),
 		Action: runServe,
@@ -201,6 +203,7 @@ func runServe(c *cli.Context) error {
 		queue = jobqueue.NewMemory(eng.Run, jobqueue.MemoryOptions{
 			MaxWaiting: c.Int("max-queue"), Workers: c.Int("workers"), Timeout: c.Duration("job-timeout"), Retain: c.Duration("result-ttl"),
 			MaxResultBytes: c.Int64("max-result-bytes"),
+			Batch:          jobqueue.Batching{Max: c.Int("batch-max"), Wait: c.Duration("batch-wait"), Key: eng.BatchKey, Run: eng.RunBatch},
 		})
 	} else {
 		queue, err = openNATSQueue(ctx, q, c, log)
