@@ -34,7 +34,8 @@ type Batching struct {
 	Run BatchRunner
 }
 
-func (b *Batching) enabled() bool { return b.Max > 1 && b.Key != nil && b.Run != nil }
+// Enabled reports whether b batches at all.
+func (b *Batching) Enabled() bool { return b.Max > 1 && b.Key != nil && b.Run != nil }
 
 // takeBatchLocked removes from the waiting list up to max-1 jobs whose key
 // is key, in queue order.

@@ -169,7 +169,7 @@ func (q *Memory) worker() {
 		}
 		ctx, cancel := q.startLocked(j)
 		key := ""
-		if q.opts.Batch.enabled() {
+		if q.opts.Batch.Enabled() {
 			key = q.opts.Batch.Key(j.spec)
 		}
 		q.mu.Unlock()
