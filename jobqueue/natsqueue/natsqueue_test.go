@@ -291,3 +291,72 @@ func TestWorkerBatching(t *testing.T) {
 		t.Fatalf("batch sizes %v, want [3 2]", sizes)
 	}
 }
+
+// TestWorkerBatchCancel cancels one job of a running batch: it ends as
+// cancelled at once and the others still succeed.
+func TestWorkerBatchCancel(t *testing.T) {
+	url := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := NewQueue(ctx, connect(t, url), Options{MaxJobs: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		id, err := q.Submit(ctx, jobqueue.Spec{Model: "a", Prompt: fmt.Sprint("job ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	batch := jobqueue.Batching{Max: 3, Key: func(s jobqueue.Spec) string { return s.Model },
+		Run: func(ctx context.Context, specs []jobqueue.Spec, progress func(int, jobqueue.Step)) ([]*jobqueue.Output, []error) {
+			outs, errs := make([]*jobqueue.Output, len(specs)), make([]error, len(specs))
+			for step := 1; step <= 50; step++ {
+				select {
+				case <-ctx.Done():
+					for i := range errs {
+						errs[i] = ctx.Err()
+					}
+					return outs, errs
+				case <-time.After(20 * time.Millisecond):
+				}
+				for i := range specs {
+					progress(i, jobqueue.Step{Step: step, Total: 50})
+				}
+				once.Do(func() { close(started) })
+			}
+			for i, s := range specs {
+				outs[i] = &jobqueue.Output{Images: []jobqueue.Image{{ContentType: "image/png", Data: []byte(s.Prompt)}}}
+			}
+			return outs, errs
+		}}
+	w, err := NewWorker(ctx, connect(t, url), nil, quiet, Options{Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	defer func() { wcancel(); <-done }()
+	<-started
+	if err := q.Cancel(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	st, err := jobqueue.Wait(ctx, q, ids[1])
+	if err != nil || st.State != jobqueue.Cancelled {
+		t.Fatalf("cancelled job: %s, %v", st.State, err)
+	}
+	if other, _ := q.Status(ctx, ids[0]); other.State != jobqueue.Running {
+		t.Fatalf("the batch ended with its cancelled job: %s", other.State)
+	}
+	for _, i := range []int{0, 2} {
+		st, err := jobqueue.Wait(ctx, q, ids[i])
+		if err != nil || st.State != jobqueue.Succeeded || len(st.Results) != 1 {
+			t.Fatalf("job %d: %s with %d results, %v", i, st.State, len(st.Results), err)
+		}
+	}
+}
