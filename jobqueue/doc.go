@@ -7,6 +7,10 @@
 // work-queue stream that `imagegen worker` processes consume, with results
 // in a JetStream object store.
 //
+// Both can run waiting jobs that share a key together (Batching), for
+// models that make several pictures in one run faster than one by one;
+// each job keeps its own events, timeout and cancellation.
+//
 // The package knows nothing about HTTP or about pipelines: a job's Spec is
 // plain data, and a Runner (package engine) turns it into pictures.
 package jobqueue
