@@ -3,7 +3,7 @@
 // per-step events and the stored results.
 //
 // Two implementations share the Queue interface: Memory runs jobs in the
-// server's own process; NATS (see nats.go) puts them on a JetStream
+// server's own process; package natsqueue puts them on a JetStream
 // work-queue stream that `imagegen worker` processes consume, with results
 // in a JetStream object store.
 //
