@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/jpeg"
 	_ "image/png" // init images may be PNG
+	"strconv"
 	"time"
 
 	"github.com/imagegen/imagegen/imageio"
@@ -135,30 +136,143 @@ func (e *Engine) decode(b []byte) (image.Image, error) {
 
 // Run implements jobqueue.Runner.
 func (e *Engine) Run(ctx context.Context, s jobqueue.Spec, progress func(jobqueue.Step)) (*jobqueue.Output, error) {
-	if err := e.Check(&s); err != nil {
-		return nil, err
+	outs, errs := e.RunBatch(ctx, []jobqueue.Spec{s}, func(_ int, st jobqueue.Step) { progress(st) })
+	return outs[0], errs[0]
+}
+
+// BatchKey implements jobqueue.Batching's Key: jobs with the same key run
+// together in one Generate call, each prompt with its own seed (see
+// pipeline.Request.Seeds), so batching never changes a job's pictures.
+// Img2img and inpainting jobs run alone ("").
+func (e *Engine) BatchKey(s jobqueue.Spec) string {
+	if len(s.InitImage) > 0 || len(s.Mask) > 0 {
+		return ""
 	}
-	m, release, err := e.cache.Acquire(ctx, s.Model)
+	g := "default"
+	if s.Guidance != nil {
+		g = strconv.FormatFloat(*s.Guidance, 'g', -1, 64)
+	}
+	return fmt.Sprintf("%q n=%d %dx%d steps=%d guidance=%s %q %q", s.Model, max(1, s.N), s.Width, s.Height, s.Steps, g, s.Scheduler, s.NegativePrompt)
+}
+
+// RunBatch implements jobqueue.BatchRunner: it runs specs that share a
+// BatchKey in one Generate call and returns each job's output or error, in
+// order. A spec that fails Check gets its own error and the others run; an
+// error of the run is every job's.
+func (e *Engine) RunBatch(ctx context.Context, specs []jobqueue.Spec, progress func(job int, s jobqueue.Step)) ([]*jobqueue.Output, []error) {
+	outs, errs := make([]*jobqueue.Output, len(specs)), make([]error, len(specs))
+	var run []int // indices of the specs that pass Check
+	for i := range specs {
+		if errs[i] = e.Check(&specs[i]); errs[i] == nil {
+			run = append(run, i)
+		}
+	}
+	if len(run) == 0 {
+		return outs, errs
+	}
+	fail := func(err error) ([]*jobqueue.Output, []error) {
+		for _, i := range run {
+			errs[i] = err
+		}
+		return outs, errs
+	}
+	first := specs[run[0]]
+	if len(run) > 1 {
+		for _, i := range run {
+			if e.BatchKey(specs[i]) != e.BatchKey(first) || e.BatchKey(first) == "" {
+				return fail(fmt.Errorf("engine: jobs of different batch keys given to one run"))
+			}
+		}
+	}
+	m, release, err := e.cache.Acquire(ctx, first.Model)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		}
-		return nil, fmt.Errorf("load model %s: %w", s.Model, err)
+		return fail(fmt.Errorf("load model %s: %w", first.Model, err))
 	}
 	defer release()
+	req, err := e.request(specs, run, m)
+	if err != nil {
+		return fail(err)
+	}
+	scale := max(1, m.Pipeline.VAEScale())
+	req.Progress = func(si pipeline.StepInfo) {
+		for k, i := range run {
+			st := jobqueue.Step{Step: si.Step, Total: si.Total}
+			if specs[i].Preview {
+				per := len(si.Latents) / len(run)
+				st.Preview = latentPreview(si.Latents[k*per:(k+1)*per], req.Height/scale, req.Width/scale, req.NumImages)
+			}
+			progress(i, st)
+		}
+	}
+	start := time.Now()
+	res, err := m.Pipeline.Generate(ctx, req)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return fail(ctx.Err())
+		case errors.Is(err, pipeline.ErrBadRequest):
+			return fail(&jobqueue.RunError{Kind: "bad_request", Err: err})
+		case errors.Is(err, pipeline.ErrNotSupported):
+			return fail(&jobqueue.RunError{Kind: "not_supported", Err: err})
+		}
+		return fail(err)
+	}
+	imgs, err := imageio.ToNRGBA(res.Images, []int{res.N, res.H, res.W, 3}, imageio.NHWC, imageio.Unit)
+	if err != nil {
+		return fail(err)
+	}
+	seconds := time.Since(start).Seconds()
+	for k, i := range run {
+		s := specs[i]
+		seed := res.Seed
+		if len(req.Seeds) > 0 {
+			seed = req.Seeds[k]
+		}
+		out := &jobqueue.Output{Info: jobqueue.Info{
+			Model: s.Model, Width: res.W, Height: res.H, Steps: res.Steps, Guidance: res.Guidance,
+			Scheduler: res.Scheduler, Seed: seed, Seconds: seconds,
+		}}
+		for j := range req.NumImages {
+			enc, err := encode(imgs[k*req.NumImages+j], s, res, seed, j)
+			if err != nil {
+				errs[i] = err
+				break
+			}
+			out.Images = append(out.Images, enc)
+		}
+		if errs[i] == nil {
+			outs[i] = out
+		}
+	}
+	return outs, errs
+}
+
+// request builds the pipeline request of the specs listed in run: one
+// spec as it is, several as one prompt each with their own seeds.
+func (e *Engine) request(specs []jobqueue.Spec, run []int, m *Model) (pipeline.Request, error) {
+	s := specs[run[0]]
 	req := pipeline.Request{
-		Prompts: []string{s.Prompt}, NegativePrompt: s.NegativePrompt,
-		Scheduler: s.Scheduler, Steps: s.Steps, Guidance: s.Guidance, Seed: s.Seed,
+		NegativePrompt: s.NegativePrompt, Scheduler: s.Scheduler, Steps: s.Steps, Guidance: s.Guidance, Seed: s.Seed,
 		Width: s.Width, Height: s.Height, NumImages: max(1, s.N), Strength: s.Strength,
 	}
+	for _, i := range run {
+		req.Prompts = append(req.Prompts, specs[i].Prompt)
+		if len(run) > 1 {
+			req.Seeds = append(req.Seeds, specs[i].Seed)
+		}
+	}
+	var err error
 	if len(s.InitImage) > 0 {
 		if req.InitImage, err = e.decode(s.InitImage); err != nil {
-			return nil, err
+			return req, err
 		}
 	}
 	if len(s.Mask) > 0 {
 		if req.Mask, err = e.decode(s.Mask); err != nil {
-			return nil, err
+			return req, err
 		}
 	}
 	applyDefaults(&req, m.Defaults)
@@ -166,46 +280,10 @@ func (e *Engine) Run(ctx context.Context, s jobqueue.Spec, progress func(jobqueu
 		b := req.InitImage.Bounds()
 		req.Width, req.Height = b.Dx(), b.Dy()
 	}
-	scale := m.Pipeline.VAEScale()
-	req.Progress = func(si pipeline.StepInfo) {
-		st := jobqueue.Step{Step: si.Step, Total: si.Total}
-		if s.Preview {
-			st.Preview = latentPreview(si.Latents, req.Height/max(1, scale), req.Width/max(1, scale), req.NumImages)
-		}
-		progress(st)
-	}
-	start := time.Now()
-	res, err := m.Pipeline.Generate(ctx, req)
-	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.Is(err, pipeline.ErrBadRequest):
-			return nil, &jobqueue.RunError{Kind: "bad_request", Err: err}
-		case errors.Is(err, pipeline.ErrNotSupported):
-			return nil, &jobqueue.RunError{Kind: "not_supported", Err: err}
-		}
-		return nil, err
-	}
-	out := &jobqueue.Output{Info: jobqueue.Info{
-		Model: s.Model, Width: res.W, Height: res.H, Steps: res.Steps, Guidance: res.Guidance,
-		Scheduler: res.Scheduler, Seed: res.Seed, Seconds: time.Since(start).Seconds(),
-	}}
-	imgs, err := imageio.ToNRGBA(res.Images, []int{res.N, res.H, res.W, 3}, imageio.NHWC, imageio.Unit)
-	if err != nil {
-		return nil, err
-	}
-	for i, img := range imgs {
-		enc, err := encode(img, s, res, i)
-		if err != nil {
-			return nil, err
-		}
-		out.Images = append(out.Images, enc)
-	}
-	return out, nil
+	return req, nil
 }
 
-func encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, index int) (jobqueue.Image, error) {
+func encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, seed uint64, index int) (jobqueue.Image, error) {
 	var buf bytes.Buffer
 	if s.Format == "jpeg" {
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
@@ -215,12 +293,12 @@ func encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, index int) (
 	}
 	params := imageio.GenerationParams{
 		Prompt: s.Prompt, NegativePrompt: s.NegativePrompt, Steps: res.Steps, Sampler: res.Scheduler,
-		CFGScale: res.Guidance, Seed: res.Seed, Width: res.W, Height: res.H, Model: s.Model,
+		CFGScale: res.Guidance, Seed: seed, Width: res.W, Height: res.H, Model: s.Model,
 		DenoisingStrength: res.Strength,
 	}
 	record, _ := json.Marshal(map[string]any{
 		"model": s.Model, "prompt": s.Prompt, "negative_prompt": s.NegativePrompt, "scheduler": res.Scheduler,
-		"steps": res.Steps, "guidance": res.Guidance, "seed": res.Seed, "width": res.W, "height": res.H,
+		"steps": res.Steps, "guidance": res.Guidance, "seed": seed, "width": res.W, "height": res.H,
 		"index": index, "strength": res.Strength,
 	})
 	meta := imageio.Metadata{Parameters: params.Infotext(), JSON: string(record)}

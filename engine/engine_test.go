@@ -131,3 +131,75 @@ func TestRunBuiltin(t *testing.T) {
 		t.Fatalf("64x64 on a 32x32 model: got %v, want a bad_request RunError", err)
 	}
 }
+
+// TestRunBatchSamePictures checks that jobs run in one batch get the
+// pictures (and seeds) of their runs alone, and that a job failing Check
+// fails alone.
+func TestRunBatchSamePictures(t *testing.T) {
+	testort.Init(t)
+	dir, err := defaultmodel.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := modelcache.New(func(ctx context.Context, name string) (*Model, error) {
+		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return &Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
+	}, modelcache.Options{})
+	defer cache.Close()
+	e := New(cache, Limits{})
+	specs := []jobqueue.Spec{
+		{Model: "default", Prompt: "a red circle", N: 2, Steps: 3, Seed: 1, Scheduler: "EulerAncestralDiscreteScheduler"},
+		{Model: "default", Prompt: "a blue star", N: 2, Steps: 3, Seed: 9, Scheduler: "EulerAncestralDiscreteScheduler", Format: "jpeg"},
+		{Model: "default", Prompt: "x", N: 99, Steps: 3, Scheduler: "EulerAncestralDiscreteScheduler"},
+	}
+	if e.BatchKey(specs[0]) != e.BatchKey(specs[1]) || e.BatchKey(specs[0]) == e.BatchKey(jobqueue.Spec{Model: "default", N: 2, Steps: 4}) {
+		t.Fatal("batch keys do not group by shape")
+	}
+	steps := make([]int, len(specs))
+	outs, errs := e.RunBatch(context.Background(), specs, func(i int, s jobqueue.Step) { steps[i] = s.Step })
+	var re *jobqueue.RunError
+	if !errors.As(errs[2], &re) || re.Kind != "bad_request" || outs[2] != nil {
+		t.Fatalf("job over the limits: got %v, want its own bad_request", errs[2])
+	}
+	for i, s := range specs[:2] {
+		if errs[i] != nil || steps[i] != 3 {
+			t.Fatalf("job %d: %v, %d steps", i, errs[i], steps[i])
+		}
+		alone, err := e.Run(context.Background(), s, func(jobqueue.Step) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outs[i].Info.Seed != s.Seed || len(outs[i].Images) != 2 {
+			t.Fatalf("job %d: seed %d, %d images; want %d, 2", i, outs[i].Info.Seed, len(outs[i].Images), s.Seed)
+		}
+		for k := range alone.Images {
+			a, _, err1 := image.Decode(bytes.NewReader(alone.Images[k].Data))
+			b, _, err2 := image.Decode(bytes.NewReader(outs[i].Images[k].Data))
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if d := maxDiff(a, b); d > 2 {
+				t.Errorf("job %d picture %d differs from its run alone by up to %d levels", i, k, d)
+			}
+		}
+	}
+}
+
+// maxDiff is the largest difference of two same-size pictures' 8-bit
+// channels.
+func maxDiff(a, b image.Image) int {
+	worst := 0
+	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
+				worst = max(worst, d, -d)
+			}
+		}
+	}
+	return worst
+}

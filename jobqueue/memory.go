@@ -27,6 +27,9 @@ type MemoryOptions struct {
 	// either the oldest are dropped before their time.
 	MaxRetained    int
 	MaxResultBytes int64
+	// Batch, when enabled, runs waiting jobs that share a key together
+	// (default: off).
+	Batch Batching
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
 }
@@ -164,23 +167,26 @@ func (q *Memory) worker() {
 		if len(q.waiting) > 0 {
 			q.signal()
 		}
-		timeout := j.spec.Timeout
-		if timeout <= 0 {
-			timeout = q.opts.Timeout
+		ctx, cancel := q.startLocked(j)
+		key := ""
+		if q.opts.Batch.Enabled() {
+			key = q.opts.Batch.Key(j.spec)
 		}
-		ctx, cancel := context.WithTimeout(q.base, timeout)
-		j.cancel = cancel
-		j.status.State = Running
-		j.status.Started = q.opts.Now()
-		q.running++
-		q.emitLocked(j, "status", nil)
 		q.mu.Unlock()
-
-		out, err := q.run(ctx, j.spec, func(s Step) { q.step(j, s) })
-		cancelled := ctx.Err() == context.Canceled
-		cancel()
-		q.finish(j, out, err, cancelled)
+		if key != "" {
+			q.runBatch(j, ctx, cancel, key)
+		} else {
+			q.runOne(j, ctx, cancel)
+		}
 	}
+}
+
+// runOne runs a job alone with the queue's Runner.
+func (q *Memory) runOne(j *memJob, ctx context.Context, cancel context.CancelFunc) {
+	out, err := q.run(ctx, j.spec, func(s Step) { q.step(j, s) })
+	cancelled := ctx.Err() == context.Canceled
+	cancel()
+	q.finish(j, out, err, cancelled)
 }
 
 func (q *Memory) step(j *memJob, s Step) {

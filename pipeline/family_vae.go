@@ -104,6 +104,8 @@ func checkOnePass(r Request, family string) error {
 		return badRequest("the %s family has no watermark option (got %q)", family, r.Watermark)
 	case r.NumImages < 0:
 		return badRequest("number of images must be positive, got %d", r.NumImages)
+	case len(r.Seeds) > 0:
+		return badRequest("the %s family has no per-prompt seeds", family)
 	}
 	return nil
 }

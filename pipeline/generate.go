@@ -65,13 +65,17 @@ func (p *diffusionPipeline) generate(ctx context.Context, r Request) (*Result, e
 		defer p.release(&p.denoiser)
 	}
 	gen := rng.New(q.Seed)
+	var noise schedulers.Noise = gen
+	if len(q.Seeds) > 0 {
+		noise = newPerPromptNoise(q.Seeds)
+	}
 	t1 := time.Now()
-	if err := p.initLatents(ctx, run, gen); err != nil {
+	if err := p.initLatents(ctx, run, gen, noise); err != nil {
 		return nil, err
 	}
 	tm.VAE = time.Since(t1)
 	t1 = time.Now()
-	if err := p.denoise(ctx, run, cond, gen); err != nil {
+	if err := p.denoise(ctx, run, cond, noise); err != nil {
 		return nil, err
 	}
 	tm.Denoiser = run.denoiserTime
@@ -260,7 +264,7 @@ func (p *diffusionPipeline) checkLatentSize(sampleName string, shape []int64) er
 }
 
 // denoise runs the scheduler loop.
-func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *conditioning, gen *rng.Generator) error {
+func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *conditioning, noise schedulers.Noise) error {
 	q := r.q
 	sampleName, outName := p.denoiserIO()
 	perSample := len(r.latents) / r.batch
@@ -358,7 +362,7 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 			}
 			pred = guided
 		}
-		if err := r.sched.Step(r.latents, pred, r.latents, i, gen); err != nil {
+		if err := r.sched.Step(r.latents, pred, r.latents, i, noise); err != nil {
 			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
 		}
 		if r.inpaint != nil && !r.inpaint.nineChannel {

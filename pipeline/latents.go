@@ -4,12 +4,36 @@ import (
 	"context"
 
 	"github.com/imagegen/imagegen/rng"
+	"github.com/imagegen/imagegen/schedulers"
 )
 
+// perPromptNoise is the noise of a batch whose prompts carry their own
+// seeds. Every draw covers the whole batch, which is prompt-major, so
+// splitting it into equal parts hands each prompt's generator the same
+// sequence of draws, of the same sizes, as a run of that prompt alone.
+type perPromptNoise []*rng.Generator
+
+func newPerPromptNoise(seeds []uint64) perPromptNoise {
+	n := make(perPromptNoise, len(seeds))
+	for i, s := range seeds {
+		n[i] = rng.New(s)
+	}
+	return n
+}
+
+// Randn fills dst, whose length is a multiple of the number of prompts.
+func (n perPromptNoise) Randn(dst []float32) {
+	per := len(dst) / len(n)
+	for i, g := range n {
+		g.Randn(dst[i*per : (i+1)*per])
+	}
+}
+
 // initLatents draws the starting latents from the seeded generator in
-// diffusers' order: for text-to-image one randn over the whole batch; for
-// img2img first the VAE posterior sample of the init image, then the noise.
-func (p *diffusionPipeline) initLatents(ctx context.Context, r *run, gen *rng.Generator) error {
+// diffusers' order: for text-to-image one randn over the whole batch (from
+// noise, which splits it by prompt under per-prompt seeds); for img2img
+// first the VAE posterior sample of the init image, then the noise.
+func (p *diffusionPipeline) initLatents(ctx context.Context, r *run, gen *rng.Generator, noiseSrc schedulers.Noise) error {
 	q := r.q
 	unpacked := len(r.latents)
 	if q.Mask != nil {
@@ -17,7 +41,7 @@ func (p *diffusionPipeline) initLatents(ctx context.Context, r *run, gen *rng.Ge
 	}
 	if q.InitImage == nil {
 		noise := make([]float32, unpacked)
-		gen.Randn(noise)
+		noiseSrc.Randn(noise)
 		if p.family == FamilySD || p.family == FamilySDXL {
 			scale := float32(r.sched.InitNoiseSigma())
 			for i := range noise {

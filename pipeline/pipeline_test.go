@@ -201,3 +201,46 @@ func TestLowMemSameImage(t *testing.T) {
 		}
 	}
 }
+
+// TestPerPromptSeeds checks that a batch whose prompts carry their own seeds
+// gives each prompt the pictures of its separate run, with a deterministic
+// and with a stochastic (ancestral) sampler, which draws noise every step.
+func TestPerPromptSeeds(t *testing.T) {
+	p := loadSD1(t)
+	prompts, seeds := []string{"a red circle", "a blue square", "a green heart"}, []uint64{5, 11, 5}
+	for _, sched := range []string{"Euler", "EulerAncestralDiscreteScheduler"} {
+		t.Run(sched, func(t *testing.T) {
+			req := pipeline.Request{Prompts: prompts, Seeds: seeds, NumImages: 2, Steps: 3, Scheduler: sched}
+			batch, err := p.Generate(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			per := len(batch.Images) / len(prompts)
+			for i, prompt := range prompts {
+				alone, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{prompt}, Seed: seeds[i], NumImages: 2, Steps: 3, Scheduler: sched})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := batch.Images[i*per : (i+1)*per]
+				for k := range got {
+					if d := got[k] - alone.Images[k]; d > 1e-4 || d < -1e-4 {
+						t.Fatalf("prompt %d value %d: got %v in the batch, want %v as alone", i, k, got[k], alone.Images[k])
+					}
+				}
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		req  pipeline.Request
+	}{
+		{"seed count", pipeline.Request{Prompts: prompts, Seeds: seeds[:2]}},
+		{"img2img", pipeline.Request{Prompts: prompts[:1], Seeds: seeds[:1], InitImage: gradient(32, 32)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := p.Generate(context.Background(), tc.req); !errors.Is(err, pipeline.ErrBadRequest) {
+				t.Fatalf("got %v, want ErrBadRequest", err)
+			}
+		})
+	}
+}

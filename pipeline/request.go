@@ -39,6 +39,12 @@ type Request struct {
 	GuidanceRescale float64
 	Eta             float64
 	Seed            uint64
+	// Seeds, when set, holds one seed per prompt and gives each prompt's
+	// pictures their own noise: entry i draws exactly what a run of
+	// Prompts[i] alone with Seed = Seeds[i] would draw, so a server can
+	// batch requests without changing their pictures. Text-to-image on
+	// latent-diffusion checkpoints only; Seed is then unused.
+	Seeds []uint64
 	// Height and Width in pixels (0 = the checkpoint's default size); both
 	// must be multiples of the VAE factor (and of 2× it for Flux).
 	Height, Width int
@@ -202,6 +208,12 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 	}
 	if r.Mask != nil && r.InitImage == nil {
 		return nil, badRequest("a mask needs an init image")
+	}
+	if len(r.Seeds) > 0 && len(r.Seeds) != len(r.Prompts) {
+		return nil, badRequest("%d seeds for %d prompts: give one seed per prompt", len(r.Seeds), len(r.Prompts))
+	}
+	if len(r.Seeds) > 0 && r.InitImage != nil {
+		return nil, badRequest("per-prompt seeds apply to text-to-image only")
 	}
 	if r.Strength < 0 || r.Strength > 1 || math.IsNaN(r.Strength) {
 		return nil, badRequest("strength must be in (0, 1], got %g", r.Strength)

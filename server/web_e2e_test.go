@@ -1,11 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"flag"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +27,11 @@ import (
 	"github.com/imagegen/imagegen/modelcache"
 	"github.com/imagegen/imagegen/pipeline"
 )
+
+var screenshot = flag.Bool("screenshot", false, "TestWebPageEndToEnd: write "+screenshotPath+", the page after a generation at desktop and phone width")
+
+// screenshotPath is the README's picture of the web page.
+const screenshotPath = "../docs/serve/page.png"
 
 func findChromium() string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
@@ -125,4 +138,57 @@ func TestWebPageEndToEnd(t *testing.T) {
 	if !fits {
 		t.Fatal("the page is wider than a phone's screen (390 px)")
 	}
+	if *screenshot {
+		writeScreenshot(ctx, t)
+	}
+}
+
+// writeScreenshot captures the page as it stands at phone width and again
+// at desktop width, and writes both side by side to screenshotPath.
+func writeScreenshot(ctx context.Context, t *testing.T) {
+	// capture returns the viewport down to the end of the page's content.
+	capture := func(w, h int64) image.Image {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h), chromedp.Sleep(300*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bottom, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.body.getBoundingClientRect().bottom`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := img.Bounds()
+		if end := r.Min.Y + int(bottom) + 16; end < r.Max.Y {
+			r.Max.Y = end
+		}
+		return img.(interface {
+			SubImage(image.Rectangle) image.Image
+		}).SubImage(r)
+	}
+	phone, desktop := capture(390, 844), capture(1280, 844)
+	const gap = 24
+	pb, db := phone.Bounds(), desktop.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, db.Dx()+gap+pb.Dx(), max(db.Dy(), pb.Dy())))
+	draw.Draw(out, out.Bounds(), image.NewUniform(color.NRGBA{0xd0, 0xd0, 0xd0, 0xff}), image.Point{}, draw.Src)
+	draw.Draw(out, db.Sub(db.Min), desktop, db.Min, draw.Src)
+	draw.Draw(out, pb.Sub(pb.Min).Add(image.Pt(db.Dx()+gap, 0)), phone, pb.Min, draw.Src)
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(screenshotPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(screenshotPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%dx%d, %d KB)", screenshotPath, out.Bounds().Dx(), out.Bounds().Dy(), buf.Len()>>10)
 }

@@ -68,7 +68,15 @@ func runnerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-images", Usage: "images per request", Value: 10},
 		&cli.IntFlag{Name: "max-pixels", Usage: "width×height limit of outputs and uploaded pictures", Value: 2048 * 2048},
 		&cli.IntFlag{Name: "max-steps", Usage: "steps per request", Value: 150},
+		&cli.IntFlag{Name: "batch-max", Usage: "run up to this many waiting text-to-image jobs of the same model, size, n, steps, scheduler, guidance and negative prompt in one model run (1 = off)", Value: 1},
+		&cli.DurationFlag{Name: "batch-wait", Usage: "with --batch-max: how long a job waits for companions when fewer are waiting (0 = only those already waiting)"},
 	}
+}
+
+// batching is the jobqueue.Batching that --batch-max and --batch-wait ask
+// for.
+func batching(c *cli.Context, eng *engine.Engine) jobqueue.Batching {
+	return jobqueue.Batching{Max: c.Int("batch-max"), Wait: c.Duration("batch-wait"), Key: eng.BatchKey, Run: eng.RunBatch}
 }
 
 // newLogger returns the structured logger of serve and worker; --quiet
@@ -201,6 +209,7 @@ func runServe(c *cli.Context) error {
 		queue = jobqueue.NewMemory(eng.Run, jobqueue.MemoryOptions{
 			MaxWaiting: c.Int("max-queue"), Workers: c.Int("workers"), Timeout: c.Duration("job-timeout"), Retain: c.Duration("result-ttl"),
 			MaxResultBytes: c.Int64("max-result-bytes"),
+			Batch:          batching(c, eng),
 		})
 	} else {
 		queue, err = openNATSQueue(ctx, q, c, log)

@@ -105,7 +105,7 @@ func runWorker(c *cli.Context) error {
 		return err
 	}
 	defer nc.Drain()
-	w, err := natsqueue.NewWorker(ctx, nc, eng.Run, log, natsqueue.Options{Timeout: c.Duration("job-timeout")})
+	w, err := natsqueue.NewWorker(ctx, nc, eng.Run, log, natsqueue.Options{Timeout: c.Duration("job-timeout"), Batch: batching(c, eng)})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@
 //   - durable pull consumer "workers", shared by all workers: a message
 //     is delivered to one worker at a time and redelivered when that
 //     worker does not ack within AckWait (it crashed); a running worker
-//     extends the deadline at every step;
+//     extends the deadline at every step, and a batching worker
+//     (Options.Batch) also that of the jobs it holds for a later run;
 //   - key-value bucket imagegen_jobs: each job's latest event (status and
 //     step), which Status reads and Events watches;
 //   - object store imagegen_results: the pictures, named JOBID-INDEX,

@@ -43,6 +43,9 @@ type Options struct {
 	Retain time.Duration
 	// Timeout bounds a job's run when its Spec sets none (default 10m).
 	Timeout time.Duration
+	// Batch, for workers, runs jobs that share a key together (default:
+	// off); see jobqueue.Batching.
+	Batch jobqueue.Batching
 }
 
 func (o *Options) fill() {

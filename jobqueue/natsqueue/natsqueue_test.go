@@ -226,3 +226,137 @@ func TestQueueFullAndCancel(t *testing.T) {
 	}
 	_ = jetstream.ErrKeyNotFound
 }
+
+// TestWorkerBatching queues jobs of two keys before a batching worker
+// starts: it runs those sharing a key together and every job gets its own
+// picture.
+func TestWorkerBatching(t *testing.T) {
+	url := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := NewQueue(ctx, connect(t, url), Options{MaxJobs: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for i := range 6 {
+		model := []string{"a", "a", "b", "a", "a", "a"}[i]
+		prompt := fmt.Sprintf("job %d on %s", i, model)
+		id, err := q.Submit(ctx, jobqueue.Spec{Model: model, Prompt: prompt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = prompt
+	}
+	var mu sync.Mutex
+	var sizes []int
+	batch := jobqueue.Batching{Max: 4, Key: func(s jobqueue.Spec) string { return s.Model },
+		Run: func(ctx context.Context, specs []jobqueue.Spec, progress func(int, jobqueue.Step)) ([]*jobqueue.Output, []error) {
+			mu.Lock()
+			sizes = append(sizes, len(specs))
+			mu.Unlock()
+			outs := make([]*jobqueue.Output, len(specs))
+			for i, s := range specs {
+				progress(i, jobqueue.Step{Step: 1, Total: 1})
+				outs[i] = &jobqueue.Output{Images: []jobqueue.Image{{ContentType: "image/png", Data: []byte("picture of " + s.Prompt)}}}
+			}
+			return outs, make([]error, len(specs))
+		}}
+	alone := func(ctx context.Context, s jobqueue.Spec, progress func(jobqueue.Step)) (*jobqueue.Output, error) {
+		return &jobqueue.Output{Images: []jobqueue.Image{{ContentType: "image/png", Data: []byte("picture of " + s.Prompt)}}}, nil
+	}
+	w, err := NewWorker(ctx, connect(t, url), alone, quiet, Options{Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	defer func() { wcancel(); <-done }()
+	for id, prompt := range ids {
+		st, err := jobqueue.Wait(ctx, q, id)
+		if err != nil || st.State != jobqueue.Succeeded || len(st.Results) != 1 {
+			t.Fatalf("%s: %+v, %v", prompt, st, err)
+		}
+		img, err := q.Result(ctx, st.Results[0])
+		if err != nil || string(img.Data) != "picture of "+prompt {
+			t.Fatalf("%s: result %q, %v", prompt, img.Data, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The first fetch takes jobs 0-3: "a" ×3 run together, "b" alone;
+	// the second takes 4 and 5 together.
+	if fmt.Sprint(sizes) != "[3 2]" {
+		t.Fatalf("batch sizes %v, want [3 2]", sizes)
+	}
+}
+
+// TestWorkerBatchCancel cancels one job of a running batch: it ends as
+// cancelled at once and the others still succeed.
+func TestWorkerBatchCancel(t *testing.T) {
+	url := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := NewQueue(ctx, connect(t, url), Options{MaxJobs: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		id, err := q.Submit(ctx, jobqueue.Spec{Model: "a", Prompt: fmt.Sprint("job ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	batch := jobqueue.Batching{Max: 3, Key: func(s jobqueue.Spec) string { return s.Model },
+		Run: func(ctx context.Context, specs []jobqueue.Spec, progress func(int, jobqueue.Step)) ([]*jobqueue.Output, []error) {
+			outs, errs := make([]*jobqueue.Output, len(specs)), make([]error, len(specs))
+			for step := 1; step <= 50; step++ {
+				select {
+				case <-ctx.Done():
+					for i := range errs {
+						errs[i] = ctx.Err()
+					}
+					return outs, errs
+				case <-time.After(20 * time.Millisecond):
+				}
+				for i := range specs {
+					progress(i, jobqueue.Step{Step: step, Total: 50})
+				}
+				once.Do(func() { close(started) })
+			}
+			for i, s := range specs {
+				outs[i] = &jobqueue.Output{Images: []jobqueue.Image{{ContentType: "image/png", Data: []byte(s.Prompt)}}}
+			}
+			return outs, errs
+		}}
+	w, err := NewWorker(ctx, connect(t, url), nil, quiet, Options{Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	defer func() { wcancel(); <-done }()
+	<-started
+	if err := q.Cancel(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	st, err := jobqueue.Wait(ctx, q, ids[1])
+	if err != nil || st.State != jobqueue.Cancelled {
+		t.Fatalf("cancelled job: %s, %v", st.State, err)
+	}
+	if other, _ := q.Status(ctx, ids[0]); other.State != jobqueue.Running {
+		t.Fatalf("the batch ended with its cancelled job: %s", other.State)
+	}
+	for _, i := range []int{0, 2} {
+		st, err := jobqueue.Wait(ctx, q, ids[i])
+		if err != nil || st.State != jobqueue.Succeeded || len(st.Results) != 1 {
+			t.Fatalf("job %d: %s with %d results, %v", i, st.State, len(st.Results), err)
+		}
+	}
+}
