@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,5 +232,44 @@ func TestDefaultsTravelWithTheFolder(t *testing.T) {
 	p := loadFamily(t, familytest.WriteVAE)
 	if h, w := p.DefaultSize(); h != 32 || w != 32 {
 		t.Fatalf("default size %dx%d, want 32x32 from imagegen_defaults", w, h)
+	}
+}
+
+func TestVAEFamilyMixturePrior(t *testing.T) {
+	plain := loadFamily(t, familytest.WriteVAE)
+	p := loadFamily(t, familytest.WriteVAEWithPrior)
+	ctx := context.Background()
+	req := pipeline.Request{Prompts: []string{"a red circle at the left"}, NumImages: 2, Seed: 4}
+	a, err := p.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := plain.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differs := false
+	for i := range a.Latents {
+		if a.Latents[i] != b.Latents[i] {
+			t.Fatalf("same seed: latent %d differs", i)
+		}
+		if a.Latents[i] != n.Latents[i] {
+			differs = true
+		}
+	}
+	if !differs {
+		t.Error("the mixture prior drew the same latents as N(0, I)")
+	}
+	imgs, caps := heldOut(t, 2)
+	l, err := p.Likelihood(ctx, pipeline.LikelihoodRequest{Images: imgs, Prompts: caps, Samples: 16, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(l.ELBOBitsPerDim > 0) || l.IWAEBitsPerDim > l.ELBOBitsPerDim+1e-9 || math.IsNaN(l.KL) {
+		t.Errorf("with the mixture prior: ELBO %v, IWAE_16 %v, KL %v", l.ELBOBitsPerDim, l.IWAEBitsPerDim, l.KL)
 	}
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // The VAE family (ImagegenVAEPipeline): a conditional VAE whose decoder maps
-// a latent drawn from the prior N(0, I) and the prompt's shapes attributes
+// a latent drawn from the prior (N(0, I), or a learned mixture p(z | c)
+// when the folder has prior/) and the prompt's shapes attributes
 // to a picture in one pass. Its encoder gives the approximate posterior, so
 // the family also has a likelihood bound (Likelihood).
 //
@@ -40,7 +41,8 @@ type vaePipeline struct {
 	mu      sync.Mutex
 	opts    ort.Options
 	decoder *ort.Session
-	encoder *ort.Session // opened on first Likelihood call
+	encoder *ort.Session  // opened on first Likelihood call
+	prior   *mixturePrior // nil: N(0, I)
 	closed  bool
 }
 
@@ -68,6 +70,10 @@ func loadVAE(ctx context.Context, dir string, _ Family, _ *modelIndex, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	if p.prior, err = loadPrior(dir, opts.Session, c.LatentDim, c.ConditionSize); err != nil {
+		p.decoder.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -82,7 +88,10 @@ func (p *vaePipeline) close() error {
 			s.Close()
 		}
 	}
-	p.decoder, p.encoder = nil, nil
+	if p.prior != nil {
+		p.prior.sess.Close()
+	}
+	p.decoder, p.encoder, p.prior = nil, nil, nil
 	return nil
 }
 
@@ -132,8 +141,15 @@ func (p *vaePipeline) generate(ctx context.Context, r Request) (*Result, error) 
 		return nil, err
 	}
 	n := len(r.Prompts) * per
-	z := make([]float32, n*p.cfg.LatentDim)
-	rng.New(r.Seed).Randn(z)
+	var z []float32
+	if p.prior != nil {
+		if z, err = p.prior.sample(ctx, cond, n, rng.New(r.Seed)); err != nil {
+			return nil, err
+		}
+	} else {
+		z = make([]float32, n*p.cfg.LatentDim)
+		rng.New(r.Seed).Randn(z)
+	}
 	res, err := p.decode(ctx, z, cond, n)
 	if err != nil {
 		return nil, err
@@ -273,6 +289,12 @@ func (p *vaePipeline) likelihood(ctx context.Context, q LikelihoodRequest) (*Lik
 			m, lv := float64(mean[j]), float64(logvar[j])
 			kl += 0.5 * (m*m + math.Exp(lv) - 1 - lv)
 		}
+		var mix *mixture
+		if p.prior != nil {
+			if mix, err = p.prior.run(ctx, cond, 1); err != nil {
+				return nil, err
+			}
+		}
 		for t := range k {
 			copy(condK[t*c.ConditionSize:], cond)
 			for j := range zd {
@@ -288,19 +310,39 @@ func (p *vaePipeline) likelihood(ctx context.Context, q LikelihoodRequest) (*Lik
 		}
 		logW := make([]float64, k)
 		recon := 0.0
+		var logPrior []float64
+		if mix != nil {
+			logPrior = mix.logProb(zs, k)
+		}
 		for t := range k {
 			lp := discretizedGaussianLogProb(x, out["sample"].F32[t*dims:(t+1)*dims], c.OutputLogStd, s*s)
 			recon += lp
-			// log p(z) − log q(z|x): the ε terms of q cancel against
-			// the prior's except for the scale.
+			// log p(z) − log q(z|x): with the N(0, I) prior the
+			// log 2π terms cancel.
 			lw := lp
 			for j := range zd {
-				zj, e := float64(zs[t*zd+j]), float64(eps[t*zd+j])
-				lw += -0.5*zj*zj + 0.5*e*e + 0.5*float64(logvar[j])
+				e := float64(eps[t*zd+j])
+				lw += 0.5*e*e + 0.5*float64(logvar[j]) + 0.5*math.Log(2*math.Pi)
+				if mix == nil {
+					zj := float64(zs[t*zd+j])
+					lw += -0.5*zj*zj - 0.5*math.Log(2*math.Pi)
+				}
+			}
+			if mix != nil {
+				lw += logPrior[t]
 			}
 			logW[t] = lw
 		}
 		elbo := recon/float64(k) - kl
+		if mix != nil {
+			// No closed-form KL to a mixture: the ELBO is the mean
+			// log weight, and the KL its Monte Carlo estimate.
+			elbo = 0
+			for _, lw := range logW {
+				elbo += lw / float64(k)
+			}
+			kl = recon/float64(k) - elbo
+		}
 		iwae := logMeanExp(logW)
 		res.ELBOBitsPerDim += -elbo / (float64(dims) * math.Ln2)
 		res.IWAEBitsPerDim += -iwae / (float64(dims) * math.Ln2)

@@ -48,6 +48,37 @@ func WriteVAE(dir string, seed uint64) error {
 	return write(dir, idx, map[string]*onnxexport.Builder{"decoder": dec, "encoder": enc}, cfg)
 }
 
+// PriorComponents is the mixture size of WriteVAEWithPrior's prior.
+const PriorComponents = 3
+
+// WriteVAEWithPrior writes WriteVAE's folder plus a learned mixture prior
+// p(z | c) in prior/: linear maps from the condition to the mixture's
+// logits, means and log scales.
+func WriteVAEWithPrior(dir string, seed uint64) error {
+	if err := WriteVAE(dir, seed); err != nil {
+		return err
+	}
+	b := onnxexport.NewBuilder("cvae_prior")
+	l := onnxexport.NewLayers(b, seed+2)
+	c := b.Input("condition", onnxexport.Float32, onnxexport.Sym("batch"), onnxexport.D(conditionLen))
+	b.Output("logits", l.Linear("logits", c, PriorComponents, true))
+	b.Output("mean", b.Reshape(l.Linear("mean", c, PriorComponents*LatentDim, true), -1, PriorComponents, LatentDim))
+	ls := l.Linear("logstd", c, PriorComponents*LatentDim, true)
+	b.Output("logstd", b.Reshape(b.Sub(b.Mul(ls, b.ScalarLike(ls, 0.1)), b.ScalarLike(ls, 1)), -1, PriorComponents, LatentDim))
+	m, err := b.Build()
+	if err != nil {
+		return fmt.Errorf("familytest: prior: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "prior"), 0o755); err != nil {
+		return err
+	}
+	if err := onnxexport.Save(filepath.Join(dir, "prior", "model.onnx"), m); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, "prior", "config.json"), map[string]any{
+		"components": PriorComponents, "latent_dim": LatentDim, "condition_size": conditionLen, "temperature": 0.8})
+}
+
 // WriteVQVAE writes a tiny ImagegenVQVAEPipeline folder to dir: the
 // encoder picks, for each 4x4 patch, the code whose projection is largest;
 // the decoder paints each patch with its code's 4x4x3 pattern.
