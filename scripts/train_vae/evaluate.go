@@ -112,7 +112,7 @@ type likelihoodBounds struct {
 
 // boundLikelihood computes likelihoodBounds with k importance samples
 // from q(z | x, c) per picture of set.
-func boundLikelihood(ctx context.Context, m *cvae, set *heldOutSet, k int) (likelihoodBounds, error) {
+func boundLikelihood(ctx context.Context, m *cvae, prior latentPrior, set *heldOutSet, k int) (likelihoodBounds, error) {
 	zd := int(m.latent)
 	r := likelihoodBounds{Pictures: set.n, K: k}
 	rng := rand.New(rand.NewPCG(13, 13))
@@ -125,6 +125,10 @@ func boundLikelihood(ctx context.Context, m *cvae, set *heldOutSet, k int) (like
 		x := set.x[i*pixels : (i+1)*pixels]
 		c := set.c[i*shapes.ConditionSize : (i+1)*shapes.ConditionSize]
 		mean, logvar, err := m.encode(ctx, x, c, 1)
+		if err != nil {
+			return r, err
+		}
+		pz, err := prior.given(ctx, c)
 		if err != nil {
 			return r, err
 		}
@@ -143,9 +147,18 @@ func boundLikelihood(ctx context.Context, m *cvae, set *heldOutSet, k int) (like
 			zj := z[j*zd : (j+1)*zd]
 			ll := logLikelihood(x, mu[j*pixels:(j+1)*pixels], m.logStd)
 			recon += ll / float64(k)
-			logW[j] = ll + logPrior(zj) - logPosterior(zj, mean, logvar)
+			lp := pz.logDensity(zj)
+			logW[j] = ll + lp - logPosterior(zj, mean, logvar)
+			// With a prior other than N(0, I) the KL has no closed
+			// form: E_q[log p(z | c) − log q(z | x, c)] by the samples.
+			if _, ok := prior.(standardNormal); !ok {
+				recon += (lp - logPosterior(zj, mean, logvar)) / float64(k)
+			}
 		}
-		elbo += recon - klPerDim(mean, logvar, kl)
+		if _, ok := prior.(standardNormal); ok {
+			recon -= klPerDim(mean, logvar, kl)
+		}
+		elbo += recon
 		iw1 += logW[0]
 		iwk += iwaeBound(logW)
 	}
@@ -173,7 +186,7 @@ func priorSample(seed uint64, zd int64) []float32 {
 // index) one at a time, scores the pictures with the shapes checker and
 // returns the report, the pictures and the mean wall time per picture
 // (condition, decoder run, conversion).
-func checkPrior(ctx context.Context, m *cvae, prompts []string) (shapes.Report, []*image.NRGBA, time.Duration, error) {
+func checkPrior(ctx context.Context, m *cvae, prior latentPrior, prompts []string) (shapes.Report, []*image.NRGBA, time.Duration, error) {
 	cases := make([]shapes.Case, len(prompts))
 	imgs := make([]*image.NRGBA, len(prompts))
 	start := time.Now()
@@ -182,7 +195,11 @@ func checkPrior(ctx context.Context, m *cvae, prompts []string) (shapes.Report, 
 		if err != nil {
 			return shapes.Report{}, nil, 0, fmt.Errorf("prompt %q: %w", p, err)
 		}
-		mu, err := m.decode(ctx, priorSample(uint64(i), m.latent), c, 1)
+		pz, err := prior.given(ctx, c)
+		if err != nil {
+			return shapes.Report{}, nil, 0, err
+		}
+		mu, err := m.decode(ctx, pz.sample(uint64(i)), c, 1)
 		if err != nil {
 			return shapes.Report{}, nil, 0, err
 		}

@@ -21,11 +21,21 @@
 //     scored by the shapes checker, the time per picture, and the ELBO
 //     and IWAE bounds in bits/dim on held-out pictures.
 //
+//  4. -prior (after the above, on the exported folder): fit a
+//     conditional mixture prior p(z | c) to the frozen encoder's
+//     posteriors of training pictures, export it to OUT/prior and
+//     evaluate the folder with it (the checker at each of -temperatures,
+//     the bounds with log p(z | c)).
+//
 // The shipped architecture needs -position-maps and -latent-maps (the
 // defaults are the first network it grew from); README.md lists the
 // runs that made the shipped weights:
 //
 //	go run ./scripts/train_vae -threads 1 -batch 16 -position-maps -latent-maps -free-bits 0.75 -out builtin/models/vae
+//
+// and the shipped prior:
+//
+//	go run ./scripts/train_vae -threads 2 -name cvae_lm -prior -temperature 0.8 -out builtin/models/vae
 package main
 
 import (
@@ -33,6 +43,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,6 +81,14 @@ type options struct {
 	spatial          int64
 	latentMaps       bool
 	stopAt           int
+	// The learned prior (-prior).
+	prior                     bool
+	priorComponents           int64
+	priorHidden, priorBatch   int64
+	priorSteps, priorPictures int
+	priorLR                   float64
+	temperatures              string
+	temperature               float64
 }
 
 func main() {
@@ -101,6 +120,15 @@ func main() {
 	flag.BoolVar(&o.latentMaps, "latent-maps", false, "give the latent vector linear maps to the decoder's 8x8 and 16x16 inputs and a shift in every conv layer, as the condition has")
 	flag.IntVar(&o.stopAt, "stop-at", 0, "stop after the checkpoint at this step (the learning rate still follows -steps); how the shipped model's earlier runs ended")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
+	flag.BoolVar(&o.prior, "prior", false, "fit a conditional mixture prior p(z | c) to the posteriors of the model exported in -out (its encoder frozen), export it to OUT/prior and evaluate the folder with it")
+	flag.Int64Var(&o.priorComponents, "prior-components", 64, "mixture components K of the learned prior")
+	flag.Int64Var(&o.priorHidden, "prior-hidden", 256, "width of the learned prior's two hidden layers")
+	flag.Int64Var(&o.priorBatch, "prior-batch", 256, "batch size of the learned prior's training")
+	flag.IntVar(&o.priorSteps, "prior-steps", 12000, "training steps of the learned prior")
+	flag.IntVar(&o.priorPictures, "prior-pictures", 100000, "training pictures whose posteriors the learned prior is fitted to (encoded once, cached under -state)")
+	flag.Float64Var(&o.priorLR, "prior-lr", 1e-3, "peak learning rate of the learned prior")
+	flag.StringVar(&o.temperatures, "temperatures", "1,0.8,0.6,0.5", "comma-separated temperatures τ at which the learned prior's samples are scored")
+	flag.Float64Var(&o.temperature, "temperature", 0, "the learned prior's default temperature written to prior/config.json (0: the one of -temperatures whose samples pass the checker most often)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -123,6 +151,9 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("-eval-only needs -out")
 		}
 		return evaluate(ctx, o)
+	}
+	if o.prior {
+		return runPrior(ctx, o)
 	}
 	cfg := defaultConfig(o.latent)
 	cfg.PositionMaps = o.positionMaps
@@ -195,7 +226,7 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 			// The checker on a few prior samples (the raw weights, not
 			// the EMA that is exported) shows early whether a run is
 			// heading for the targets.
-			rep, _, _, err := checkPrior(ctx, m, monitorPrompts)
+			rep, _, _, err := checkPrior(ctx, m, standardNormal{zd: cfg.latentSize(), temperature: 1}, monitorPrompts)
 			if err != nil {
 				return err
 			}
@@ -294,20 +325,40 @@ func keepMonitorRows(path string, step int) error {
 }
 
 // evaluate scores the model exported to o.out: the checker on prior
-// samples of held-out prompts, the time per picture, and bits/dim.
+// samples of held-out prompts (from the learned prior at each of
+// -temperatures when the folder has one), the time per picture, and
+// bits/dim.
 func evaluate(ctx context.Context, o options) error {
 	m, err := openExported(o.out, o.threads)
 	if err != nil {
 		return err
 	}
 	defer m.close()
-	prompts := shapes.HeldOutPrompts(o.evalPrompts)
-	rep, imgs, per, err := checkPrior(ctx, m, prompts)
+	var prior latentPrior = standardNormal{zd: m.latent, temperature: 1}
+	mix, ok, err := openPrior(o.out, o.threads)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("prior samples of %d held-out prompts (seeds 0-%d): %v\n", len(prompts), len(prompts)-1, rep)
-	fmt.Printf("time per picture: %s (%d ONNX Runtime threads, batch 1)\n", per.Round(10*time.Microsecond), o.threads)
+	if ok {
+		defer mix.close()
+		prior = mix
+	}
+	prompts := shapes.HeldOutPrompts(o.evalPrompts)
+	var imgs []*image.NRGBA
+	if ok {
+		if imgs, err = checkTemperatures(ctx, o, m, mix, prompts); err != nil {
+			return err
+		}
+		prior = mix.withTemperature(1)
+	} else {
+		rep, im, per, err := checkPrior(ctx, m, prior, prompts)
+		if err != nil {
+			return err
+		}
+		imgs = im
+		fmt.Printf("prior samples of %d held-out prompts (seeds 0-%d): %v\n", len(prompts), len(prompts)-1, rep)
+		fmt.Printf("time per picture: %s (%d ONNX Runtime threads, batch 1)\n", per.Round(10*time.Microsecond), o.threads)
+	}
 	if o.samples != "" {
 		if err := writeGrid(o.samples, imgs[:min(48, len(imgs))], 8); err != nil {
 			return err
@@ -333,7 +384,7 @@ func evaluate(ctx context.Context, o options) error {
 	}
 	fmt.Printf("KL per dimension (nats): %s\n", strings.Join(kl, " "))
 	start := time.Now()
-	lb, err := boundLikelihood(ctx, m, set, o.iwaeK)
+	lb, err := boundLikelihood(ctx, m, prior, set, o.iwaeK)
 	if err != nil {
 		return err
 	}
