@@ -1,0 +1,22 @@
+package builtin_test
+
+import (
+	"fmt"
+
+	"github.com/imagegen/imagegen/builtin"
+)
+
+// Example lists the built-in models and what runs them.
+func Example() {
+	for _, m := range builtin.All() {
+		fmt.Println(builtin.Scheme+m.Name, m.Family, m.Commands)
+	}
+	if _, err := builtin.ByName("builtin:teleport"); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// builtin:default sd [generate eval]
+	// builtin:vae vae [generate eval --likelihood]
+	// builtin:vqvae vqvae [encode decode]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae)
+}

@@ -1,0 +1,88 @@
+package builtin_test
+
+import (
+	"context"
+	"image"
+	"testing"
+
+	"github.com/imagegen/imagegen/builtin"
+	"github.com/imagegen/imagegen/evaluate"
+	"github.com/imagegen/imagegen/internal/testort"
+	"github.com/imagegen/imagegen/pipeline"
+	"github.com/imagegen/imagegen/shapes"
+)
+
+func open(t *testing.T, name string) *pipeline.Pipeline {
+	t.Helper()
+	testort.Init(t)
+	m, err := builtin.ByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := m.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// TestShippedVAE guards the shipped weights: its samples follow held-out
+// prompts (the README's figures are on 200-500 prompts; these bounds
+// leave room for the noise of 40).
+func TestShippedVAE(t *testing.T) {
+	p := open(t, "vae")
+	rep, err := evaluate.Run(context.Background(), p, "vae", evaluate.Options{N: 40, NoFrechet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Color < 0.85 || rep.Shape < 0.45 || rep.Position < 0.8 {
+		t.Errorf("builtin:vae on 40 held-out prompts: %s", rep.Text)
+	}
+}
+
+func TestShippedVQVAE(t *testing.T) {
+	p := open(t, "vqvae")
+	var imgs []image.Image
+	var cases []shapes.Case
+	for i := range 20 {
+		s, err := shapes.Dataset{Split: shapes.HeldOut, Size: 32}.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, s.Image)
+		cases = append(cases, shapes.Case{Prompt: s.Caption})
+	}
+	codes, err := p.EncodeImages(context.Background(), imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codes.H != 16 || codes.W != 16 {
+		t.Fatalf("codes of %dx%d, want 16x16", codes.H, codes.W)
+	}
+	res, err := p.DecodeCodes(context.Background(), codes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cases {
+		img := image.NewNRGBA(image.Rect(0, 0, 32, 32))
+		for k := range 32 * 32 {
+			for c := range 3 {
+				img.Pix[4*k+c] = uint8(res.Images[(i*32*32+k)*3+c]*255 + 0.5)
+			}
+			img.Pix[4*k+3] = 255
+		}
+		cases[i].Image = img
+	}
+	rep, err := shapes.Evaluate(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Shape.Rate() < 0.95 || rep.Color.Rate() < 0.95 {
+		t.Errorf("builtin:vqvae reconstructions of 20 held-out pictures: %s", rep)
+	}
+}
