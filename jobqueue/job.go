@@ -33,6 +33,12 @@ type Spec struct {
 	Preview bool `json:"preview,omitempty"`
 	// Timeout bounds the run (0 = the queue's default).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Ephemeral says the client reads the results in the answer to the
+	// request that made the job (OpenAI's b64_json, AUTOMATIC1111's
+	// images): the in-process queue keeps them only
+	// MemoryOptions.RetainEphemeral instead of Retain, so a busy
+	// synchronous server does not hold every picture for an hour.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // State is where a job stands.

@@ -22,6 +22,9 @@ type MemoryOptions struct {
 	// Retain is how long finished jobs and their results stay readable
 	// (default 1h).
 	Retain time.Duration
+	// RetainEphemeral is how long jobs whose Spec is Ephemeral stay
+	// readable (default 1m).
+	RetainEphemeral time.Duration
 	// MaxRetained bounds the finished jobs kept (default 10000), and
 	// MaxResultBytes the bytes of their pictures (default 1 GiB); beyond
 	// either the oldest are dropped before their time.
@@ -47,6 +50,9 @@ func (o *MemoryOptions) fill() {
 	if o.Retain <= 0 {
 		o.Retain = time.Hour
 	}
+	if o.RetainEphemeral <= 0 {
+		o.RetainEphemeral = min(time.Minute, o.Retain)
+	}
 	if o.MaxRetained <= 0 {
 		o.MaxRetained = 10000
 	}
@@ -68,8 +74,11 @@ type Memory struct {
 	results map[string]stored
 	waiting []*memJob
 	// finished lists finished jobs in the order they ended, which is
-	// also the order they expire in.
+	// also the order they expire in; ephemeral those of ephemeral specs,
+	// kept apart because their shorter retention expires them in another
+	// order.
 	finished    []*memJob
+	ephemeral   []*memJob
 	resultBytes int64 // bytes of the pictures in results
 	running     int
 	avgRun      time.Duration
@@ -253,21 +262,33 @@ func (q *Memory) emitLocked(j *memJob, typ string, preview []byte) {
 // endLocked records that a job reached its final state now.
 func (q *Memory) endLocked(j *memJob, state State) {
 	now := q.opts.Now()
-	j.status.State, j.status.Ended, j.expires = state, now, now.Add(q.opts.Retain)
-	q.finished = append(q.finished, j)
+	if j.spec.Ephemeral {
+		j.status.State, j.status.Ended, j.expires = state, now, now.Add(q.opts.RetainEphemeral)
+		q.ephemeral = append(q.ephemeral, j)
+	} else {
+		j.status.State, j.status.Ended, j.expires = state, now, now.Add(q.opts.Retain)
+		q.finished = append(q.finished, j)
+	}
 	q.sweepLocked()
 }
 
 // sweepLocked drops expired jobs with their results, and the oldest
 // beyond MaxRetained. It touches only the jobs it drops.
 func (q *Memory) sweepLocked() {
+	q.ephemeral = q.sweepListLocked(q.ephemeral)
+	q.finished = q.sweepListLocked(q.finished)
+}
+
+// sweepListLocked sweeps one list ordered by expiry and returns what is
+// left of it.
+func (q *Memory) sweepListLocked(list []*memJob) []*memJob {
 	now := q.opts.Now()
 	n := 0
-	for n < len(q.finished) {
-		j := q.finished[n]
+	for n < len(list) {
+		j := list[n]
 		// The newest job stays whatever the limits say: its client has
 		// yet to read it.
-		overLimits := n < len(q.finished)-1 && (len(q.finished)-n > q.opts.MaxRetained || q.resultBytes > q.opts.MaxResultBytes)
+		overLimits := n < len(list)-1 && (len(list)-n > q.opts.MaxRetained || q.resultBytes > q.opts.MaxResultBytes)
 		if !now.After(j.expires) && !overLimits {
 			break
 		}
@@ -276,10 +297,10 @@ func (q *Memory) sweepLocked() {
 			q.resultBytes -= int64(len(q.results[key].img.Data))
 			delete(q.results, key)
 		}
-		q.finished[n] = nil
+		list[n] = nil
 		n++
 	}
-	q.finished = q.finished[n:]
+	return list[n:]
 }
 
 func (q *Memory) job(id string) (*memJob, error) {

@@ -137,6 +137,46 @@ func TestMemoryRetention(t *testing.T) {
 	}
 }
 
+// TestMemoryEphemeralRetention checks that jobs whose answer carried the
+// pictures go after RetainEphemeral while the others stay for Retain,
+// whatever order they ended in.
+func TestMemoryEphemeralRetention(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	q := NewMemory(stepRunner(1, 0, nil), MemoryOptions{Retain: time.Hour, RetainEphemeral: time.Minute, Now: clock})
+	defer q.Close(context.Background())
+	ctx := context.Background()
+	run := func(ephemeral bool) Status {
+		t.Helper()
+		id, err := q.Submit(ctx, Spec{Prompt: "p", Ephemeral: ephemeral})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := Wait(ctx, q, id)
+		if err != nil || st.State != Succeeded {
+			t.Fatal(st.State, err)
+		}
+		return st
+	}
+	kept := run(false)
+	gone := run(true)
+	advance(2 * time.Minute)
+	last := run(true) // ends now; its sweep drops the expired ephemeral job
+	if _, err := q.Status(ctx, gone.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ephemeral job after 2 min: %v, want ErrNotFound", err)
+	}
+	if _, err := q.Result(ctx, gone.Results[0]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ephemeral result after 2 min: %v, want ErrNotFound", err)
+	}
+	for _, st := range []Status{kept, last} {
+		if _, err := q.Result(ctx, st.Results[0]); err != nil {
+			t.Errorf("job %s: %v, want its result kept", st.ID, err)
+		}
+	}
+}
+
 func TestMemoryCloseCancelsLeftovers(t *testing.T) {
 	q := NewMemory(stepRunner(100000, time.Millisecond, nil), MemoryOptions{})
 	ctx := context.Background()

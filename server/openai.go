@@ -40,6 +40,7 @@ func (s *Server) generateAndRespond(w http.ResponseWriter, r *http.Request, p *g
 		s.writeError(w, r, aerr)
 		return
 	}
+	sp.Ephemeral = p.ResponseFormat != "url"
 	st, aerr := s.runSync(r.Context(), sp)
 	if aerr != nil {
 		s.writeError(w, r, aerr)

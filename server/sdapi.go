@@ -123,6 +123,7 @@ func (s *Server) sdGenerate(w http.ResponseWriter, r *http.Request, img2img bool
 		s.writeError(w, r, aerr)
 		return
 	}
+	sp.Ephemeral = true // the answer carries the pictures
 	st, aerr := s.runSyncTracked(r.Context(), sp)
 	if aerr != nil {
 		s.writeError(w, r, aerr)
