@@ -275,7 +275,9 @@ func (e *Engine) request(specs []jobqueue.Spec, run []int, m *Model) (pipeline.R
 			return req, err
 		}
 	}
-	applyDefaults(&req, m.Defaults)
+	// The registry entry's defaults first; the checkpoint's own apply
+	// after, inside Generate.
+	pipeline.Defaults(m.Defaults).Apply(&req)
 	if req.InitImage != nil && req.Width == 0 && req.Height == 0 {
 		b := req.InitImage.Bounds()
 		req.Width, req.Height = b.Dx(), b.Dy()
@@ -306,22 +308,4 @@ func encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, seed uint64,
 		return jobqueue.Image{}, err
 	}
 	return jobqueue.Image{ContentType: "image/png", Data: buf.Bytes()}, nil
-}
-
-// applyDefaults fills the request fields left at zero from the registry
-// entry's defaults (the checkpoint's own defaults apply after, inside
-// Generate).
-func applyDefaults(req *pipeline.Request, d modelreg.Defaults) {
-	if req.Scheduler == "" {
-		req.Scheduler = d.Scheduler
-	}
-	if req.Steps == 0 {
-		req.Steps = d.Steps
-	}
-	if req.Guidance == nil {
-		req.Guidance = d.Guidance
-	}
-	if req.Height == 0 && req.Width == 0 {
-		req.Height, req.Width = d.Height, d.Width
-	}
 }

@@ -9,14 +9,15 @@ import (
 // model_index.json's "imagegen_defaults" object (imagegen's own key;
 // diffusers ignores it). Zero values suggest nothing. They travel with the
 // folder, so the Go API, the CLI and the server run a model alike; a
-// models.yaml entry's defaults are applied before them by the CLI and so
-// win.
+// models.yaml entry's defaults are applied before them by the CLI and the
+// server and so win. Its fields are those of modelreg.Defaults, in the same
+// order, so a registry entry's defaults convert with Defaults(d).
 type Defaults struct {
 	Scheduler string   `json:"scheduler,omitempty"`
 	Steps     int      `json:"steps,omitempty"`
 	Guidance  *float64 `json:"guidance,omitempty"`
-	Height    int      `json:"height,omitempty"`
 	Width     int      `json:"width,omitempty"`
+	Height    int      `json:"height,omitempty"`
 }
 
 func (d Defaults) validate() error {
@@ -31,9 +32,11 @@ func (d Defaults) validate() error {
 	return nil
 }
 
-// apply fills the fields of r left at zero. Height and width are filled
-// together, only when neither is given.
-func (d Defaults) apply(r *Request) {
+// Apply fills the fields of r left at zero. Height and width are filled
+// together, only when neither is given. Load applies the checkpoint's own
+// defaults in Generate; callers apply other suggestions (a models.yaml
+// entry's) before it.
+func (d Defaults) Apply(r *Request) {
 	if r.Scheduler == "" {
 		r.Scheduler = d.Scheduler
 	}

@@ -86,7 +86,7 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 // left at zero, then the family's pipeline runs it. It stops within one
 // model call when ctx is cancelled.
 func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
-	p.defaults.apply(&r)
+	p.defaults.Apply(&r)
 	return p.impl.generate(ctx, r)
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/imagegen/imagegen/builtin"
 	"github.com/imagegen/imagegen/defaultmodel"
 	"github.com/imagegen/imagegen/modelreg"
-	"github.com/imagegen/imagegen/pipeline"
 )
 
 // resolveModelOrDefault is resolveModel, except that no --model picks the
@@ -70,21 +69,4 @@ func builtinDir(m modelreg.Model) (string, error) {
 		return "", fmt.Errorf("built-in model %s: %w", name, err)
 	}
 	return dir, nil
-}
-
-// applyDefaults fills the request fields left at zero from a model's
-// defaults.
-func applyDefaults(req *pipeline.Request, d modelreg.Defaults) {
-	if req.Scheduler == "" {
-		req.Scheduler = d.Scheduler
-	}
-	if req.Steps == 0 {
-		req.Steps = d.Steps
-	}
-	if req.Guidance == nil {
-		req.Guidance = d.Guidance
-	}
-	if req.Height == 0 && req.Width == 0 {
-		req.Height, req.Width = d.Height, d.Width
-	}
 }

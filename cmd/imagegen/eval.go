@@ -74,7 +74,7 @@ func runEval(c *cli.Context) error {
 	name := filepath.Base(filepath.Clean(dir))
 	if entry != nil {
 		name = entry.Name
-		applyDefaults(&req, entry.Defaults)
+		pipeline.Defaults(entry.Defaults).Apply(&req)
 	}
 	if err := initRuntime(c); err != nil {
 		return fmt.Errorf("eval: %w", err)

@@ -126,7 +126,7 @@ func runGenerate(c *cli.Context) error {
 	modelName := filepath.Base(filepath.Clean(dir))
 	if entry != nil {
 		modelName = entry.Name
-		applyDefaults(&req, entry.Defaults)
+		pipeline.Defaults(entry.Defaults).Apply(&req)
 	}
 	if err := initRuntime(c); err != nil {
 		return err
