@@ -7,14 +7,13 @@ import (
 
 	"github.com/imagegen/imagegen/builtin"
 	"github.com/imagegen/imagegen/evaluate"
-	"github.com/imagegen/imagegen/internal/testort"
+	"github.com/imagegen/imagegen/internal/familytest"
 	"github.com/imagegen/imagegen/pipeline"
 	"github.com/imagegen/imagegen/shapes"
 )
 
 func open(t *testing.T, name string) *pipeline.Pipeline {
 	t.Helper()
-	testort.Init(t)
 	m, err := builtin.ByName(name)
 	if err != nil {
 		t.Fatal(err)
@@ -23,12 +22,7 @@ func open(t *testing.T, name string) *pipeline.Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
+	return familytest.LoadDir(t, dir)
 }
 
 // TestShippedVAE guards the shipped weights: its samples follow held-out

@@ -8,27 +8,10 @@ import (
 
 	"github.com/imagegen/imagegen/evaluate"
 	"github.com/imagegen/imagegen/internal/familytest"
-	"github.com/imagegen/imagegen/internal/testort"
-	"github.com/imagegen/imagegen/pipeline"
 )
 
-func load(t *testing.T, write func(string, uint64) error) *pipeline.Pipeline {
-	t.Helper()
-	testort.Init(t)
-	dir := t.TempDir()
-	if err := write(dir, 1); err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
 func TestRunGenerativeFamily(t *testing.T) {
-	p := load(t, familytest.WriteVAE)
+	p := familytest.Load(t, familytest.WriteVAE)
 	save := t.TempDir()
 	rep, err := evaluate.Run(context.Background(), p, "tiny-vae", evaluate.Options{N: 6, Likelihood: true, LikelihoodN: 3, SaveDir: save})
 	if err != nil {
@@ -55,7 +38,7 @@ func TestRunGenerativeFamily(t *testing.T) {
 }
 
 func TestRunTokenizer(t *testing.T) {
-	p := load(t, familytest.WriteVQVAE)
+	p := familytest.Load(t, familytest.WriteVQVAE)
 	rep, err := evaluate.Run(context.Background(), p, "tiny-vq", evaluate.Options{N: 4})
 	if err != nil {
 		t.Fatal(err)

@@ -17,23 +17,8 @@ import (
 	"github.com/imagegen/imagegen/shapes"
 )
 
-func loadFamily(t *testing.T, write func(string, uint64) error) *pipeline.Pipeline {
-	t.Helper()
-	testort.Init(t)
-	dir := t.TempDir()
-	if err := write(dir, 1); err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
 func TestVAEFamilyGenerate(t *testing.T) {
-	p := loadFamily(t, familytest.WriteVAE)
+	p := familytest.Load(t, familytest.WriteVAE)
 	if p.Family() != pipeline.FamilyVAE || p.Class() != "ImagegenVAEPipeline" {
 		t.Fatalf("family %s class %s, want vae / ImagegenVAEPipeline", p.Family(), p.Class())
 	}
@@ -75,7 +60,7 @@ func TestVAEFamilyGenerate(t *testing.T) {
 }
 
 func TestVAEFamilyBadRequests(t *testing.T) {
-	p := loadFamily(t, familytest.WriteVAE)
+	p := familytest.Load(t, familytest.WriteVAE)
 	g := 3.0
 	tests := []struct {
 		name string
@@ -115,7 +100,7 @@ func heldOut(t *testing.T, n int) ([]image.Image, []string) {
 }
 
 func TestVAEFamilyLikelihood(t *testing.T) {
-	p := loadFamily(t, familytest.WriteVAE)
+	p := familytest.Load(t, familytest.WriteVAE)
 	imgs, caps := heldOut(t, 3)
 	ctx := context.Background()
 	one, err := p.Likelihood(ctx, pipeline.LikelihoodRequest{Images: imgs, Prompts: caps, Samples: 1, Seed: 1})
@@ -142,7 +127,7 @@ func TestVAEFamilyLikelihood(t *testing.T) {
 }
 
 func TestVQVAEFamilyCodes(t *testing.T) {
-	p := loadFamily(t, familytest.WriteVQVAE)
+	p := familytest.Load(t, familytest.WriteVQVAE)
 	ctx := context.Background()
 	imgs, _ := heldOut(t, 2)
 	codes, err := p.EncodeImages(ctx, imgs)
@@ -229,15 +214,15 @@ func TestLoadFamilyErrors(t *testing.T) {
 }
 
 func TestDefaultsTravelWithTheFolder(t *testing.T) {
-	p := loadFamily(t, familytest.WriteVAE)
+	p := familytest.Load(t, familytest.WriteVAE)
 	if h, w := p.DefaultSize(); h != 32 || w != 32 {
 		t.Fatalf("default size %dx%d, want 32x32 from imagegen_defaults", w, h)
 	}
 }
 
 func TestVAEFamilyMixturePrior(t *testing.T) {
-	plain := loadFamily(t, familytest.WriteVAE)
-	p := loadFamily(t, familytest.WriteVAEWithPrior)
+	plain := familytest.Load(t, familytest.WriteVAE)
+	p := familytest.Load(t, familytest.WriteVAEWithPrior)
 	ctx := context.Background()
 	req := pipeline.Request{Prompts: []string{"a red circle at the left"}, NumImages: 2, Seed: 4}
 	a, err := p.Generate(ctx, req)
