@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
@@ -152,4 +153,39 @@ func truncateCSV(path string, step int) error {
 		keep = append(keep, l)
 	}
 	return os.WriteFile(path, []byte(strings.Join(keep, "")), 0o644)
+}
+
+// Probe times steps training steps of g on data with a fresh trainer
+// (nothing is saved) at a flat learning rate lr, printing the parameter
+// count, then each step's loss and wall time followed by what describe
+// returns for it (describe may be nil; hosts that keep state beside the
+// graph update it there, as AfterStep does in Phase).
+func Probe(ctx context.Context, o Options, name string, g *onnxexport.TrainGraph, data onnxexport.Dataset, steps int, lr float64,
+	describe func(*onnxexport.Trainer, onnxexport.StepInfo) (string, error)) error {
+	tr, err := onnxexport.NewTrainer(g, data, onnxexport.TrainerOptions{
+		Schedule: onnxexport.LRSchedule{Peak: lr, Warmup: 1, Total: max(steps, 10)}, Seed: o.Seed, Threads: o.Threads})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer tr.Close()
+	n := int64(0)
+	for _, p := range g.Params {
+		n += p.Init.NumElements()
+	}
+	fmt.Printf("%s: %d parameters\n", name, n)
+	for range steps {
+		t := time.Now()
+		info, err := tr.Step(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		extra := ""
+		if describe != nil {
+			if extra, err = describe(tr, info); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		fmt.Printf("  step %d loss %.4f%s %s\n", info.Step, info.Loss, extra, time.Since(t).Round(time.Millisecond))
+	}
+	return nil
 }

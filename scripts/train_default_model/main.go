@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/imagegen/imagegen/internal/trainrun"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/ortlib"
@@ -225,24 +226,10 @@ func probe(ctx context.Context, o options, cfg onnxexport.SDConfig) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
-		tr, err := onnxexport.NewTrainer(g, p.data, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: 1e-3, Warmup: 1, Total: 10}, Threads: o.threads})
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+		fmt.Printf("%s: graph built in %s\n", p.name, time.Since(t0).Round(time.Millisecond))
+		if err := trainrun.Probe(ctx, trainrun.Options{Threads: o.threads}, p.name, g, p.data, 6, 1e-3, nil); err != nil {
+			return err
 		}
-		n := 0
-		for _, q := range g.Params {
-			n += int(q.Init.NumElements())
-		}
-		fmt.Printf("%s: %d params, graph built in %s\n", p.name, n, time.Since(t0).Round(time.Millisecond))
-		for range 6 {
-			t := time.Now()
-			info, err := tr.Step(ctx)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("  step %d loss %.4f %s\n", info.Step, info.Loss, time.Since(t).Round(time.Millisecond))
-		}
-		tr.Close()
 	}
 	return nil
 }

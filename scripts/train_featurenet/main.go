@@ -93,7 +93,7 @@ func run(ctx context.Context, o options) error {
 	}
 	data := pictures{data: shapes.Dataset{Split: shapes.Train, Size: imageSize}, n: o.pictures}
 	if o.probe {
-		return probe(ctx, o, g, data)
+		return trainrun.Probe(ctx, trainrun.Options{Seed: o.seed, Threads: o.threads}, "featurenet", g, data, 6, o.lr, nil)
 	}
 	start := time.Now()
 	w, err := trainrun.Phase(ctx, trainrun.Options{State: o.state, Every: o.every, Seed: o.seed, Threads: o.threads}, "featurenet", g, data, o.steps, o.lr, o.ema)
@@ -132,22 +132,6 @@ func run(ctx context.Context, o options) error {
 }
 
 // probe times a few training steps.
-func probe(ctx context.Context, o options, g *onnxexport.TrainGraph, data onnxexport.Dataset) error {
-	tr, err := onnxexport.NewTrainer(g, data, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: o.lr, Warmup: 1, Total: 10}, Threads: o.threads, Seed: o.seed})
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	for range 6 {
-		t := time.Now()
-		info, err := tr.Step(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  step %d loss %.4f %s\n", info.Step, info.Loss, time.Since(t).Round(time.Millisecond))
-	}
-	return nil
-}
 
 // accuracy classifies o.evalN held-out pictures with the network as it is
 // exported (float16 weights) and reports each head's accuracy.

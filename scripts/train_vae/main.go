@@ -399,28 +399,13 @@ func probe(ctx context.Context, o options, cfg config) error {
 	if err != nil {
 		return err
 	}
-	n := 0
-	for _, p := range g.Params {
-		n += int(p.Init.NumElements())
-	}
 	step := 1000
 	data, err := newPictures(o.pictures, o.emptyRate, o.klWarmup, &step)
 	if err != nil {
 		return err
 	}
-	tr, err := onnxexport.NewTrainer(g, data, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: o.lr, Warmup: 1, Total: 100}, Threads: o.threads})
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	fmt.Printf("%d parameters\n", n)
-	for range 8 {
-		t := time.Now()
-		info, err := tr.Step(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  step %d loss %.4f (%.3f bits/dim) %s\n", info.Step, info.Loss, bitsPerDim(info.Loss*pixels), time.Since(t).Round(time.Millisecond))
-	}
-	return nil
+	return trainrun.Probe(ctx, trainrun.Options{Threads: o.threads}, "cvae", g, data, 8, o.lr,
+		func(_ *onnxexport.Trainer, info onnxexport.StepInfo) (string, error) {
+			return fmt.Sprintf(" (%.3f bits/dim)", bitsPerDim(info.Loss*pixels)), nil
+		})
 }

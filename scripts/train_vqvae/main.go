@@ -196,29 +196,16 @@ func train(ctx context.Context, o options, g *onnxexport.TrainGraph, data pictur
 
 // probe times a few training steps.
 func probe(ctx context.Context, o options, g *onnxexport.TrainGraph, data pictures) error {
-	tr, err := onnxexport.NewTrainer(g, data, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: o.lr, Warmup: 1, Total: 10}, Threads: o.threads})
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
 	cb := newCodebook(int(o.codes), int(o.dim), o.decay, o.eps, o.deadAfter)
 	rng := rand.New(rand.NewPCG(o.seed, 0))
-	for range 6 {
-		t := time.Now()
-		info, err := tr.Step(ctx)
-		if err != nil {
-			return err
-		}
-		z, _ := tr.Aux(auxZ)
-		idx, _ := tr.Aux(auxIndices)
-		st, err := cb.update(info.Step, z.F32, idx.I64, rng)
-		if err != nil {
-			return err
-		}
-		if err := tr.SetHost(codebookInput, ort.Tensor{F32: cb.Codes}); err != nil {
-			return err
-		}
-		fmt.Printf("step %d loss %.4f perplexity %.1f %s\n", info.Step, info.Loss, st.Perplexity, time.Since(t).Round(time.Millisecond))
-	}
-	return nil
+	return trainrun.Probe(ctx, trainrun.Options{Threads: o.threads}, "vqvae", g, data, 6, o.lr,
+		func(tr *onnxexport.Trainer, info onnxexport.StepInfo) (string, error) {
+			z, _ := tr.Aux(auxZ)
+			idx, _ := tr.Aux(auxIndices)
+			st, err := cb.update(info.Step, z.F32, idx.I64, rng)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf(" perplexity %.1f", st.Perplexity), tr.SetHost(codebookInput, ort.Tensor{F32: cb.Codes})
+		})
 }
