@@ -66,19 +66,7 @@ func TestCheck(t *testing.T) {
 // TestRunBuiltin runs the built-in model through the cache and engine, as
 // the server does.
 func TestRunBuiltin(t *testing.T) {
-	testort.Init(t)
-	dir, err := defaultmodel.Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := modelcache.New(func(ctx context.Context, name string) (*Model, error) {
-		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return &Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
-	}, modelcache.Options{})
-	defer cache.Close()
+	cache := builtinCache(t)
 	e := New(cache, Limits{})
 	var steps []jobqueue.Step
 	out, err := e.Run(context.Background(), jobqueue.Spec{Model: "default", Prompt: "a red circle", N: 2, Steps: 3, Seed: 1, Preview: true},
@@ -136,19 +124,7 @@ func TestRunBuiltin(t *testing.T) {
 // pictures (and seeds) of their runs alone, and that a job failing Check
 // fails alone.
 func TestRunBatchSamePictures(t *testing.T) {
-	testort.Init(t)
-	dir, err := defaultmodel.Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := modelcache.New(func(ctx context.Context, name string) (*Model, error) {
-		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return &Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
-	}, modelcache.Options{})
-	defer cache.Close()
+	cache := builtinCache(t)
 	e := New(cache, Limits{})
 	specs := []jobqueue.Spec{
 		{Model: "default", Prompt: "a red circle", N: 2, Steps: 3, Seed: 1, Scheduler: "EulerAncestralDiscreteScheduler"},
@@ -202,4 +178,24 @@ func maxDiff(a, b image.Image) int {
 		}
 	}
 	return worst
+}
+
+// builtinCache serves the built-in model (written into a temporary cache)
+// under every name; it closes when the test ends.
+func builtinCache(t *testing.T) *modelcache.Cache[*Model] {
+	t.Helper()
+	testort.Init(t)
+	dir, err := defaultmodel.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := modelcache.New(func(ctx context.Context, name string) (*Model, error) {
+		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return &Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
+	}, modelcache.Options{})
+	t.Cleanup(func() { cache.Close() })
+	return cache
 }

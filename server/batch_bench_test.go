@@ -15,12 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/defaultmodel"
 	"github.com/imagegen/imagegen/engine"
-	"github.com/imagegen/imagegen/internal/testort"
 	"github.com/imagegen/imagegen/jobqueue"
-	"github.com/imagegen/imagegen/modelcache"
-	"github.com/imagegen/imagegen/pipeline"
 )
 
 // TestBatchThroughput measures pictures per second of the built-in model
@@ -34,19 +30,7 @@ func TestBatchThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("throughput test skipped in -short mode")
 	}
-	testort.Init(t)
-	dir, err := defaultmodel.Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := modelcache.New(func(ctx context.Context, name string) (*engine.Model, error) {
-		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return &engine.Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
-	}, modelcache.Options{})
-	defer cache.Close()
+	cache := builtinCache(t)
 	eng := engine.New(cache, engine.Limits{})
 	seconds := 2.0
 	if s, err := strconv.ParseFloat(os.Getenv("IMAGEGEN_BATCHTEST_SECONDS"), 64); err == nil && s > 0 {

@@ -46,19 +46,7 @@ func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test skipped in -short mode")
 	}
-	testort.Init(t)
-	dir, err := defaultmodel.Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := modelcache.New(func(ctx context.Context, name string) (*engine.Model, error) {
-		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return &engine.Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
-	}, modelcache.Options{})
-	defer cache.Close()
+	cache := builtinCache(t)
 	eng := engine.New(cache, engine.Limits{})
 	q := jobqueue.NewMemory(eng.Run, jobqueue.MemoryOptions{MaxWaiting: 16})
 	defer q.Close(context.Background())
@@ -151,4 +139,25 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// builtinCache serves the built-in model (written into a temporary cache)
+// under every name, as imagegen serve does for "default"; it closes when
+// the test ends.
+func builtinCache(t *testing.T) *modelcache.Cache[*engine.Model] {
+	t.Helper()
+	testort.Init(t)
+	dir, err := defaultmodel.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := modelcache.New(func(ctx context.Context, name string) (*engine.Model, error) {
+		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return &engine.Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
+	}, modelcache.Options{})
+	t.Cleanup(func() { cache.Close() })
+	return cache
 }

@@ -20,12 +20,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/imagegen/imagegen/defaultmodel"
 	"github.com/imagegen/imagegen/engine"
-	"github.com/imagegen/imagegen/internal/testort"
 	"github.com/imagegen/imagegen/jobqueue"
-	"github.com/imagegen/imagegen/modelcache"
-	"github.com/imagegen/imagegen/pipeline"
 )
 
 var screenshot = flag.Bool("screenshot", false, "TestWebPageEndToEnd: write "+screenshotPath+", the page after a generation at desktop and phone width")
@@ -51,19 +47,7 @@ func TestWebPageEndToEnd(t *testing.T) {
 	if browser == "" {
 		t.Skip("chromium not installed (apt-get install chromium); skipping the browser test")
 	}
-	testort.Init(t)
-	dir, err := defaultmodel.Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := modelcache.New(func(ctx context.Context, name string) (*engine.Model, error) {
-		p, err := pipeline.Load(ctx, dir, pipeline.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return &engine.Model{Name: name, Pipeline: p, Defaults: defaultmodel.Defaults()}, nil
-	}, modelcache.Options{})
-	defer cache.Close()
+	cache := builtinCache(t)
 	eng := engine.New(cache, engine.Limits{})
 	q := jobqueue.NewMemory(eng.Run, jobqueue.MemoryOptions{})
 	defer q.Close(context.Background())
