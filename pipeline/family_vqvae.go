@@ -32,15 +32,14 @@ type vqConfig struct {
 type vqvaePipeline struct {
 	cfg vqConfig
 
-	mu       sync.Mutex
-	encoder  *ort.Session
-	decoder  *ort.Session
-	closed   bool
-	classDir string
+	mu      sync.Mutex
+	encoder *ort.Session
+	decoder *ort.Session
+	closed  bool
 }
 
 func loadVQVAE(ctx context.Context, dir string, _ Family, _ *modelIndex, opts Options) (familyPipeline, error) {
-	p := &vqvaePipeline{classDir: dir}
+	p := &vqvaePipeline{}
 	cfgPath := filepath.Join(dir, "vq_decoder", "config.json")
 	if err := readJSON(cfgPath, &p.cfg); err != nil {
 		return nil, err
