@@ -1,0 +1,475 @@
+package c2pa
+
+import (
+	"bytes"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// testImage is a small gradient, so the encoders have something to say.
+func testImage(w, h int) image.Image {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), 128, 255})
+		}
+	}
+	return img
+}
+
+func testPNG(t testing.TB) []byte {
+	var b bytes.Buffer
+	if err := png.Encode(&b, testImage(48, 32)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// testJPEG is a baseline JPEG; with jfif it starts with a JFIF APP0
+// segment, after which the manifest must go.
+func testJPEG(t testing.TB, jfif bool) []byte {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, testImage(48, 32), &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	if jfif {
+		app0 := []byte{0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0}
+		data = slices.Concat(data[:2], app0, data[2:])
+	}
+	return data
+}
+
+func testManifest(paramBytes int) Manifest {
+	m := Manifest{
+		Generator: Agent{Name: "imagegen", Version: "test"},
+		Title:     "out.png",
+		Model:     "shapes",
+		Parameters: map[string]any{
+			"prompt": "a red circle above a blue square", "seed": 7, "steps": 20, "guidance": 7.5,
+		},
+	}
+	if paramBytes > 0 {
+		m.Parameters["padding"] = strings.Repeat("x", paramBytes)
+	}
+	return m
+}
+
+// codes returns the status codes of ss.
+func codes(ss []Status) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Code
+	}
+	return out
+}
+
+func TestSignVerify(t *testing.T) {
+	pki := newTestPKI(t)
+	s := pki.signer(t)
+	tests := []struct {
+		name       string
+		in         []byte
+		paramBytes int
+		segments   int // APP11 segments for JPEG
+	}{
+		{"png", testPNG(t), 0, 0},
+		{"png large manifest", testPNG(t), 200_000, 0},
+		{"jpeg", testJPEG(t, false), 0, 1},
+		{"jpeg jfif", testJPEG(t, true), 0, 1},
+		{"jpeg split over segments", testJPEG(t, true), 150_000, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testManifest(tt.paramBytes)
+			out, err := Sign(tt.in, m, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := DetectFormat(tt.in)
+			checkLayout(t, f, tt.in, out, tt.segments)
+			// The picture itself must still decode to the same pixels.
+			a, _, err := image.Decode(bytes.NewReader(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _, err := image.Decode(bytes.NewReader(out))
+			if err != nil {
+				t.Fatalf("signed file does not decode: %v", err)
+			}
+			if a.Bounds() != b.Bounds() || a.At(5, 7) != b.At(5, 7) {
+				t.Errorf("signed picture differs: %v %v vs %v %v", a.Bounds(), a.At(5, 7), b.Bounds(), b.At(5, 7))
+			}
+
+			for _, trust := range []bool{false, true} {
+				opts := VerifyOptions{}
+				if trust {
+					opts.Roots = pki.roots()
+				}
+				r, err := Verify(out, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := "valid"
+				if trust {
+					want = "trusted"
+				}
+				if r.State() != want {
+					t.Errorf("trust %v: state %q, want %q; failures %v", trust, r.State(), want, r.Failure)
+				}
+				for _, c := range []string{StatusClaimSignatureValidated, StatusDataHashMatch, StatusHashedURIMatch} {
+					if !slices.Contains(codes(r.Success), c) {
+						t.Errorf("trust %v: no %s in %v", trust, c, codes(r.Success))
+					}
+				}
+				if !trust && !slices.Equal(codes(r.Failure), []string{StatusSigningCredentialUntr}) {
+					t.Errorf("untrusted failures %v, want only %s", codes(r.Failure), StatusSigningCredentialUntr)
+				}
+			}
+			r, _ := Verify(out, VerifyOptions{})
+			wantAction := Action{Action: ActionCreated, DigitalSourceType: TrainedAlgorithmicMedia, SoftwareAgent: "imagegen test"}
+			if len(r.Actions) != 1 || r.Actions[0] != wantAction {
+				t.Errorf("actions %+v, want [%+v]", r.Actions, wantAction)
+			}
+			if r.Model != m.Model || r.Parameters["prompt"] != m.Parameters["prompt"] || r.Parameters["guidance"] != 7.5 {
+				t.Errorf("generation %q %v, want %q %v", r.Model, r.Parameters, m.Model, m.Parameters)
+			}
+			if r.ClaimVersion != 2 || r.Format != f || !strings.HasPrefix(r.Label, "urn:c2pa:") || r.Title != m.Title {
+				t.Errorf("claim version %d, format %s, label %q, title %q", r.ClaimVersion, r.Format, r.Label, r.Title)
+			}
+			if r.Signer == nil || !strings.Contains(r.Signer.Subject, "imagegen test signer") {
+				t.Errorf("signer %+v", r.Signer)
+			}
+
+			// Signing a signed file replaces its manifest.
+			again, err := Sign(out, m, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLayout(t, f, tt.in, again, tt.segments)
+			if r, err := Verify(again, VerifyOptions{Roots: pki.roots()}); err != nil || r.State() != "trusted" {
+				t.Errorf("re-signed: %v %v", err, r.Failure)
+			}
+		})
+	}
+}
+
+// checkLayout checks where Sign put the store: a caBX chunk right after
+// IHDR, or APP11 segments right after SOI or APP0, with the rest of the
+// file unchanged.
+func checkLayout(t *testing.T, f Format, in, out []byte, segments int) {
+	t.Helper()
+	_, where, err := findStore(f, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStart := 2
+	if f == PNG {
+		wantStart = len(pngSignature) + 25
+	} else if in[3] == markerAPP0 {
+		wantStart = 2 + 2 + int(binary.BigEndian.Uint16(in[4:]))
+	}
+	if where.Start != wantStart {
+		t.Errorf("store at %d, want %d", where.Start, wantStart)
+	}
+	rest := slices.Concat(out[:where.Start], out[where.Start+where.Length:])
+	if !bytes.Equal(rest, in) {
+		t.Errorf("file outside the store changed (%d bytes, want %d)", len(rest), len(in))
+	}
+	if f == JPEG {
+		segs, _, _ := jpegSegments(out)
+		n := 0
+		for _, s := range segs {
+			if isC2PASegment(s) {
+				n++
+			}
+		}
+		if n != segments {
+			t.Errorf("%d APP11 segments, want %d", n, segments)
+		}
+	}
+}
+
+// tamperPixels changes one byte of the picture data (keeping a PNG's CRCs
+// right, so only the data hash can notice).
+func tamperPixels(t testing.TB, data []byte) []byte {
+	t.Helper()
+	out := bytes.Clone(data)
+	f, _ := DetectFormat(data)
+	if f == PNG {
+		chunks, err := pngChunks(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range chunks {
+			if c.typ == "IDAT" {
+				out[c.start+8+len(c.data)/2] ^= 0x01
+				binary.BigEndian.PutUint32(out[c.end-4:], crc32.ChecksumIEEE(out[c.start+4:c.end-4]))
+				return out
+			}
+		}
+	}
+	_, sos, err := jpegSegments(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := (sos + len(out)) / 2; i < len(out)-2; i++ {
+		if out[i] < 0xfe && out[i-1] != 0xff && out[i+1] != 0xff {
+			out[i] ^= 0x01
+			return out
+		}
+	}
+	t.Fatal("no scan byte to change")
+	return nil
+}
+
+// resealStore rewrites the store of a signed file through edit, which may
+// change its boxes, and embeds it again.
+func resealStore(t testing.TB, signed []byte, edit func(store *superbox)) []byte {
+	t.Helper()
+	f, _ := DetectFormat(signed)
+	raw, _, err := findStore(f, signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := parseSuperbox(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(store)
+	out, _, err := embed(f, signed, store.appendTo(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tamperSignature flips a bit of the COSE signature.
+func tamperSignature(t testing.TB, signed []byte) []byte {
+	return resealStore(t, signed, func(store *superbox) {
+		sig := store.children[0].child(labelSignature)
+		sig.content = bytes.Clone(sig.content)
+		sig.content[len(sig.content)-5] ^= 0x10
+	})
+}
+
+// tamperAssertion changes the generation assertion's model.
+func tamperAssertion(t testing.TB, signed []byte) []byte {
+	return resealStore(t, signed, func(store *superbox) {
+		a := store.children[0].child(labelAssertions).child(LabelGeneration)
+		a.content = bytes.Replace(a.content, []byte("shapes"), []byte("shapez"), 1)
+	})
+}
+
+// withAlg rewrites the COSE protected header's alg (the signature is
+// kept, so it no longer matches either).
+func withAlg(t testing.TB, signed []byte, alg int) []byte {
+	return resealStore(t, signed, func(store *superbox) {
+		sig := store.children[0].child(labelSignature)
+		c, err := parseCOSE(sig.content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prot map[int]cbor.RawMessage
+		if err := cbor.Unmarshal(c.protected, &prot); err != nil {
+			t.Fatal(err)
+		}
+		prot[headerAlg], _ = cbor.Marshal(alg)
+		p, _ := encMode.Marshal(prot)
+		sig.content, _ = encMode.Marshal(cbor.Tag{Number: coseSign1Tag, Content: []any{p, map[int]any{}, nil, c.signature}})
+	})
+}
+
+func TestVerifyDetectsChanges(t *testing.T) {
+	pki := newTestPKI(t)
+	s := pki.signer(t)
+	for _, in := range [][]byte{testPNG(t), testJPEG(t, true)} {
+		signed, err := Sign(in, testManifest(0), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := DetectFormat(in)
+		tests := []struct {
+			name string
+			data []byte
+			want string
+		}{
+			{"pixels", tamperPixels(t, signed), StatusDataHashMismatch},
+			{"signature", tamperSignature(t, signed), StatusClaimSignatureMismatch},
+			{"assertion", tamperAssertion(t, signed), StatusHashedURIMismatch},
+			{"unknown alg", withAlg(t, signed, -37), StatusAlgorithmUnsupported},
+		}
+		for _, tt := range tests {
+			t.Run(string(f)+" "+tt.name, func(t *testing.T) {
+				r, err := Verify(tt.data, VerifyOptions{Roots: pki.roots()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Valid() || r.State() != "invalid" {
+					t.Errorf("state %q, want invalid", r.State())
+				}
+				if !slices.Contains(codes(r.Failure), tt.want) {
+					t.Errorf("failures %v, want %s among them", codes(r.Failure), tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestVerifyUntrustedChain(t *testing.T) {
+	pki, other := newTestPKI(t), newTestPKI(t)
+	signed, err := Sign(testPNG(t), testManifest(0), pki.signer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Verify(signed, VerifyOptions{Roots: other.roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State() != "valid" || r.Trusted {
+		t.Errorf("state %q trusted %v, want valid and untrusted (another CA)", r.State(), r.Trusted)
+	}
+}
+
+func TestVerifyBadFiles(t *testing.T) {
+	pki := newTestPKI(t)
+	pngIn, jpegIn := testPNG(t), testJPEG(t, false)
+	signedPNG, _ := Sign(pngIn, testManifest(0), pki.signer(t))
+	signedJPEG, _ := Sign(jpegIn, testManifest(0), pki.signer(t))
+	var formatErr *FormatError
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr error // nil: want a *FormatError
+	}{
+		{"png without manifest", pngIn, ErrNoManifest},
+		{"jpeg without manifest", jpegIn, ErrNoManifest},
+		{"not an image", []byte("GIF89a..."), ErrUnsupportedFormat},
+		{"empty", nil, ErrUnsupportedFormat},
+		{"truncated png", signedPNG[:len(signedPNG)-20], nil},
+		{"png cut inside the manifest", signedPNG[:200], nil},
+		{"truncated jpeg", signedJPEG[:len(signedJPEG)-100], nil},
+		{"jpeg cut inside the manifest", signedJPEG[:300], nil},
+		{"png with bad crc", flipByte(signedPNG, 40), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Verify(tt.data, VerifyOptions{})
+			if r != nil {
+				t.Errorf("got a report %+v with error %v", r, err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("err %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr == nil && !errors.As(err, &formatErr) {
+				t.Errorf("err %v, want a *FormatError", err)
+			}
+		})
+	}
+	if _, err := Sign(pngIn[:100], testManifest(0), pki.signer(t)); !errors.As(err, &formatErr) {
+		t.Errorf("Sign of a truncated PNG: %v, want a *FormatError", err)
+	}
+}
+
+func flipByte(b []byte, i int) []byte {
+	out := bytes.Clone(b)
+	out[i] ^= 0xff
+	return out
+}
+
+func TestMalformedStore(t *testing.T) {
+	// A caBX chunk whose content is not a JUMBF manifest store is an
+	// invalid manifest, not an error.
+	in := testPNG(t)
+	out, _, err := pngEmbed(in, []byte("not jumbf at all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Verify(out, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Valid() || !slices.Contains(codes(r.Failure), StatusClaimMalformed) {
+		t.Errorf("failures %v, want %s", codes(r.Failure), StatusClaimMalformed)
+	}
+}
+
+func TestLoadSignerErrors(t *testing.T) {
+	pki := newTestPKI(t)
+	p384 := mustKey(t, elliptic.P384())
+	p384DER, _ := x509.MarshalECPrivateKey(p384)
+	p384PEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: p384DER})
+	otherDER, _ := x509.MarshalPKCS8PrivateKey(mustKey(t, elliptic.P256()))
+	otherPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: otherDER})
+	tests := []struct {
+		name, key, chain, want string
+	}{
+		{"wrong curve", string(p384PEM), string(pki.chainPEM), "P-384"},
+		{"key not the certificate's", string(otherPEM), string(pki.chainPEM), "not the key's"},
+		{"no key", "garbage", string(pki.chainPEM), "no PRIVATE KEY"},
+		{"no certificate", string(pki.keyPEM), "garbage", "no CERTIFICATE"},
+		{"bad certificate", string(pki.keyPEM), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "certificate 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadSigner([]byte(tt.key), []byte(tt.chain))
+			if !errors.Is(err, ErrKey) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err %v, want ErrKey mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	pki := newTestPKI(f)
+	for _, in := range [][]byte{testPNG(f), testJPEG(f, true)} {
+		signed, err := Sign(in, testManifest(0), pki.signer(f))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(signed)
+		f.Add(signed[:len(signed)/2])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Verify(data, VerifyOptions{})
+		if (r == nil) == (err == nil) {
+			t.Fatalf("report %v and error %v: want exactly one", r, err)
+		}
+	})
+}
+
+func BenchmarkSignPNG(b *testing.B) {
+	pki := newTestPKI(b)
+	s, in, m := pki.signer(b), testPNG(b), testManifest(0)
+	for b.Loop() {
+		if _, err := Sign(in, m, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyPNG(b *testing.B) {
+	pki := newTestPKI(b)
+	signed, err := Sign(testPNG(b), testManifest(0), pki.signer(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Verify(signed, VerifyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
