@@ -11,12 +11,14 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"image/png"
+	_ "image/png" // image.Decode of the signed PNGs
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/imagegen/imagegen/imageio"
 )
 
 // testImage is a small gradient, so the encoders have something to say.
@@ -30,9 +32,12 @@ func testImage(w, h int) image.Image {
 	return img
 }
 
+// testPNG is a PNG as imagegen writes its outputs: sRGB, the parameters
+// text and the request JSON in chunks after IHDR.
 func testPNG(t testing.TB) []byte {
 	var b bytes.Buffer
-	if err := png.Encode(&b, testImage(48, 32)); err != nil {
+	meta := imageio.Metadata{Parameters: "a red circle\nSteps: 20, Seed: 7", JSON: `{"prompt":"a red circle","seed":7}`}
+	if err := imageio.EncodePNG(&b, testImage(48, 32), meta); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -263,6 +268,7 @@ func tamperSignature(t testing.TB, signed []byte) []byte {
 		sig := store.children[0].child(labelSignature)
 		sig.content = bytes.Clone(sig.content)
 		sig.content[len(sig.content)-5] ^= 0x10
+		sig.payload = nil
 	})
 }
 
@@ -271,6 +277,7 @@ func tamperAssertion(t testing.TB, signed []byte) []byte {
 	return resealStore(t, signed, func(store *superbox) {
 		a := store.children[0].child(labelAssertions).child(LabelGeneration)
 		a.content = bytes.Replace(a.content, []byte("shapes"), []byte("shapez"), 1)
+		a.payload = nil
 	})
 }
 
@@ -290,6 +297,7 @@ func withAlg(t testing.TB, signed []byte, alg int) []byte {
 		prot[headerAlg], _ = cbor.Marshal(alg)
 		p, _ := encMode.Marshal(prot)
 		sig.content, _ = encMode.Marshal(cbor.Tag{Number: coseSign1Tag, Content: []any{p, map[int]any{}, nil, c.signature}})
+		sig.payload = nil
 	})
 }
 
@@ -310,7 +318,7 @@ func TestVerifyDetectsChanges(t *testing.T) {
 			{"pixels", tamperPixels(t, signed), StatusDataHashMismatch},
 			{"signature", tamperSignature(t, signed), StatusClaimSignatureMismatch},
 			{"assertion", tamperAssertion(t, signed), StatusHashedURIMismatch},
-			{"unknown alg", withAlg(t, signed, -37), StatusAlgorithmUnsupported},
+			{"unknown alg", withAlg(t, signed, 999), StatusAlgorithmUnsupported},
 		}
 		for _, tt := range tests {
 			t.Run(string(f)+" "+tt.name, func(t *testing.T) {
@@ -417,11 +425,11 @@ func TestLoadSignerErrors(t *testing.T) {
 	tests := []struct {
 		name, key, chain, want string
 	}{
-		{"wrong curve", string(p384PEM), string(pki.chainPEM), "P-384"},
-		{"key not the certificate's", string(otherPEM), string(pki.chainPEM), "not the key's"},
-		{"no key", "garbage", string(pki.chainPEM), "no PRIVATE KEY"},
-		{"no certificate", string(pki.keyPEM), "garbage", "no CERTIFICATE"},
-		{"bad certificate", string(pki.keyPEM), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "certificate 1"},
+		{"wrong curve", string(p384PEM), string(pki.Chain), "P-384"},
+		{"key not the certificate's", string(otherPEM), string(pki.Chain), "not the key's"},
+		{"no key", "garbage", string(pki.Chain), "no PRIVATE KEY"},
+		{"no certificate", string(pki.Key), "garbage", "no CERTIFICATE"},
+		{"bad certificate", string(pki.Key), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "certificate 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

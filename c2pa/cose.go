@@ -1,17 +1,20 @@
 package c2pa
 
 import (
-	"bytes"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/sha512"
+	_ "crypto/sha512" // SHA-384 and SHA-512 for ES384/512, PS384/512
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"hash"
 	"math/big"
 	"os"
 
@@ -246,44 +249,98 @@ func parseCOSE(b []byte) (*coseSign1, error) {
 	return &c, nil
 }
 
-// errUnsupportedAlg is a COSE algorithm other than ES256, ES384, ES512.
+// errUnsupportedAlg is a COSE algorithm other than those C2PA allows.
 var errUnsupportedAlg = errors.New("unsupported signature algorithm")
 
+// COSE algorithms C2PA allows besides ES256/384/512.
+const (
+	algPS256 = -37
+	algPS384 = -38
+	algPS512 = -39
+	algEdDSA = -8
+)
+
 // verify checks c's signature over payload with the first certificate's
-// key.
+// key, for every algorithm C2PA allows (ES256/384/512, PS256/384/512,
+// Ed25519), so manifests signed by other tools can be read too.
 func (c *coseSign1) verify(payload []byte) error {
-	var h hash.Hash
-	var curve elliptic.Curve
-	switch c.alg {
-	case algES256:
-		h, curve = sha256.New(), elliptic.P256()
-	case algES384:
-		h, curve = sha512.New384(), elliptic.P384()
-	case algES512:
-		h, curve = sha512.New(), elliptic.P521()
-	default:
-		return fmt.Errorf("%w: COSE alg %d (this reader checks ES256, ES384, ES512)", errUnsupportedAlg, c.alg)
-	}
-	pub, ok := c.chain[0].PublicKey.(*ecdsa.PublicKey)
-	if !ok || pub.Curve != curve {
-		return fmt.Errorf("the signing certificate's key does not fit COSE alg %d", c.alg)
-	}
-	n := (curve.Params().BitSize + 7) / 8
-	if len(c.signature) != 2*n {
-		return fmt.Errorf("signature of %d bytes, want %d", len(c.signature), 2*n)
-	}
 	tbs, err := sigStructure(c.protected, payload)
 	if err != nil {
 		return err
 	}
-	h.Write(tbs)
-	r := new(big.Int).SetBytes(c.signature[:n])
-	s := new(big.Int).SetBytes(c.signature[n:])
-	if !ecdsa.Verify(pub, h.Sum(nil), r, s) {
-		return errors.New("the signature does not match the claim")
+	var h crypto.Hash
+	switch c.alg {
+	case algES256, algPS256:
+		h = crypto.SHA256
+	case algES384, algPS384:
+		h = crypto.SHA384
+	case algES512, algPS512:
+		h = crypto.SHA512
+	case algEdDSA:
+	default:
+		return fmt.Errorf("%w: COSE alg %d (C2PA allows ES256/384/512, PS256/384/512, Ed25519)", errUnsupportedAlg, c.alg)
+	}
+	var digest []byte
+	if h != 0 {
+		d := h.New()
+		d.Write(tbs)
+		digest = d.Sum(nil)
+	}
+	mismatch := errors.New("the signature does not match the claim")
+	switch pub := publicKey(c.chain[0]).(type) {
+	case *ecdsa.PublicKey:
+		want := map[int64]elliptic.Curve{algES256: elliptic.P256(), algES384: elliptic.P384(), algES512: elliptic.P521()}[c.alg]
+		if pub.Curve != want {
+			return fmt.Errorf("an ECDSA %s certificate key does not fit COSE alg %d", pub.Curve.Params().Name, c.alg)
+		}
+		n := (pub.Curve.Params().BitSize + 7) / 8
+		if len(c.signature) != 2*n {
+			return fmt.Errorf("signature of %d bytes, want %d", len(c.signature), 2*n)
+		}
+		r := new(big.Int).SetBytes(c.signature[:n])
+		s := new(big.Int).SetBytes(c.signature[n:])
+		if !ecdsa.Verify(pub, digest, r, s) {
+			return mismatch
+		}
+	case *rsa.PublicKey:
+		if c.alg != algPS256 && c.alg != algPS384 && c.alg != algPS512 {
+			return fmt.Errorf("an RSA certificate key does not fit COSE alg %d", c.alg)
+		}
+		if rsa.VerifyPSS(pub, h, digest, c.signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) != nil {
+			return mismatch
+		}
+	case ed25519.PublicKey:
+		if c.alg != algEdDSA {
+			return fmt.Errorf("an Ed25519 certificate key does not fit COSE alg %d", c.alg)
+		}
+		if !ed25519.Verify(pub, tbs, c.signature) {
+			return mismatch
+		}
+	default:
+		return fmt.Errorf("%w: a %T certificate key", errUnsupportedAlg, pub)
 	}
 	return nil
 }
 
-// sameCert reports whether a and b are the same certificate.
-func sameCert(a, b *x509.Certificate) bool { return bytes.Equal(a.Raw, b.Raw) }
+// publicKey returns cert's public key, reading the RSA key of an
+// RSASSA-PSS certificate (id-RSASSA-PSS key algorithm, as C2PA's PS256
+// test certificates have), which crypto/x509 leaves nil.
+func publicKey(cert *x509.Certificate) any {
+	if cert.PublicKey != nil {
+		return cert.PublicKey
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(cert.RawSubjectPublicKeyInfo, &spki); err != nil || !spki.Algorithm.Algorithm.Equal(oidRSASSAPSS) {
+		return nil
+	}
+	k, err := x509.ParsePKCS1PublicKey(spki.PublicKey.RightAlign())
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+var oidRSASSAPSS = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}

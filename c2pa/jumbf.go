@@ -62,8 +62,13 @@ func appendBox(dst []byte, typ string, body []byte) []byte {
 }
 
 // encodePayload returns b's payload: its description box, then its
-// children or its content box.
+// children or its content box. A content superbox that was read keeps its
+// bytes as read (with any further boxes, such as a salt), since
+// assertion hashes are over them; clear payload after changing one.
 func (b *superbox) encodePayload() []byte {
+	if b.children == nil && b.payload != nil {
+		return b.payload
+	}
 	desc := append(b.typ[:16:16], togglesLabelled)
 	desc = append(desc, b.label...)
 	desc = append(desc, 0)

@@ -78,7 +78,7 @@ func TestC2PAWasm(t *testing.T) {
 	s := pki.signer(t)
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pki.caPEM, 0o644); err != nil {
+	if err := os.WriteFile(caFile, pki.CA, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	signedPNG, err := Sign(testPNG(t), testManifest(0), s)
