@@ -58,6 +58,16 @@ func testJPEG(t testing.TB, jfif bool) []byte {
 	return data
 }
 
+// withForeignJUMBF adds an APP11 JUMBF segment that is not a C2PA
+// manifest store (a JSON box, instance 1) after SOI; Sign must keep it and
+// Verify must not take it for a manifest.
+func withForeignJUMBF(jpg []byte) []byte {
+	box := (&superbox{typ: typeJSON, label: "other", contentType: "json", content: []byte(`{}`)}).appendTo(nil)
+	seg := slices.Concat([]byte{'J', 'P', 0, 1, 0, 0, 0, 1}, box)
+	head := []byte{0xff, markerAPP11, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}
+	return slices.Concat(jpg[:2], head, seg, jpg[2:])
+}
+
 func testManifest(paramBytes int) Manifest {
 	m := Manifest{
 		Generator: Agent{Name: "imagegen", Version: "test"},
@@ -96,6 +106,7 @@ func TestSignVerify(t *testing.T) {
 		{"jpeg", testJPEG(t, false), 0, 1},
 		{"jpeg jfif", testJPEG(t, true), 0, 1},
 		{"jpeg split over segments", testJPEG(t, true), 150_000, 3},
+		{"jpeg with another JUMBF box", withForeignJUMBF(testJPEG(t, false)), 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,9 +207,10 @@ func checkLayout(t *testing.T, f Format, in, out []byte, segments int) {
 	}
 	if f == JPEG {
 		segs, _, _ := jpegSegments(out)
+		en, _ := c2paInstanceOf(segs)
 		n := 0
 		for _, s := range segs {
-			if isC2PASegment(s) {
+			if isStoreSegment(s, en) {
 				n++
 			}
 		}
@@ -365,6 +377,7 @@ func TestVerifyBadFiles(t *testing.T) {
 	}{
 		{"png without manifest", pngIn, ErrNoManifest},
 		{"jpeg without manifest", jpegIn, ErrNoManifest},
+		{"jpeg with another JUMBF box", withForeignJUMBF(jpegIn), ErrNoManifest},
 		{"not an image", []byte("GIF89a..."), ErrUnsupportedFormat},
 		{"empty", nil, ErrUnsupportedFormat},
 		{"truncated png", signedPNG[:len(signedPNG)-20], nil},

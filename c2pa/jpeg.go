@@ -74,11 +74,28 @@ func jpegSegments(data []byte) (segs []jpegSegment, sos int, err error) {
 	return segs, off, nil
 }
 
-// isC2PASegment reports whether s is an APP11 JUMBF segment of the C2PA
-// manifest store: CI "JP" and, in the first packet, a jumb superbox whose
-// description box is of type c2pa.
-func isC2PASegment(s jpegSegment) bool {
-	return s.marker == markerAPP11 && len(s.payload) >= 16 && string(s.payload[:2]) == "JP"
+// c2paInstance returns the box instance number (En) of the APP11 JUMBF
+// segments that carry the C2PA manifest store: those whose first packet
+// (Z = 1) holds a jumb superbox with a c2pa description box. Other JUMBF
+// boxes a JPEG may carry have other numbers.
+func c2paInstanceOf(segs []jpegSegment) (uint16, bool) {
+	for _, s := range segs {
+		p := s.payload
+		if s.marker != markerAPP11 || len(p) < 8+8+8+16 || string(p[:2]) != "JP" || binary.BigEndian.Uint32(p[4:]) != 1 {
+			continue
+		}
+		if string(p[12:16]) == "jumb" && string(p[20:24]) == "jumd" && [16]byte(p[24:40]) == typeStore {
+			return binary.BigEndian.Uint16(p[2:]), true
+		}
+	}
+	return 0, false
+}
+
+// isStoreSegment reports whether s is one of the APP11 segments of box
+// instance en.
+func isStoreSegment(s jpegSegment, en uint16) bool {
+	return s.marker == markerAPP11 && len(s.payload) >= 8 && string(s.payload[:2]) == "JP" &&
+		binary.BigEndian.Uint16(s.payload[2:]) == en
 }
 
 // jpegFindStore reassembles the manifest store from data's APP11
@@ -88,28 +105,25 @@ func jpegFindStore(data []byte) (store []byte, where span, err error) {
 	if err != nil {
 		return nil, span{}, err
 	}
+	en, ok := c2paInstanceOf(segs)
+	if !ok {
+		return nil, span{}, ErrNoManifest
+	}
 	type packet struct {
 		z    uint32
 		body []byte
 	}
 	var packets []packet
-	var en uint16
 	for _, s := range segs {
-		if !isC2PASegment(s) {
+		if !isStoreSegment(s, en) {
 			continue
 		}
-		p := s.payload
-		thisEn := binary.BigEndian.Uint16(p[2:])
 		if len(packets) == 0 {
-			en, where.Start = thisEn, s.start
-		} else if thisEn != en {
-			continue // another JUMBF box (not the manifest store)
+			where.Start = s.start
 		}
+		p := s.payload
 		packets = append(packets, packet{binary.BigEndian.Uint32(p[4:]), p[8:]})
 		where.Length = s.end - where.Start
-	}
-	if len(packets) == 0 {
-		return nil, span{}, ErrNoManifest
 	}
 	sort.SliceStable(packets, func(i, j int) bool { return packets[i].z < packets[j].z })
 	store = append(store, packets[0].body...)
@@ -139,10 +153,11 @@ func jpegEmbed(data, store []byte) ([]byte, span, error) {
 			insertAt = s.end
 		}
 	}
+	oldEn, hasOld := c2paInstanceOf(segs)
 	out := make([]byte, 0, len(data)+len(store)+len(store)/jpegMaxPiece*20+20)
 	copyRange := func(from, to int) {
 		for _, s := range segs {
-			if s.start >= from && s.end <= to && isC2PASegment(s) {
+			if s.start >= from && s.end <= to && hasOld && isStoreSegment(s, oldEn) {
 				out = append(out, data[from:s.start]...)
 				from = s.end
 			}

@@ -93,6 +93,10 @@ func TestC2PAWasm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	foreignJPEG, err := Sign(withForeignJUMBF(testJPEG(t, false)), testManifest(0), s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	type file struct {
 		name   string
 		data   []byte
@@ -103,6 +107,7 @@ func TestC2PAWasm(t *testing.T) {
 		{"signed.png", signedPNG, "Trusted", ""},
 		{"signed.jpg", signedJPEG, "Trusted", ""},
 		{"split.jpg", splitJPEG, "Trusted", ""},
+		{"foreign.jpg", foreignJPEG, "Trusted", ""},
 		{"pixels.png", tamperPixels(t, signedPNG), "Invalid", StatusDataHashMismatch},
 		{"pixels.jpg", tamperPixels(t, signedJPEG), "Invalid", StatusDataHashMismatch},
 		{"signature.png", tamperSignature(t, signedPNG), "Invalid", StatusClaimSignatureMismatch},
