@@ -151,8 +151,8 @@ func TestSignVerify(t *testing.T) {
 						t.Errorf("trust %v: no %s in %v", trust, c, codes(r.Success))
 					}
 				}
-				if !trust && !slices.Equal(codes(r.Failure), []string{StatusSigningCredentialUntr}) {
-					t.Errorf("untrusted failures %v, want only %s", codes(r.Failure), StatusSigningCredentialUntr)
+				if !trust && !slices.Equal(codes(r.Failure), []string{StatusSigningCredentialUntrusted}) {
+					t.Errorf("untrusted failures %v, want only %s", codes(r.Failure), StatusSigningCredentialUntrusted)
 				}
 			}
 			r, _ := Verify(out, VerifyOptions{})

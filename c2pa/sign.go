@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // Format names the container of an asset.
@@ -189,14 +188,4 @@ func hashExcluding(data []byte, exclusions []span) []byte {
 	}
 	h.Write(data[at:])
 	return h.Sum(nil)
-}
-
-// SignTo writes Sign's result to w.
-func SignTo(w io.Writer, data []byte, m Manifest, s *Signer) error {
-	out, err := Sign(data, m, s)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(out)
-	return err
 }

@@ -12,22 +12,22 @@ import (
 // Validation status codes Verify reports, as the C2PA specification and
 // c2pa-rs name them.
 const (
-	StatusClaimSignatureValidated = "claimSignature.validated"
-	StatusClaimSignatureMismatch  = "claimSignature.mismatch"
-	StatusClaimMalformed          = "claim.malformed"
-	StatusClaimMissing            = "claim.missing"
-	StatusAlgorithmUnsupported    = "algorithm.unsupported"
-	StatusSigningCredentialTrust  = "signingCredential.trusted"
-	StatusSigningCredentialUntr   = "signingCredential.untrusted"
-	StatusSigningCredentialInval  = "signingCredential.invalid"
-	StatusSigningCredentialExpir  = "signingCredential.expired"
-	StatusHashedURIMatch          = "assertion.hashedURI.match"
-	StatusHashedURIMismatch       = "assertion.hashedURI.mismatch"
-	StatusAssertionMissing        = "assertion.missing"
-	StatusDataHashMatch           = "assertion.dataHash.match"
-	StatusDataHashMismatch        = "assertion.dataHash.mismatch"
-	StatusDataHashMalformed       = "assertion.dataHash.malformed"
-	StatusHardBindingMissing      = "claim.hardBindings.missing"
+	StatusClaimSignatureValidated    = "claimSignature.validated"
+	StatusClaimSignatureMismatch     = "claimSignature.mismatch"
+	StatusClaimMalformed             = "claim.malformed"
+	StatusClaimMissing               = "claim.missing"
+	StatusAlgorithmUnsupported       = "algorithm.unsupported"
+	StatusSigningCredentialTrusted   = "signingCredential.trusted"
+	StatusSigningCredentialUntrusted = "signingCredential.untrusted"
+	StatusSigningCredentialInvalid   = "signingCredential.invalid"
+	StatusSigningCredentialExpired   = "signingCredential.expired"
+	StatusHashedURIMatch             = "assertion.hashedURI.match"
+	StatusHashedURIMismatch          = "assertion.hashedURI.mismatch"
+	StatusAssertionMissing           = "assertion.missing"
+	StatusDataHashMatch              = "assertion.dataHash.match"
+	StatusDataHashMismatch           = "assertion.dataHash.mismatch"
+	StatusDataHashMalformed          = "assertion.dataHash.malformed"
+	StatusHardBindingMissing         = "claim.hardBindings.missing"
 )
 
 // Status is one validation result: a C2PA status code, what it means
@@ -79,7 +79,7 @@ type Report struct {
 // tells the two apart.
 func (r *Report) Valid() bool {
 	for _, s := range r.Failure {
-		if s.Code != StatusSigningCredentialUntr {
+		if s.Code != StatusSigningCredentialUntrusted {
 			return false
 		}
 	}
@@ -210,11 +210,11 @@ func (v *verifier) checkSignature(m *superbox, claimBytes []byte) {
 		now = time.Now()
 	}
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		v.fail(StatusSigningCredentialExpir, url, "signing certificate valid from %s to %s only", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
+		v.fail(StatusSigningCredentialExpired, url, "signing certificate valid from %s to %s only", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
 		return
 	}
 	if err := checkLeafProfile(leaf); err != nil {
-		v.fail(StatusSigningCredentialInval, url, "signing certificate: %v", err)
+		v.fail(StatusSigningCredentialInvalid, url, "signing certificate: %v", err)
 		return
 	}
 	inter := x509.NewCertPool()
@@ -227,14 +227,14 @@ func (v *verifier) checkSignature(m *superbox, claimBytes []byte) {
 	})
 	if v.opts.Roots != nil && err == nil {
 		v.r.Trusted = true
-		v.pass(StatusSigningCredentialTrust, url, "signing certificate trusted")
+		v.pass(StatusSigningCredentialTrusted, url, "signing certificate trusted")
 		return
 	}
 	if err := checkChainLinks(cose.chain); err != nil {
-		v.fail(StatusSigningCredentialInval, url, "certificate chain: %v", err)
+		v.fail(StatusSigningCredentialInvalid, url, "certificate chain: %v", err)
 		return
 	}
-	v.fail(StatusSigningCredentialUntr, url, "signing certificate untrusted")
+	v.fail(StatusSigningCredentialUntrusted, url, "signing certificate untrusted")
 }
 
 // checkLeafProfile applies the C2PA end-entity certificate rules that

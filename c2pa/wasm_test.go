@@ -1,77 +1,18 @@
 package c2pa
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/imagegen/imagegen/internal/c2patest"
 )
 
 // The reference check: c2pa-rs, the C2PA reference implementation,
-// compiled to WebAssembly (npm @contentauth/c2pa-wasm), reads the files
-// Sign writes. .ci/run installs the package into testdata/node_modules.
-
-const wasmPackage = "testdata/node_modules/@contentauth/c2pa-wasm/pkg/c2pa_bg.wasm"
-
-// wasmResult is one line of testdata/verify.mjs.
-type wasmResult struct {
-	File          string                    `json:"file"`
-	State         string                    `json:"state"`
-	Success       []string                  `json:"success"`
-	Failure       []string                  `json:"failure"`
-	Informational []string                  `json:"informational"`
-	ClaimVersion  int                       `json:"claim_version"`
-	Assertions    map[string]map[string]any `json:"assertions"`
-	Error         string                    `json:"error"`
-}
-
-// runC2PAWasm runs testdata/verify.mjs on files, trusting the PEM roots
-// in trust when it is not empty, or skips the test when Node or the npm
-// package is missing.
-func runC2PAWasm(t *testing.T, trust string, files ...string) map[string]wasmResult {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed; the c2pa-rs (WebAssembly) check needs it")
-	}
-	if _, err := os.Stat(wasmPackage); err != nil {
-		t.Skip("@contentauth/c2pa-wasm is not installed; run: npm install --prefix c2pa/testdata --no-save @contentauth/c2pa-wasm@" + c2paWasmVersion)
-	}
-	args := []string{"testdata/verify.mjs"}
-	if trust != "" {
-		args = append(args, "--trust", trust)
-	}
-	cmd := exec.Command(node, append(args, files...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node verify.mjs: %v\n%s", err, stderr.String())
-	}
-	results := map[string]wasmResult{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var r wasmResult
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("verify.mjs output %q: %v", sc.Text(), err)
-		}
-		results[filepath.Base(r.File)] = r
-	}
-	if len(results) != len(files) {
-		t.Fatalf("verify.mjs gave %d results for %d files:\n%s", len(results), len(files), out)
-	}
-	return results
-}
-
-// c2paWasmVersion is the @contentauth/c2pa-wasm release the tests are run
-// with (.ci/run pins the same).
-const c2paWasmVersion = "0.15.0"
+// compiled to WebAssembly (see internal/c2patest), reads the files Sign
+// writes.
 
 func TestC2PAWasm(t *testing.T) {
 	pki := newTestPKI(t)
@@ -121,8 +62,8 @@ func TestC2PAWasm(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	trusted := runC2PAWasm(t, caFile, paths...)
-	untrusted := runC2PAWasm(t, "", paths...)
+	trusted := c2patest.Read(t, caFile, paths...)
+	untrusted := c2patest.Read(t, "", paths...)
 	for _, f := range files {
 		t.Run(f.name, func(t *testing.T) {
 			got := trusted[f.name]
@@ -146,7 +87,7 @@ func TestC2PAWasm(t *testing.T) {
 				}
 				return
 			}
-			for _, c := range []string{StatusSigningCredentialTrust, StatusClaimSignatureValidated, StatusDataHashMatch, StatusHashedURIMatch} {
+			for _, c := range []string{StatusSigningCredentialTrusted, StatusClaimSignatureValidated, StatusDataHashMatch, StatusHashedURIMatch} {
 				if !slices.Contains(got.Success, c) {
 					t.Errorf("c2pa-rs successes %v, want %s among them", got.Success, c)
 				}
@@ -171,8 +112,8 @@ func TestC2PAWasm(t *testing.T) {
 			// Without the test CA among its anchors, c2pa-rs still finds the
 			// manifest valid, with an untrusted signer.
 			u := untrusted[f.name]
-			if u.State != "Valid" || !slices.Equal(u.Failure, []string{StatusSigningCredentialUntr}) {
-				t.Errorf("untrusted: state %q failures %v, want Valid with only %s", u.State, u.Failure, StatusSigningCredentialUntr)
+			if u.State != "Valid" || !slices.Equal(u.Failure, []string{StatusSigningCredentialUntrusted}) {
+				t.Errorf("untrusted: state %q failures %v, want Valid with only %s", u.State, u.Failure, StatusSigningCredentialUntrusted)
 			}
 		})
 	}

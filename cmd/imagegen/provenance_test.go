@@ -12,7 +12,6 @@ import (
 	"hash/crc32"
 	"image"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/imagegen/imagegen/c2pa"
 	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/internal/c2patest"
 	"github.com/imagegen/imagegen/internal/conformance"
 	"github.com/imagegen/imagegen/internal/testort"
 )
@@ -199,7 +199,7 @@ func TestGenerateC2PA(t *testing.T) {
 	if len(r.Actions) != 1 || r.Actions[0].DigitalSourceType != c2pa.TrainedAlgorithmicMedia || !strings.HasPrefix(r.Actions[0].SoftwareAgent, "imagegen") {
 		t.Errorf("actions %+v", r.Actions)
 	}
-	checkWithC2PARS(t, ca, out)
+	t.Run("c2pa-rs", func(t *testing.T) { checkWithC2PARS(t, ca, out) })
 
 	bad := []struct {
 		name string
@@ -240,29 +240,11 @@ func writeP384Key(t *testing.T, dir string) string {
 	return p
 }
 
-// checkWithC2PARS has c2pa-rs (WebAssembly, see package c2pa's tests)
-// read file, trusting ca, when Node and the npm package are installed.
+// checkWithC2PARS has c2pa-rs read file, trusting ca (skipped without
+// Node and the npm package; see internal/c2patest).
 func checkWithC2PARS(t *testing.T, ca, file string) {
 	t.Helper()
-	script := filepath.Join("..", "..", "c2pa", "testdata", "verify.mjs")
-	wasm := filepath.Join("..", "..", "c2pa", "testdata", "node_modules", "@contentauth", "c2pa-wasm")
-	node, err := exec.LookPath("node")
-	if _, statErr := os.Stat(wasm); err != nil || statErr != nil {
-		t.Log("c2pa-rs check skipped: needs node and @contentauth/c2pa-wasm (see .ci/run)")
-		return
-	}
-	out, err := exec.Command(node, script, "--trust", ca, file).Output()
-	if err != nil {
-		t.Fatalf("verify.mjs: %v", err)
-	}
-	var res struct {
-		State   string   `json:"state"`
-		Failure []string `json:"failure"`
-		Error   string   `json:"error"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("verify.mjs printed %q: %v", out, err)
-	}
+	res := c2patest.Read(t, ca, file)[filepath.Base(file)]
 	if res.State != "Trusted" {
 		t.Errorf("c2pa-rs: state %q, failures %v, error %q; want Trusted", res.State, res.Failure, res.Error)
 	}
