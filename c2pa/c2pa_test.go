@@ -313,6 +313,46 @@ func withAlg(t testing.TB, signed []byte, alg int) []byte {
 	})
 }
 
+// withDataHashAlg rewrites the data hash assertion's algorithm and signs
+// the claim again with s, so only the unknown algorithm is wrong.
+func withDataHashAlg(t testing.TB, signed []byte, alg string, s *Signer) []byte {
+	return resealStore(t, signed, func(store *superbox) {
+		m := store.children[0]
+		a := m.child(labelAssertions).child(labelDataHash)
+		var dh dataHash
+		if err := cbor.Unmarshal(a.content, &dh); err != nil {
+			t.Fatal(err)
+		}
+		dh.Alg = alg
+		a.content, _ = encMode.Marshal(dh)
+		a.payload = nil
+		resign(t, m, s)
+	})
+}
+
+// resign updates the assertion hashes of manifest m's claim and signs it
+// again with s.
+func resign(t testing.TB, m *superbox, s *Signer) {
+	cl := m.child(labelClaimV2)
+	var c claim
+	if err := cbor.Unmarshal(cl.content, &c); err != nil {
+		t.Fatal(err)
+	}
+	for i, ref := range c.CreatedAssertions {
+		label, _ := assertionLabel(ref.URL)
+		c.CreatedAssertions[i].Hash = assertionHash(m.child(labelAssertions).child(label))
+	}
+	var err error
+	if cl.content, err = encMode.Marshal(c); err != nil {
+		t.Fatal(err)
+	}
+	sig := m.child(labelSignature)
+	if sig.content, err = s.sign(cl.content, false); err != nil {
+		t.Fatal(err)
+	}
+	cl.payload, sig.payload = nil, nil
+}
+
 func TestVerifyDetectsChanges(t *testing.T) {
 	pki := newTestPKI(t)
 	s := pki.signer(t)
@@ -330,7 +370,8 @@ func TestVerifyDetectsChanges(t *testing.T) {
 			{"pixels", tamperPixels(t, signed), StatusDataHashMismatch},
 			{"signature", tamperSignature(t, signed), StatusClaimSignatureMismatch},
 			{"assertion", tamperAssertion(t, signed), StatusHashedURIMismatch},
-			{"unknown alg", withAlg(t, signed, 999), StatusAlgorithmUnsupported},
+			{"unknown signature alg", withAlg(t, signed, 999), StatusAlgorithmUnsupported},
+			{"unknown hash alg", withDataHashAlg(t, signed, "md5", s), StatusAlgorithmUnsupported},
 		}
 		for _, tt := range tests {
 			t.Run(string(f)+" "+tt.name, func(t *testing.T) {
@@ -343,6 +384,9 @@ func TestVerifyDetectsChanges(t *testing.T) {
 				}
 				if !slices.Contains(codes(r.Failure), tt.want) {
 					t.Errorf("failures %v, want %s among them", codes(r.Failure), tt.want)
+				}
+				if tt.name == "unknown hash alg" && !slices.Contains(codes(r.Success), StatusClaimSignatureValidated) {
+					t.Errorf("re-signed claim: successes %v, want %s", codes(r.Success), StatusClaimSignatureValidated)
 				}
 			})
 		}

@@ -41,7 +41,7 @@ func TestC2PAWasm(t *testing.T) {
 	type file struct {
 		name   string
 		data   []byte
-		state  string // c2pa-rs validation_state with the test CA trusted
+		state  string // c2pa-rs validation_state with the test CA trusted; "" when it must refuse the file
 		failed string // a failure code c2pa-rs must report
 	}
 	files := []file{
@@ -53,6 +53,11 @@ func TestC2PAWasm(t *testing.T) {
 		{"pixels.jpg", tamperPixels(t, signedJPEG), "Invalid", StatusDataHashMismatch},
 		{"signature.png", tamperSignature(t, signedPNG), "Invalid", StatusClaimSignatureMismatch},
 		{"assertion.jpg", tamperAssertion(t, signedJPEG), "Invalid", StatusHashedURIMismatch},
+		// An unknown data hash algorithm in a properly signed claim: c2pa-rs
+		// reports a data hash mismatch (Verify: algorithm.unsupported).
+		{"hashalg.png", withDataHashAlg(t, signedPNG, "md5", s), "Invalid", StatusDataHashMismatch},
+		// An unknown COSE algorithm: c2pa-rs refuses the file with an error.
+		{"sigalg.png", withAlg(t, signedPNG, 999), "", ""},
 	}
 	var paths []string
 	for _, f := range files {
@@ -67,6 +72,15 @@ func TestC2PAWasm(t *testing.T) {
 	for _, f := range files {
 		t.Run(f.name, func(t *testing.T) {
 			got := trusted[f.name]
+			if f.state == "" {
+				if got.Error == "" {
+					t.Errorf("c2pa-rs read the file (state %q, failures %v); want it refused", got.State, got.Failure)
+				}
+				if r, err := Verify(f.data, VerifyOptions{Roots: pki.roots()}); err != nil || r.Valid() {
+					t.Errorf("Verify: %v, %v; want an invalid report", r, err)
+				}
+				return
+			}
 			if got.Error != "" {
 				t.Fatalf("c2pa-rs refused the file: %s", got.Error)
 			}
