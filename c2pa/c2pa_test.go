@@ -7,11 +7,13 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	_ "image/png" // image.Decode of the signed PNGs
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -516,26 +518,55 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-func BenchmarkSignPNG(b *testing.B) {
+// benchPNG is a w x h picture of noise (which compresses about as badly
+// as a generated picture) as imagegen writes it.
+func benchPNG(b *testing.B, w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.IntN(256))
+	}
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 255
+	}
+	var buf bytes.Buffer
+	if err := imageio.EncodePNG(&buf, img, imageio.Metadata{JSON: `{"prompt":"x"}`}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkSign(b *testing.B) {
 	pki := newTestPKI(b)
-	s, in, m := pki.signer(b), testPNG(b), testManifest(0)
-	for b.Loop() {
-		if _, err := Sign(in, m, s); err != nil {
-			b.Fatal(err)
-		}
+	s, m := pki.signer(b), testManifest(0)
+	for _, size := range []int{64, 1024} {
+		in := benchPNG(b, size, size)
+		b.Run(fmt.Sprintf("png%d", size), func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if _, err := Sign(in, m, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
-func BenchmarkVerifyPNG(b *testing.B) {
+func BenchmarkVerify(b *testing.B) {
 	pki := newTestPKI(b)
-	signed, err := Sign(testPNG(b), testManifest(0), pki.signer(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := Verify(signed, VerifyOptions{}); err != nil {
+	for _, size := range []int{64, 1024} {
+		signed, err := Sign(benchPNG(b, size, size), testManifest(0), pki.signer(b))
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.Run(fmt.Sprintf("png%d", size), func(b *testing.B) {
+			b.SetBytes(int64(len(signed)))
+			for b.Loop() {
+				if _, err := Verify(signed, VerifyOptions{Roots: pki.roots()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
