@@ -45,11 +45,12 @@ func provenanceCommand() *cli.Command {
 		Name:      "provenance",
 		Usage:     "read and verify the C2PA manifest (content credentials) of a PNG or JPEG",
 		ArgsUsage: "IMG",
-		Description: "Checks the active manifest's claim signature (COSE ES256/384/512), its certificate chain, every\n" +
-			"assertion hash and the data hash over the file, and prints what it states: the action, the\n" +
-			"software agent, the model and the generation parameters. imagegen generate --c2pa-key KEY.pem\n" +
-			"--c2pa-cert CHAIN.pem writes such manifests. Without --trust a valid signature is reported as\n" +
-			"valid but untrusted (c2pa-rs's \"Valid\" state); with it, a chain to one of those roots is trusted.\n\n" +
+		Description: "Checks the active manifest's claim signature (COSE ES256/384/512, PS256/384/512 or Ed25519), its\n" +
+			"certificate chain, every assertion hash and the data hash over the file, and prints what it states:\n" +
+			"the action, the software agent, the model and the generation parameters. imagegen generate\n" +
+			"--c2pa-key KEY.pem --c2pa-cert CHAIN.pem writes such manifests. Without --trust a valid signature is\n" +
+			"reported as valid but untrusted (c2pa-rs's \"Valid\" state); with it, a chain to one of those roots\n" +
+			"is trusted.\n\n" +
 			"Exit status: 0 a valid manifest; 1 no manifest, or an invalid one (the output says which);\n" +
 			"2 an error (unreadable or truncated file, not PNG or JPEG, bad --trust file).\n" +
 			"--json prints {\"file\", \"status\": \"trusted\"|\"valid\"|\"invalid\"|\"none\", \"manifest\": {...}}.\n\n" +
