@@ -158,6 +158,9 @@ func TestSignVerify(t *testing.T) {
 				}
 			}
 			r, _ := Verify(out, VerifyOptions{})
+			if len(r.Informational) != 0 {
+				t.Errorf("informational %v, want none (one exclusion: the manifest)", r.Informational)
+			}
 			wantAction := Action{Action: ActionCreated, DigitalSourceType: TrainedAlgorithmicMedia, SoftwareAgent: "imagegen test"}
 			if len(r.Actions) != 1 || r.Actions[0] != wantAction {
 				t.Errorf("actions %+v, want [%+v]", r.Actions, wantAction)
@@ -594,4 +597,37 @@ func FuzzVerifyStore(f *testing.F) {
 			t.Fatalf("report %v, error %v: want a report", r, err)
 		}
 	})
+}
+
+func TestVerifyExtraExclusion(t *testing.T) {
+	// A data hash with exclusions besides the manifest's gets an
+	// informational note, as in c2pa-rs (which does not count it as a
+	// failure either; Valid looks at Failure only).
+	pki := newTestPKI(t)
+	s := pki.signer(t)
+	signed, err := Sign(testPNG(t), testManifest(0), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, where, _ := findStore(PNG, signed)
+	extra := span{Start: where.Start + where.Length, Length: 10}
+	edited := resealStore(t, signed, func(store *superbox) {
+		m := store.children[0]
+		a := m.child(labelAssertions).child(labelDataHash)
+		var dh dataHash
+		if err := cbor.Unmarshal(a.content, &dh); err != nil {
+			t.Fatal(err)
+		}
+		dh.Exclusions = append(dh.Exclusions, extra)
+		a.content, _ = encMode.Marshal(dh)
+		a.payload = nil
+		resign(t, m, s)
+	})
+	r, err := Verify(edited, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(codes(r.Informational), []string{StatusDataHashExtraExclusions}) {
+		t.Errorf("informational %v, want %s", codes(r.Informational), StatusDataHashExtraExclusions)
+	}
 }

@@ -27,6 +27,7 @@ const (
 	StatusDataHashMatch              = "assertion.dataHash.match"
 	StatusDataHashMismatch           = "assertion.dataHash.mismatch"
 	StatusDataHashMalformed          = "assertion.dataHash.malformed"
+	StatusDataHashExtraExclusions    = "assertion.dataHash.additionalExclusionsPresent"
 	StatusHardBindingMissing         = "claim.hardBindings.missing"
 )
 
@@ -70,6 +71,9 @@ type Report struct {
 	Trusted bool     `json:"trusted"`
 	Success []Status `json:"success"`
 	Failure []Status `json:"failure"`
+	// Informational results do not affect validity: data-hash exclusions
+	// besides the manifest's, which leave those bytes unprotected.
+	Informational []Status `json:"informational"`
 }
 
 // Valid reports whether the manifest passed every check: the claim
@@ -122,7 +126,7 @@ func Verify(data []byte, opts VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Format: f, Success: []Status{}, Failure: []Status{}}
+	r := &Report{Format: f, Success: []Status{}, Failure: []Status{}, Informational: []Status{}}
 	v := verifier{data: data, where: where, opts: opts, r: r}
 	v.run(raw)
 	return r, nil
@@ -339,6 +343,10 @@ func (v *verifier) checkDataHash(box *superbox, url string) {
 	if dh.Alg != "" && dh.Alg != hashAlg {
 		v.fail(StatusAlgorithmUnsupported, url, "data hash algorithm %q (this reader checks %s)", dh.Alg, hashAlg)
 		return
+	}
+	if len(dh.Exclusions) > 1 {
+		v.r.Informational = append(v.r.Informational, Status{Code: StatusDataHashExtraExclusions, URL: url,
+			Explanation: fmt.Sprintf("%d data hash exclusions: bytes besides the manifest's are not covered", len(dh.Exclusions))})
 	}
 	at := 0
 	covered := false

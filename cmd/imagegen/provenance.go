@@ -180,6 +180,9 @@ func printReport(path string, r *c2pa.Report, trustGiven bool) {
 	for _, s := range r.Failure {
 		fmt.Printf("  failed:     %s: %s\n", s.Code, s.Explanation)
 	}
+	for _, s := range r.Informational {
+		fmt.Printf("  note:       %s: %s\n", s.Code, s.Explanation)
+	}
 }
 
 // c2paSigner loads the signer of generate's --c2pa-key and --c2pa-cert,
