@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/imagegen/imagegen/c2pa"
 	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/jobqueue"
 	"github.com/imagegen/imagegen/modelcache"
@@ -68,12 +69,25 @@ func DefaultLimits() Limits {
 type Engine struct {
 	cache  *modelcache.Cache[*Model]
 	limits Limits
+	// signer, when set, signs every picture with a C2PA manifest naming
+	// generator as the software.
+	signer    *c2pa.Signer
+	generator c2pa.Agent
 }
 
 // New returns an engine over cache.
 func New(cache *modelcache.Cache[*Model], limits Limits) *Engine {
 	limits.fill()
 	return &Engine{cache: cache, limits: limits}
+}
+
+// WithC2PA returns a copy of e that embeds a C2PA manifest signed by s in
+// every picture it encodes (PNG and JPEG): created by generator with a
+// trained model, the model name and the job's parameters. See package c2pa.
+func (e *Engine) WithC2PA(s *c2pa.Signer, generator c2pa.Agent) *Engine {
+	c := *e
+	c.signer, c.generator = s, generator
+	return &c
 }
 
 // Limits returns the limits in force.
@@ -236,7 +250,7 @@ func (e *Engine) RunBatch(ctx context.Context, specs []jobqueue.Spec, progress f
 			Scheduler: res.Scheduler, Seed: seed, Seconds: seconds,
 		}}
 		for j := range req.NumImages {
-			enc, err := encode(imgs[k*req.NumImages+j], s, res, seed, j)
+			enc, err := e.encode(imgs[k*req.NumImages+j], s, res, seed, j)
 			if err != nil {
 				errs[i] = err
 				break
@@ -285,27 +299,41 @@ func (e *Engine) request(specs []jobqueue.Spec, run []int, m *Model) (pipeline.R
 	return req, nil
 }
 
-func encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, seed uint64, index int) (jobqueue.Image, error) {
+// encode writes one picture in the spec's format, with the generation
+// record (PNG text chunks) and, with a signer, a C2PA manifest.
+func (e *Engine) encode(img image.Image, s jobqueue.Spec, res *pipeline.Result, seed uint64, index int) (jobqueue.Image, error) {
+	record := map[string]any{
+		"model": s.Model, "prompt": s.Prompt, "negative_prompt": s.NegativePrompt, "scheduler": res.Scheduler,
+		"steps": res.Steps, "guidance": res.Guidance, "seed": seed, "width": res.W, "height": res.H,
+		"index": index, "strength": res.Strength,
+	}
 	var buf bytes.Buffer
+	out := jobqueue.Image{ContentType: "image/png"}
 	if s.Format == "jpeg" {
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
 			return jobqueue.Image{}, fmt.Errorf("encode jpeg: %w", err)
 		}
-		return jobqueue.Image{ContentType: "image/jpeg", Data: buf.Bytes()}, nil
+		out.ContentType = "image/jpeg"
+	} else {
+		params := imageio.GenerationParams{
+			Prompt: s.Prompt, NegativePrompt: s.NegativePrompt, Steps: res.Steps, Sampler: res.Scheduler,
+			CFGScale: res.Guidance, Seed: seed, Width: res.W, Height: res.H, Model: s.Model,
+			DenoisingStrength: res.Strength,
+		}
+		js, _ := json.Marshal(record)
+		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: string(js)}
+		if err := imageio.EncodePNG(&buf, img, meta); err != nil {
+			return jobqueue.Image{}, err
+		}
 	}
-	params := imageio.GenerationParams{
-		Prompt: s.Prompt, NegativePrompt: s.NegativePrompt, Steps: res.Steps, Sampler: res.Scheduler,
-		CFGScale: res.Guidance, Seed: seed, Width: res.W, Height: res.H, Model: s.Model,
-		DenoisingStrength: res.Strength,
+	out.Data = buf.Bytes()
+	if e.signer != nil {
+		m := c2pa.Manifest{Generator: e.generator, Model: s.Model, Parameters: record}
+		signed, err := c2pa.Sign(out.Data, m, e.signer)
+		if err != nil {
+			return jobqueue.Image{}, err
+		}
+		out.Data = signed
 	}
-	record, _ := json.Marshal(map[string]any{
-		"model": s.Model, "prompt": s.Prompt, "negative_prompt": s.NegativePrompt, "scheduler": res.Scheduler,
-		"steps": res.Steps, "guidance": res.Guidance, "seed": seed, "width": res.W, "height": res.H,
-		"index": index, "strength": res.Strength,
-	})
-	meta := imageio.Metadata{Parameters: params.Infotext(), JSON: string(record)}
-	if err := imageio.EncodePNG(&buf, img, meta); err != nil {
-		return jobqueue.Image{}, err
-	}
-	return jobqueue.Image{ContentType: "image/png", Data: buf.Bytes()}, nil
+	return out, nil
 }

@@ -51,6 +51,8 @@ func generateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
 			&cli.StringFlag{Name: "watermark", Usage: "invisible watermark: sdxl (diffusers' SDXL watermarker; pictures under 256 px wide stay unmarked, as in diffusers)"},
+			&cli.StringFlag{Name: "c2pa-key", Usage: "sign each PNG with a C2PA manifest (content credentials) using this ECDSA P-256 `KEY.pem`; needs --c2pa-cert"},
+			&cli.StringFlag{Name: "c2pa-cert", Usage: "PEM certificate `CHAIN.pem` of --c2pa-key (signing certificate first); see imagegen provenance"},
 			&cli.StringFlag{Name: "device", Usage: "cpu, cuda, cuda:N or auto", Value: "cpu"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.BoolFlag{Name: "low-mem", Usage: "release the text encoders after encoding"},
@@ -84,6 +86,13 @@ func runGenerate(c *cli.Context) error {
 	dev, err := ort.ParseDevice(c.String("device"))
 	if err != nil {
 		return err
+	}
+	signer, err := c2paSigner(c)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	if signer != nil && ext != ".png" {
+		return fmt.Errorf("generate: --c2pa-key signs PNG outputs; %s is not one", out)
 	}
 	req := pipeline.Request{
 		Prompts: prompts, NegativePrompt: c.String("negative-prompt"),
@@ -169,7 +178,7 @@ func runGenerate(c *cli.Context) error {
 		return err
 	}
 	genTime := time.Since(start)
-	paths, err := writeOutputs(out, res, &req, modelName)
+	paths, err := writeOutputs(out, res, &req, modelName, signer)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,6 +37,7 @@ func newApp() *cli.App {
 			encodeCommand(),
 			decodeCommand(),
 			watermarkCommand(),
+			provenanceCommand(),
 			serveCommand(),
 			workerCommand(),
 		},
@@ -70,12 +72,19 @@ func usageError(command string) cli.OnUsageErrorFunc {
 // the commands that take files or a prompt have flags after them.
 func run(args []string) error {
 	app := newApp()
-	return app.Run(interspersed(app, args, "generate", "encode", "decode"))
+	return app.Run(interspersed(app, args, "generate", "encode", "decode", "provenance"))
 }
 
 func main() {
 	if err := run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "imagegen:", oneLine(err.Error()))
-		os.Exit(1)
+		if msg := oneLine(err.Error()); msg != "" {
+			fmt.Fprintln(os.Stderr, "imagegen:", msg)
+		}
+		code := 1
+		var ec cli.ExitCoder // a command's own exit status (provenance)
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		os.Exit(code)
 	}
 }

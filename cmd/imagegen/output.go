@@ -1,19 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/imagegen/imagegen/c2pa"
 	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/pipeline"
 )
 
 // writeOutputs writes the result as one .npy file or as numbered PNGs with
-// their generation parameters. On failure nothing written by this call is
-// left behind.
-func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model string) ([]string, error) {
+// their generation parameters, each with a C2PA manifest signed by signer
+// when it is not nil. On failure nothing written by this call is left
+// behind.
+func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model string, signer *c2pa.Signer) ([]string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
@@ -40,12 +45,36 @@ func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model
 			params.Extra = append(params.Extra, imageio.Param{Key: "Batch index", Value: fmt.Sprint(i)})
 		}
 		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: requestJSON(req, res, model, i)}
-		if err := imageio.WritePNG(names[i], img, meta); err != nil {
+		if err := writePNG(names[i], img, meta, model, signer); err != nil {
 			removeAll(names[:i])
 			return nil, err
 		}
 	}
 	return names, nil
+}
+
+// writePNG writes one output PNG atomically, with a C2PA manifest signed
+// by signer (stating the model and meta's request JSON) when it is not nil.
+func writePNG(path string, img image.Image, meta imageio.Metadata, model string, signer *c2pa.Signer) error {
+	if signer == nil {
+		return imageio.WritePNG(path, img, meta)
+	}
+	var b bytes.Buffer
+	if err := imageio.EncodePNG(&b, img, meta); err != nil {
+		return err
+	}
+	m, err := c2paManifest(filepath.Base(path), model, meta.JSON)
+	if err != nil {
+		return err
+	}
+	signed, err := c2pa.Sign(b.Bytes(), m, signer)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return imageio.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(signed)
+		return err
+	})
 }
 
 // writeLatents saves the final latents as .npy.

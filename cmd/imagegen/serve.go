@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imagegen/imagegen/builtin"
+	"github.com/imagegen/imagegen/c2pa"
 	"github.com/imagegen/imagegen/engine"
 	"github.com/imagegen/imagegen/hub"
 	"github.com/imagegen/imagegen/jobqueue"
@@ -70,6 +71,8 @@ func runnerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-steps", Usage: "steps per request", Value: 150},
 		&cli.IntFlag{Name: "batch-max", Usage: "run up to this many waiting text-to-image jobs of the same model, size, n, steps, scheduler, guidance and negative prompt in one model run (1 = off)", Value: 1},
 		&cli.DurationFlag{Name: "batch-wait", Usage: "with --batch-max: how long a job waits for companions when fewer are waiting (0 = only those already waiting)"},
+		&cli.StringFlag{Name: "c2pa-key", Usage: "sign every picture (PNG and JPEG) with a C2PA manifest using this ECDSA P-256 `KEY.pem`; needs --c2pa-cert"},
+		&cli.StringFlag{Name: "c2pa-cert", Usage: "PEM certificate `CHAIN.pem` of --c2pa-key (signing certificate first)"},
 	}
 }
 
@@ -119,6 +122,10 @@ func newEngine(c *cli.Context, reg *modelreg.Registry, log *slog.Logger) (*engin
 	if err != nil {
 		return nil, nil, err
 	}
+	signer, err := c2paSigner(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := pipeline.Options{Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"),
 		Notice: func(m string) { log.Info("onnxruntime", "notice", m) }}}
 	load := func(ctx context.Context, name string) (*engine.Model, error) {
@@ -140,6 +147,9 @@ func newEngine(c *cli.Context, reg *modelreg.Registry, log *slog.Logger) (*engin
 		}
 	}})
 	eng := engine.New(cache, engine.Limits{MaxImages: c.Int("max-images"), MaxPixels: c.Int("max-pixels"), MaxSteps: c.Int("max-steps")})
+	if signer != nil {
+		eng = eng.WithC2PA(signer, c2pa.Agent{Name: "imagegen", Version: version})
+	}
 	return eng, cache, nil
 }
 
