@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/imagegen/imagegen/internal/testort"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
 )
@@ -107,6 +111,7 @@ func hostGraph(t *testing.T, n, k int64, w0 []float32) *onnxexport.TrainGraph {
 // between them, and checks the loss against the host value and the
 // auxiliary outputs against the weights the step started from.
 func TestTrainerHostAndAux(t *testing.T) {
+	testort.Init(t)
 	const n, k = 4, 3
 	w0 := []float32{0.5, -1, 2}
 	g := hostGraph(t, n, k, w0)
@@ -181,6 +186,7 @@ func TestTrainerHostAndAux(t *testing.T) {
 }
 
 func TestTrainerHostErrors(t *testing.T) {
+	testort.Init(t)
 	g := hostGraph(t, 2, 3, []float32{1, 1, 1})
 	tr, err := onnxexport.NewTrainer(g, sameRow{x: []float32{1, 2, 3}, n: 2}, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: 0.1, Total: 10}, Threads: 1})
 	if err != nil {
@@ -219,5 +225,37 @@ func TestTrainerHostErrors(t *testing.T) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTrainerProgressResumed runs a trainer in two parts, as a resumed
+// training does: the second bar counts only its own steps, names the
+// absolute step, and reports a plausible rate (it once counted the steps
+// done before as done in no time: hundreds of millions of steps/s).
+func TestTrainerProgressResumed(t *testing.T) {
+	testort.Init(t)
+	g := hostGraph(t, 2, 3, []float32{1, 1, 1})
+	var out strings.Builder
+	tr, err := onnxexport.NewTrainer(g, sameRow{x: []float32{1, 2, 3}, n: 2}, onnxexport.TrainerOptions{
+		Schedule: onnxexport.LRSchedule{Peak: 0.01, Total: 100}, Threads: 1, Progress: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Run(context.Background(), 40); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if _, err := tr.Run(context.Background(), 45); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "step 45/45") || !strings.Contains(got, "(5/5,") {
+		t.Errorf("resumed bar should count 5 of 5 steps and name step 45/45:\n%q", got)
+	}
+	for _, m := range regexp.MustCompile(`([0-9.]+) steps/s`).FindAllStringSubmatch(got, -1) {
+		if r, _ := strconv.ParseFloat(m[1], 64); r > 1e6 {
+			t.Errorf("rate %s steps/s: the steps before the resume were counted", m[1])
+		}
 	}
 }

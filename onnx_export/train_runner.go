@@ -281,15 +281,18 @@ func (t *Trainer) Step(ctx context.Context) (StepInfo, error) {
 func (t *Trainer) Run(ctx context.Context, until int) (StepInfo, error) {
 	var bar *progressbar.ProgressBar
 	if t.opt.Progress != nil && until > t.step {
-		bar = progressbar.NewOptions(until,
+		// The bar counts this run's steps only: a resumed run that set
+		// the bar to its first step would report those steps as done in
+		// no time (rates of millions of steps/s, a zero ETA). The
+		// description carries the absolute step.
+		bar = progressbar.NewOptions(until-t.step,
 			progressbar.OptionSetWriter(t.opt.Progress),
-			progressbar.OptionSetDescription("training "+t.g.Name),
+			progressbar.OptionSetDescription(fmt.Sprintf("training %s step %d/%d", t.g.Name, t.step, until)),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString("steps"),
 			progressbar.OptionThrottle(100*time.Millisecond),
 		)
-		_ = bar.Set(t.step)
 	}
 	var last StepInfo
 	for t.step < until {
@@ -299,7 +302,7 @@ func (t *Trainer) Run(ctx context.Context, until int) (StepInfo, error) {
 		}
 		last = info
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("training %s loss %.5f", t.g.Name, info.Loss))
+			bar.Describe(fmt.Sprintf("training %s step %d/%d loss %.5f", t.g.Name, t.step, until, info.Loss))
 			_ = bar.Add(1)
 		}
 	}
