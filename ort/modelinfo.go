@@ -64,6 +64,14 @@ func readModelIO(r io.Reader) (inputs, outputs []IOInfo, err error) {
 // ONNX Runtime itself.
 func scanModel(r io.Reader) (*ModelSummary, error) {
 	sc := &pbScanner{r: bufio.NewReaderSize(r, 1<<16)}
+	if seeker, ok := r.(io.Seeker); ok {
+		start, err1 := seeker.Seek(0, io.SeekCurrent)
+		end, err2 := seeker.Seek(0, io.SeekEnd)
+		_, err3 := seeker.Seek(start, io.SeekStart)
+		if err1 == nil && err2 == nil && err3 == nil {
+			sc.src, sc.seeker, sc.size = r, seeker, end-start
+		}
+	}
 	m := &ModelSummary{}
 	sawGraph := false
 	for {
@@ -101,6 +109,11 @@ func scanModel(r io.Reader) (*ModelSummary, error) {
 type pbScanner struct {
 	r   *bufio.Reader
 	pos int64
+	// src and seeker, when the source is seekable (a file), let discard
+	// jump over weights inside the model instead of reading them.
+	src    io.Reader
+	seeker io.Seeker
+	size   int64 // bytes from the scan's start to the end of the file
 }
 
 func (s *pbScanner) varint() (uint64, error) {
@@ -136,6 +149,18 @@ func (s *pbScanner) tag() (field int, wire int, err error) {
 func (s *pbScanner) discard(n int64) error {
 	if n < 0 {
 		return fmt.Errorf("%w: negative length at byte %d", ErrFormat, s.pos)
+	}
+	if buf := int64(s.r.Buffered()); s.seeker != nil && n > buf+1<<20 {
+		if s.pos+n > s.size {
+			return fmt.Errorf("%w: file is truncated", ErrFormat)
+		}
+		s.r.Discard(int(buf))
+		if _, err := s.seeker.Seek(n-buf, io.SeekCurrent); err != nil {
+			return err
+		}
+		s.r.Reset(s.src)
+		s.pos += n
+		return nil
 	}
 	for n > 0 {
 		k := n

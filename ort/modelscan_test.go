@@ -3,6 +3,7 @@ package ort_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -169,5 +170,40 @@ func TestCUDAOnlyOperatorOnCPU(t *testing.T) {
 				t.Errorf("got %v, want ErrCUDAOnly naming %s and suggesting --device cuda", err, tc.op)
 			}
 		})
+	}
+}
+
+// TestScanModelSkipsLargeWeights scans a model whose 3.2 MB of weights sit
+// inside the file (skipped by seeking) and the same file cut short.
+func TestScanModelSkipsLargeWeights(t *testing.T) {
+	b := onnxexport.NewBuilder("big")
+	x := b.Input("x", onnxexport.Float32, onnxexport.D(1), onnxexport.D(8))
+	w := b.Param("w", onnxexport.NewFloat32([]int64{8, 100000}, make([]float32, 800000)))
+	b.Output("y", b.MatMul(x, w))
+	m, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := onnxexport.Save(path, m); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := ort.ScanModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Inputs) != 1 || sum.Inputs[0].Name != "x" || len(sum.Outputs) != 1 || sum.Outputs[0].Name != "y" {
+		t.Errorf("io %v %v, want x and y", sum.Inputs, sum.Outputs)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(cut, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ort.ScanModel(cut); !errors.Is(err, ort.ErrFormat) || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated file: got %v, want ErrFormat (truncated)", err)
 	}
 }

@@ -46,6 +46,11 @@ func Open(path string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", path, err)
 	}
+	if needsFloat16Cast(m) {
+		if s, err := openCastFloat16(path, opts); s != nil || err != nil {
+			return s, err
+		}
+	}
 	return newSession(path, m, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
 		return ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
 	})
@@ -60,6 +65,18 @@ func OpenBytes(name string, data []byte, opts Options) (*Session, error) {
 	m, err := scanModel(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+	}
+	if needsFloat16Cast(m) {
+		rewritten, err := castFloat16IO(data)
+		if err != nil {
+			return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+		}
+		if rewritten != nil {
+			if m, err = scanModel(bytes.NewReader(rewritten)); err != nil {
+				return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+			}
+			data = rewritten
+		}
 	}
 	return newSession(name, m, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
 		return ortgo.NewDynamicAdvancedSessionWithONNXData(data, ins, outs, so)

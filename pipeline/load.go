@@ -55,10 +55,13 @@ var ErrNotCheckpoint = errors.New("pipeline: not an exported checkpoint")
 var ErrNotSupported = errors.New("pipeline: not supported by this model family")
 
 // Load opens the checkpoint folder dir: model_index.json's _class_name (or,
-// without one, the component folders) picks the family, whose loader reads
+// without one, the denoiser's config or declared inputs) picks the family,
+// whose loader reads
 // the component configs and opens the ONNX sessions. The generation
 // defaults of model_index.json ("imagegen_defaults") apply to every
-// Generate call that leaves a field at zero.
+// Generate call that leaves a field at zero. A folder holding checkpoint
+// variants in subfolders (NAME_io16/, NAME_io32/) opens its only variant,
+// or its _io32 one; Dir then names the folder opened.
 func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -66,6 +69,9 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is a file, want the checkpoint folder", ErrNotCheckpoint, dir)
+	}
+	if dir, err = chooseVariant(dir); err != nil {
+		return nil, err
 	}
 	fam, idx, err := detectFamily(dir)
 	if err != nil {

@@ -23,7 +23,8 @@ type diffusionPipeline struct {
 	vae      vaeConfig
 	den      denoiserConfig
 	vaeScale int
-	// denoiserName is "unet" or "transformer".
+	// denoiserName is the denoiser's folder: "unet", or "transformer"
+	// where an SD3 or Flux export has one (see denoiserFolder).
 	denoiserName string
 
 	mu       sync.Mutex
@@ -47,24 +48,28 @@ var encoderNames = map[Family][][2]string{
 // configs, loads the tokenizers and opens the ONNX sessions.
 func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex, opts Options) (familyPipeline, error) {
 	var err error
-	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: "unet"}
-	if fam == FamilySD3 || fam == FamilyFlux {
-		p.denoiserName = "transformer"
-	}
+	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: denoiserFolder(dir, fam)}
 	for _, c := range []string{p.denoiserName, "vae_decoder", "scheduler"} {
 		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
 			return nil, fmt.Errorf("%w: %s has no %s folder (a %s checkpoint needs it)", ErrNotCheckpoint, dir, c, fam)
 		}
 	}
-	if err := readJSON(filepath.Join(dir, p.denoiserName, "config.json"), &p.den); err != nil {
+	denCfg := filepath.Join(dir, p.denoiserName, "config.json")
+	if err := readJSON(denCfg, &p.den); err != nil {
 		return nil, err
 	}
-	if err := readJSON(filepath.Join(dir, "vae_decoder", "config.json"), &p.vae); err != nil {
+	if !fileExists(denCfg) {
+		in, _, err := ort.ReadModelInfo(filepath.Join(dir, p.denoiserName, "model.onnx"))
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: load %s: %w", p.denoiserName, err)
+		}
+		p.den.fillFromModel(fam, in)
+	}
+	vaeCfg := filepath.Join(dir, "vae_decoder", "config.json")
+	if err := readJSON(vaeCfg, &p.vae); err != nil {
 		return nil, err
 	}
-	if p.vae.ScalingFactor == 0 {
-		p.vae.ScalingFactor = 0.18215
-	}
+	p.vae.fillFamilyDefaults(fam, fileExists(vaeCfg))
 	p.vaeScale = 8
 	if n := len(p.vae.BlockOutChannels); n > 0 {
 		p.vaeScale = 1 << (n - 1)
@@ -105,11 +110,7 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 }
 
 func (p *diffusionPipeline) checkComponent(component string) error {
-	path := filepath.Join(p.dir, component, "model.onnx")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
-	}
-	return nil
+	return checkModelFiles(p.dir, component)
 }
 
 func (p *diffusionPipeline) open(component string) (*ort.Session, error) {
