@@ -15,8 +15,8 @@ import (
 	"github.com/imagegen/imagegen/internal/testort"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/onnx_export/onnxpb"
-	"github.com/imagegen/imagegen/pipeline"
 	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/pipeline"
 )
 
 // The public ONNX layouts, made from the conformance checkpoints by moving
