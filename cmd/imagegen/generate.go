@@ -147,6 +147,9 @@ func runGenerate(c *cli.Context) error {
 		return err
 	}
 	defer pipe.Close()
+	if filepath.Clean(pipe.Dir()) != filepath.Clean(dir) {
+		notice("using the variant " + pipe.Dir())
+	}
 	loaded := time.Since(start)
 
 	var bar *progressbar.ProgressBar
