@@ -50,6 +50,11 @@ type Request struct {
 	Height, Width int
 	// NumImages per prompt (0 = 1).
 	NumImages int
+	// PromptSyntax says how prompt text is read: PromptLiteral ("", plain
+	// text, as diffusers reads it) or PromptA1111 ("a1111": AUTOMATIC1111's
+	// emphasis syntax, BREAK and chunked long prompts; SD and SDXL).
+	PromptSyntax string
+
 	// MaxSequenceLength for the T5 encoder (0 = 256 for SD3, 512 for Flux).
 	MaxSequenceLength int
 
@@ -148,6 +153,15 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 	}
 	q.batch = len(r.Prompts) * q.NumImages
 	q.lcm = p.den.TimeCondProjDim != nil
+	switch r.PromptSyntax {
+	case PromptLiteral:
+	case PromptA1111:
+		if p.family != FamilySD && p.family != FamilySDXL {
+			return nil, badRequest("prompt syntax %q applies to SD and SDXL checkpoints, not %s", r.PromptSyntax, p.family)
+		}
+	default:
+		return nil, badRequest("unknown prompt syntax %q (want %q or %q)", r.PromptSyntax, PromptLiteral, PromptA1111)
+	}
 	if q.Steps < 0 {
 		return nil, badRequest("steps must be at least 1, got %d", r.Steps)
 	}

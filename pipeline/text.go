@@ -70,7 +70,11 @@ const (
 
 // encode tokenizes text padded to maxLen and runs the encoder.
 func (te *textEncoder) encode(ctx context.Context, text string, maxLen int, hk hiddenKind, pk pooledKind) (*embedding, error) {
-	ids := te.tok.EncodePadded(text, maxLen)
+	return te.run(ctx, te.tok.EncodePadded(text, maxLen), hk, pk)
+}
+
+// run encodes one row of token ids.
+func (te *textEncoder) run(ctx context.Context, ids []int, hk hiddenKind, pk pooledKind) (*embedding, error) {
 	ids64 := make([]int64, len(ids))
 	for i, id := range ids {
 		ids64[i] = int64(id)

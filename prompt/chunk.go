@@ -108,28 +108,24 @@ func Chunks(tok Tokenizer, spans []Span) ([]Chunk, error) {
 // Emphasize applies per-token weights to hidden states z ([len(weights),
 // dim], row-major) as AUTOMATIC1111's "Original" emphasis does: each
 // token's row is multiplied by its weight, then the whole is rescaled so
-// that its mean is the mean it had before.
+// that its mean is the mean it had before. The sums run in float64: the
+// mean of layer-normed states is near zero, so their ratio is sensitive to
+// rounding.
 func Emphasize(z []float32, weights []float32) {
 	if len(weights) == 0 || len(z)%len(weights) != 0 {
 		return
 	}
 	dim := len(z) / len(weights)
 	var before, after float64
-	for _, v := range z {
+	for i, v := range z {
 		before += float64(v)
-	}
-	for t, w := range weights {
-		row := z[t*dim : (t+1)*dim]
-		for i := range row {
-			row[i] *= w
-			after += float64(row[i])
-		}
+		after += float64(v) * float64(weights[i/dim])
 	}
 	if after == 0 {
 		return
 	}
-	scale := float32(before / after)
-	for i := range z {
-		z[i] *= scale
+	scale := before / after
+	for i, v := range z {
+		z[i] = float32(float64(v) * float64(weights[i/dim]) * scale)
 	}
 }
