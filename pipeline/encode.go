@@ -80,9 +80,9 @@ func (p *diffusionPipeline) encodePrompts(ctx context.Context, q *resolved, encs
 		chunked := q.PromptSyntax == PromptA1111
 		enc := func(text string, maxLen int) (*embedding, error) {
 			if chunked {
-				return cache.getChunked(ctx, te, text, lastHidden, noPooled)
+				return cache.getChunked(ctx, te, text, q.hidden(lastHidden), noPooled)
 			}
-			return cache.get(ctx, te, text, maxLen, lastHidden, noPooled)
+			return cache.get(ctx, te, text, maxLen, q.hidden(lastHidden), noPooled)
 		}
 		var pos, neg [][]float32
 		var dim int
@@ -132,9 +132,9 @@ func (p *diffusionPipeline) encodeSDXL(ctx context.Context, q *resolved, encs []
 	chunked := q.PromptSyntax == PromptA1111
 	enc := func(te *textEncoder, text string, maxLen int, pk pooledKind) (*embedding, error) {
 		if chunked {
-			return cache.getChunked(ctx, te, text, penultimateHidden, pk)
+			return cache.getChunked(ctx, te, text, q.hidden(penultimateHidden), pk)
 		}
-		return cache.get(ctx, te, text, maxLen, penultimateHidden, pk)
+		return cache.get(ctx, te, text, maxLen, q.hidden(penultimateHidden), pk)
 	}
 	pair := func(text1, text2 string, maxLen1, maxLen2 int) (hidden, pooled []float32, seq, dim int, err error) {
 		e1, err := enc(encs[0], text1, maxLen1, noPooled)
@@ -202,11 +202,11 @@ func (p *diffusionPipeline) encodeSDXL(ctx context.Context, q *resolved, encs []
 func (p *diffusionPipeline) encodeSD3(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
 	cfg := q.cfg(p)
 	one := func(text, text2 string) (hidden, pooled []float32, seq, dim int, err error) {
-		e1, err := cache.get(ctx, encs[0], text, encs[0].tok.ModelMaxLength(), penultimateHidden, textEmbeds)
+		e1, err := cache.get(ctx, encs[0], text, encs[0].tok.ModelMaxLength(), q.hidden(penultimateHidden), textEmbeds)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
-		e2, err := cache.get(ctx, encs[1], text2, encs[1].tok.ModelMaxLength(), penultimateHidden, textEmbeds)
+		e2, err := cache.get(ctx, encs[1], text2, encs[1].tok.ModelMaxLength(), q.hidden(penultimateHidden), textEmbeds)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}

@@ -62,3 +62,39 @@ func TestPromptSyntaxA1111(t *testing.T) {
 		t.Errorf("SD3 with the a1111 syntax: got %v, want ErrBadRequest", err)
 	}
 }
+
+// TestClipSkip: 1 is the default, 2 picks another layer where the export
+// has hidden_states outputs (SDXL), and an export without them is refused
+// with a clear error (the SD 1 conformance encoder).
+func TestClipSkip(t *testing.T) {
+	testort.Init(t)
+	var c refCase
+	conformance.Case(t, "sdxl/euler", &c)
+	p, err := pipeline.Load(context.Background(), conformance.Dir(t, "sdxl-tiny"), pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	run := func(skip int) []float32 {
+		r := c.request(t)
+		r.ClipSkip = skip
+		res, err := p.Generate(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Images
+	}
+	def := run(0)
+	compare(t, "clip skip 1", run(1), def, 0, 0)
+	if equal(run(2), def) {
+		t.Error("clip skip 2 left the picture unchanged")
+	}
+	sd1 := loadSD1(t)
+	_, err = sd1.Generate(context.Background(), pipeline.Request{Prompts: []string{"a cat"}, ClipSkip: 2, Steps: 1})
+	if err == nil || !strings.Contains(err.Error(), "hidden_states") {
+		t.Errorf("SD 1 export without hidden states: got %v, want an error naming hidden_states", err)
+	}
+	if _, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a cat"}, ClipSkip: -1}); !errors.Is(err, pipeline.ErrBadRequest) {
+		t.Errorf("clip skip -1: got %v, want ErrBadRequest", err)
+	}
+}

@@ -54,6 +54,12 @@ type Request struct {
 	// text, as diffusers reads it) or PromptA1111 ("a1111": AUTOMATIC1111's
 	// emphasis syntax, BREAK and chunked long prompts; SD and SDXL).
 	PromptSyntax string
+	// ClipSkip takes the CLIP encoders' hidden state ClipSkip-1 layers
+	// before the one the pipeline uses (AUTOMATIC1111's "Clip skip";
+	// diffusers' clip_skip is ClipSkip-1; 0 and 1 = off). SD 1.x/2.x (the
+	// state then goes through the final layer norm), SDXL and SD3; the
+	// export must have hidden_states.N outputs.
+	ClipSkip int
 
 	// MaxSequenceLength for the T5 encoder (0 = 256 for SD3, 512 for Flux).
 	MaxSequenceLength int
@@ -132,6 +138,11 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
+// hidden returns hk moved back by the request's clip skip.
+func (q *resolved) hidden(hk hiddenKind) hiddenKind {
+	return hk.skipped(max(0, q.ClipSkip-1))
+}
+
 // resolved holds a request with defaults filled in.
 type resolved struct {
 	Request
@@ -161,6 +172,9 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 		}
 	default:
 		return nil, badRequest("unknown prompt syntax %q (want %q or %q)", r.PromptSyntax, PromptLiteral, PromptA1111)
+	}
+	if r.ClipSkip < 0 || (r.ClipSkip > 1 && p.family == FamilyFlux) {
+		return nil, badRequest("clip skip %d: want 1 or more, on SD, SDXL or SD3 checkpoints", r.ClipSkip)
 	}
 	if q.Steps < 0 {
 		return nil, badRequest("steps must be at least 1, got %d", r.Steps)

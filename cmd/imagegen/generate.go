@@ -47,6 +47,8 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
 			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
+			&cli.StringFlag{Name: "prompt-syntax", Usage: "how prompts are read: diffusers (plain text) or a1111 (AUTOMATIC1111's (word:1.2), [word], BREAK and prompts over 75 tokens; SD, SDXL)", Value: "diffusers"},
+			&cli.IntFlag{Name: "clip-skip", Usage: "AUTOMATIC1111's clip skip: take the CLIP state N-1 layers earlier (1 = off; SD, SDXL, SD3)"},
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
@@ -93,7 +95,14 @@ func runGenerate(c *cli.Context) error {
 		Seed: c.Uint64("seed"), Height: c.Int("height"), Width: c.Int("width"),
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
-		Watermark: c.String("watermark"),
+		Watermark: c.String("watermark"), ClipSkip: c.Int("clip-skip"),
+	}
+	switch syn := c.String("prompt-syntax"); syn {
+	case "diffusers", "":
+	case "a1111":
+		req.PromptSyntax = pipeline.PromptA1111
+	default:
+		return fmt.Errorf("generate: --prompt-syntax %q: want diffusers or a1111", syn)
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
