@@ -20,6 +20,12 @@ type Options struct {
 	// UNet) instead of all of them, at the cost of reloading every call.
 	// Families without separate phases ignore it.
 	LowMem bool
+	// LoRAs are merged into the weights of the components they change
+	// (latent-diffusion families) when their sessions open.
+	LoRAs []LoRA
+	// StrictLoRA makes LoRA keys that match no weight an error (ErrLoRA);
+	// without it they are listed in a notice (Session.Notice).
+	StrictLoRA bool
 }
 
 // Pipeline is a loaded checkpoint of any family. Its methods are safe for

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/imagegen/imagegen/lora"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/tokenizer"
 )
@@ -33,6 +34,9 @@ type diffusionPipeline struct {
 	vaeEnc   *ort.Session // opened on first img2img / inpainting use
 	encoders []*textEncoder
 	closed   bool
+	// loras holds the LoRA adapters merged into each component folder's
+	// weights when it opens.
+	loras map[string][]lora.Scaled
 }
 
 // encoderNames lists the tokenizer and text-encoder folders each family
@@ -83,6 +87,11 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if len(opts.LoRAs) > 0 {
+		if p.loras, err = loadLoRAs(dir, p.denoiserName, opts.LoRAs, opts.StrictLoRA, opts.Session.Notice); err != nil {
+			return nil, err
+		}
+	}
 	if opts.LowMem {
 		// Check now what Generate will open later.
 		for _, c := range []string{p.denoiserName, "vae_decoder"} {
@@ -118,7 +127,13 @@ func (p *diffusionPipeline) open(component string) (*ort.Session, error) {
 		return nil, err
 	}
 	path := filepath.Join(p.dir, component, "model.onnx")
-	s, err := openSession(path, p.opts.Session)
+	var s *ort.Session
+	var err error
+	if adapters := p.loras[component]; len(adapters) > 0 {
+		s, err = openMerged(path, adapters, p.opts.Session)
+	} else {
+		s, err = openSession(path, p.opts.Session)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: load %s: %w", component, err)
 	}
