@@ -133,3 +133,91 @@ func openMerged(path string, adapters []lora.Scaled, opts ort.Options) (*ort.Ses
 	opts.Config = cfg
 	return ort.OpenBytes(path, data, opts)
 }
+
+// SetLoRAs replaces the LoRAs merged into a latent-diffusion pipeline's
+// weights. Only the sessions whose adapters change are rebuilt: a new
+// text-encoder LoRA leaves the UNet's session as it was. On error the
+// pipeline keeps its previous LoRAs.
+func (p *Pipeline) SetLoRAs(loras []LoRA) error {
+	d, ok := p.impl.(*diffusionPipeline)
+	if !ok {
+		return fmt.Errorf("%w: LoRAs apply to latent-diffusion checkpoints, not %s", ErrNotSupported, p.family)
+	}
+	return d.setLoRAs(loras)
+}
+
+func (p *diffusionPipeline) setLoRAs(loras []LoRA) error {
+	byComponent, err := loadLoRAs(p.dir, p.denoiserName, loras, p.opts.StrictLoRA, p.opts.Session.Notice)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("pipeline: %s: SetLoRAs on a closed pipeline", p.dir)
+	}
+	old := p.loras
+	p.loras = byComponent
+	type swap struct {
+		slot **ort.Session
+		next *ort.Session
+	}
+	var swaps []swap
+	components := map[**ort.Session]string{}
+	want := func(slot **ort.Session, component string) {
+		if *slot != nil && !sameAdapters(old[component], byComponent[component]) {
+			swaps = append(swaps, swap{slot: slot})
+			components[slot] = component
+		}
+	}
+	want(&p.denoiser, p.denoiserName)
+	for _, e := range p.encoders {
+		if e != nil {
+			want(&e.sess, e.name)
+		}
+	}
+	// Open every changed session before swapping any, so a failure leaves
+	// the pipeline as it was. Sessions not open now (low-memory mode)
+	// pick the new adapters up when they next open.
+	for i := range swaps {
+		ns, err := p.open(components[swaps[i].slot])
+		if err != nil {
+			for _, s := range swaps[:i] {
+				s.next.Close()
+			}
+			p.loras = old
+			return err
+		}
+		swaps[i].next = ns
+	}
+	for _, s := range swaps {
+		(*s.slot).Close()
+		*s.slot = s.next
+	}
+	return nil
+}
+
+// sameAdapters reports whether two adapter lists merge the same updates.
+func sameAdapters(a, b []lora.Scaled) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || a[i].Scale != b[i].Scale || !sameFloats(a[i].Up, b[i].Up) || !sameFloats(a[i].Down, b[i].Down) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameFloats(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

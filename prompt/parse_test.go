@@ -80,3 +80,21 @@ func ExampleParse() {
 	// " cat, " 1.000
 	// "blurry" 0.909
 }
+
+func TestExtractLoRATags(t *testing.T) {
+	for _, tc := range []struct {
+		in, clean string
+		tags      []LoRATag
+	}{
+		{"a cat", "a cat", nil},
+		{"a cat <lora:style:0.8>", "a cat ", []LoRATag{{"style", 0.8}}},
+		{"<lora:a>x<lora:b:-1:0.5>", "x", []LoRATag{{"a", 1}, {"b", -1}}},
+		{"<lora:bad:abc> y", " y", []LoRATag{{"bad", 1}}},
+		{"<lora:> z", "<lora:> z", nil},
+	} {
+		clean, tags := ExtractLoRATags(tc.in)
+		if clean != tc.clean || fmt.Sprint(tags) != fmt.Sprint(tc.tags) {
+			t.Errorf("%q: got %q %v, want %q %v", tc.in, clean, tags, tc.clean, tc.tags)
+		}
+	}
+}

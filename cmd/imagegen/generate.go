@@ -48,6 +48,9 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
 			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
 			&cli.StringFlag{Name: "prompt-syntax", Usage: "how prompts are read: diffusers (plain text) or a1111 (AUTOMATIC1111's (word:1.2), [word], BREAK and prompts over 75 tokens; SD, SDXL)", Value: "diffusers"},
+			&cli.StringSliceFlag{Name: "lora", Usage: "LoRA `FILE[:SCALE]` (safetensors, kohya or diffusers/PEFT keys) merged into the weights (repeatable; SCALE defaults to 1). Prompts may also name LoRAs as <lora:NAME:SCALE>, looked up in --lora-dir"},
+			&cli.StringFlag{Name: "lora-dir", Usage: "folder of NAME.safetensors files for <lora:NAME:SCALE> prompt tags (default ~/.cache/imagegen/loras)"},
+			&cli.BoolFlag{Name: "strict-lora", Usage: "fail when a LoRA key matches no weight of the model (default: a notice lists them)"},
 			&cli.IntFlag{Name: "clip-skip", Usage: "AUTOMATIC1111's clip skip: take the CLIP state N-1 layers earlier (1 = off; SD, SDXL, SD3)"},
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
@@ -147,10 +150,14 @@ func runGenerate(c *cli.Context) error {
 			fmt.Fprintln(os.Stderr, "imagegen:", m)
 		}
 	}
+	loras, err := loraFlags(c, &req)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
 		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
-		LowMem:  c.Bool("low-mem"),
+		LowMem:  c.Bool("low-mem"), LoRAs: loras, StrictLoRA: c.Bool("strict-lora"),
 	})
 	if err != nil {
 		return err
