@@ -40,6 +40,15 @@ const maxProtoBytes = 2<<30 - 1
 func loadLoRAs(dir, denoiser string, loras []LoRA, strict bool, notice func(string)) (map[string][]lora.Scaled, error) {
 	byComponent := map[string][]lora.Scaled{}
 	indexes := map[string]*lora.Index{}
+	var unet struct {
+		LayersPerBlock int      `json:"layers_per_block"`
+		DownBlockTypes []string `json:"down_block_types"`
+		UpBlockTypes   []string `json:"up_block_types"`
+	}
+	if err := readJSON(filepath.Join(dir, denoiser, "config.json"), &unet); err != nil {
+		return nil, err
+	}
+	layout := lora.NewUNetLayout(unet.LayersPerBlock, unet.DownBlockTypes, unet.UpBlockTypes)
 	for _, l := range loras {
 		f, err := lora.Load(l.Path)
 		if err != nil {
@@ -55,6 +64,14 @@ func loadLoRAs(dir, denoiser string, loras []LoRA, strict bool, notice func(stri
 			idx, err := componentIndex(indexes, dir, component)
 			if err != nil {
 				return nil, err
+			}
+			if idx != nil && !idx.Matches(a.Module) && a.Component == "unet" {
+				// kohya's SDXL LoRAs name UNet modules as Stability's code does.
+				if d, ok := layout.Diffusers(a.Module); ok && idx.Matches(d) {
+					renamed := *a
+					renamed.Module = d
+					a = &renamed
+				}
 			}
 			if idx == nil || !idx.Matches(a.Module) {
 				unknown = append(unknown, a.Key)

@@ -214,3 +214,33 @@ func TestLoRABadInput(t *testing.T) {
 		t.Errorf("corrupt header: got %v, want a safetensors.FormatError", err)
 	}
 }
+
+// TestLoRASDXLOriginalNames: kohya's SDXL keys (input_blocks_4_1_…) apply
+// to the same weights as their diffusers names.
+func TestLoRASDXLOriginalNames(t *testing.T) {
+	testort.Init(t)
+	var c refCase
+	conformance.Case(t, "sdxl/euler", &c)
+	dir := conformance.Dir(t, "sdxl-tiny")
+	write := func(module string) string {
+		path := filepath.Join(t.TempDir(), "sdxl.safetensors")
+		key := "lora_unet_" + module
+		if err := safetensors.WriteFile(path, map[string]safetensors.Tensor{
+			key + ".lora_up.weight":   {Shape: []int64{64, 2}, Data: pseudo(128, 11)},
+			key + ".lora_down.weight": {Shape: []int64{2, 64}, Data: pseudo(128, 12)},
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// sdxl-tiny: layers_per_block 2, attention on down level 1 only, so
+	// input_blocks 4.1 is down_blocks.1.attentions.0.
+	sgm := write("input_blocks_4_1_transformer_blocks_0_attn1_to_q")
+	diffusers := write("down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q")
+	a := generateWith(t, dir, pipeline.Options{LoRAs: []pipeline.LoRA{{Path: sgm, Scale: 1}}, StrictLoRA: true}, &c)
+	b := generateWith(t, dir, pipeline.Options{LoRAs: []pipeline.LoRA{{Path: diffusers, Scale: 1}}, StrictLoRA: true}, &c)
+	compare(t, "SGM names vs diffusers names", a, b, 0, 0)
+	if equal(a, generateWith(t, dir, pipeline.Options{}, &c)) {
+		t.Error("the LoRA left the picture unchanged")
+	}
+}
