@@ -150,7 +150,7 @@ func runGenerate(c *cli.Context) error {
 			fmt.Fprintln(os.Stderr, "imagegen:", m)
 		}
 	}
-	loras, err := loraFlags(c, &req)
+	loras, err := loraFlags(c, &req, entry)
 	if err != nil {
 		return err
 	}

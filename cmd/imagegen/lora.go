@@ -9,16 +9,21 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imagegen/imagegen/modelreg"
 	"github.com/imagegen/imagegen/pipeline"
 	"github.com/imagegen/imagegen/prompt"
 )
 
-// loraFlags collects the LoRAs of --lora FILE[:SCALE] and of the prompts'
-// <lora:NAME:SCALE> tags (removed from the prompts, as AUTOMATIC1111 does),
+// loraFlags collects the LoRAs of the models.yaml entry, of --lora
+// FILE[:SCALE] and of the prompts' <lora:NAME:SCALE> tags (removed from the prompts, as AUTOMATIC1111 does),
 // the latter found as NAME.safetensors in --lora-dir.
-func loraFlags(c *cli.Context, req *pipeline.Request) ([]pipeline.LoRA, error) {
+func loraFlags(c *cli.Context, req *pipeline.Request, entry *modelreg.Model) ([]pipeline.LoRA, error) {
 	var loras []pipeline.LoRA
-	for _, arg := range c.StringSlice("lora") {
+	var args []string
+	if entry != nil {
+		args = entry.LoRAPaths()
+	}
+	for _, arg := range append(args, c.StringSlice("lora")...) {
 		l := pipeline.LoRA{Path: arg, Scale: 1}
 		if i := strings.LastIndexByte(arg, ':'); i > 0 {
 			if v, err := strconv.ParseFloat(arg[i+1:], 64); err == nil {
