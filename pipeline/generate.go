@@ -385,6 +385,11 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 		if q.Progress != nil {
 			q.Progress(StepInfo{Step: k + 1, Total: total, Timestep: t, Latents: r.latents})
 		}
+		if q.Preview != nil && ((k+1)%max(1, q.PreviewEvery) == 0 || k+1 == total) {
+			if err := p.preview(ctx, r, k+1, total); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -23,6 +23,11 @@ type Options struct {
 	// LoRAs are merged into the weights of the components they change
 	// (latent-diffusion families) when their sessions open.
 	LoRAs []LoRA
+	// PreviewDecoder is the folder of a small decoder for Request.Preview
+	// in TAESD's public ONNX layout (vae_decoder/model.onnx taking
+	// latent_sample, giving sample in [-1, 1]); "" = the linear
+	// latent-to-RGB approximation.
+	PreviewDecoder string
 	// StrictLoRA makes LoRA keys that match no weight an error (ErrLoRA);
 	// without it they are listed in a notice (Session.Notice).
 	StrictLoRA bool

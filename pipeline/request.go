@@ -81,6 +81,12 @@ type Request struct {
 
 	// Progress, when set, is called after every scheduler step.
 	Progress func(StepInfo)
+	// Preview, when set, receives a rough picture of the latents every
+	// PreviewEvery steps (0 = 1) and after the last: a TAESD-style
+	// decoder's (Options.PreviewDecoder) or a linear approximation.
+	// Latent-diffusion families only.
+	Preview      func(Preview)
+	PreviewEvery int
 }
 
 // WatermarkSDXL is Request.Watermark for diffusers' SDXL watermark.

@@ -32,8 +32,10 @@ type diffusionPipeline struct {
 	denoiser *ort.Session
 	vaeDec   *ort.Session
 	vaeEnc   *ort.Session // opened on first img2img / inpainting use
-	encoders []*textEncoder
-	closed   bool
+	// previewDec is Options.PreviewDecoder's session, when given.
+	previewDec *ort.Session
+	encoders   []*textEncoder
+	closed     bool
 	// loras holds the LoRA adapters merged into each component folder's
 	// weights when it opens.
 	loras map[string][]lora.Scaled
@@ -86,6 +88,11 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 	}()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if opts.PreviewDecoder != "" {
+		if p.previewDec, err = openPreviewDecoder(opts.PreviewDecoder, opts.Session); err != nil {
+			return nil, err
+		}
 	}
 	if len(opts.LoRAs) > 0 {
 		if p.loras, err = loadLoRAs(dir, p.denoiserName, opts.LoRAs, opts.StrictLoRA, opts.Session.Notice); err != nil {
@@ -217,11 +224,11 @@ func (p *diffusionPipeline) close() error {
 	p.closed = true
 	closeEncoders(p.encoders)
 	p.encoders = nil
-	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc} {
+	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	p.denoiser, p.vaeDec, p.vaeEnc = nil, nil, nil
+	p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec = nil, nil, nil, nil
 	return nil
 }

@@ -51,6 +51,9 @@ func generateCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "lora", Usage: "LoRA `FILE[:SCALE]` (safetensors, kohya or diffusers/PEFT keys) merged into the weights (repeatable; SCALE defaults to 1). Prompts may also name LoRAs as <lora:NAME:SCALE>, looked up in --lora-dir"},
 			&cli.StringFlag{Name: "lora-dir", Usage: "folder of NAME.safetensors files for <lora:NAME:SCALE> prompt tags (default ~/.cache/imagegen/loras)"},
 			&cli.BoolFlag{Name: "strict-lora", Usage: "fail when a LoRA key matches no weight of the model (default: a notice lists them)"},
+			&cli.IntFlag{Name: "preview-every", Usage: "write a preview of the latents every `N` steps into --preview-dir"},
+			&cli.StringFlag{Name: "preview-dir", Usage: "folder for preview-STEP.png files"},
+			&cli.StringFlag{Name: "preview-decoder", Usage: "TAESD-style decoder folder (vae_decoder/model.onnx, latent_sample → sample) for previews (default: a linear latent-to-RGB approximation)"},
 			&cli.IntFlag{Name: "clip-skip", Usage: "AUTOMATIC1111's clip skip: take the CLIP state N-1 layers earlier (1 = off; SD, SDXL, SD3)"},
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
@@ -154,10 +157,14 @@ func runGenerate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := previewFlags(c, &req, notice); err != nil {
+		return err
+	}
 	start := time.Now()
 	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
 		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
 		LowMem:  c.Bool("low-mem"), LoRAs: loras, StrictLoRA: c.Bool("strict-lora"),
+		PreviewDecoder: c.String("preview-decoder"),
 	})
 	if err != nil {
 		return err
