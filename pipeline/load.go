@@ -23,6 +23,12 @@ type Options struct {
 	// LoRAs are merged into the weights of the components they change
 	// (latent-diffusion families) when their sessions open.
 	LoRAs []LoRA
+	// VAETile forces tiled VAE decoding and encoding with tiles of this
+	// many pixels a side (a multiple of the VAE factor), overlapping by a
+	// quarter. 0 tiles only pictures whose whole run would need more than
+	// VAEMemoryBudget bytes (0 = 4 GiB), with 512-pixel tiles.
+	VAETile         int
+	VAEMemoryBudget int64
 	// PreviewDecoder is the folder of a small decoder for Request.Preview
 	// in TAESD's public ONNX layout (vae_decoder/model.onnx taking
 	// latent_sample, giving sample in [-1, 1]); "" = the linear

@@ -113,3 +113,30 @@ func TestPreviewDecoder(t *testing.T) {
 		t.Error("a preview decoder folder without vae_decoder/model.onnx loaded")
 	}
 }
+
+// TestVAETileForced decodes and encodes (img2img) sd1-tiny in 16-pixel
+// tiles: the pictures keep their size and stay close to the whole-picture
+// run (random weights; each tile's GroupNorm sees its own statistics).
+func TestVAETileForced(t *testing.T) {
+	testort.Init(t)
+	var c refCase
+	conformance.Case(t, "sd1/euler", &c)
+	dir := conformance.Dir(t, "sd1-tiny")
+	whole := generateWith(t, dir, pipeline.Options{}, &c)
+	tiled := generateWith(t, dir, pipeline.Options{VAETile: 16}, &c)
+	compare(t, "tiled vs whole decode", tiled, whole, 0.25, 0.05)
+	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{VAETile: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := c.request(t)
+	r.InitImage, r.Strength = gradient(32, 32), 0.5
+	res, err := p.Generate(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.H != 32 || res.W != 32 {
+		t.Errorf("img2img with tiled encode: %dx%d, want 32x32", res.W, res.H)
+	}
+}
