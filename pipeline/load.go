@@ -23,6 +23,10 @@ type Options struct {
 	// LoRAs are merged into the weights of the components they change
 	// (latent-diffusion families) when their sessions open.
 	LoRAs []LoRA
+	// Embeddings are textual-inversion files (.safetensors, .pt, .bin)
+	// added to the CLIP text encoders as new tokens (SD, SDXL); a prompt
+	// calls each by its file name without the extension.
+	Embeddings []string
 	// VAETile forces tiled VAE decoding and encoding with tiles of this
 	// many pixels a side (a multiple of the VAE factor), overlapping by a
 	// quarter. 0 tiles only pictures whose whole run would need more than

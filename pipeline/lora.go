@@ -15,6 +15,7 @@ import (
 	"github.com/imagegen/imagegen/lora"
 	"github.com/imagegen/imagegen/onnx_export/onnxpb"
 	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/textinversion"
 )
 
 // LoRA names a LoRA file and the strength it is applied at (1 = as
@@ -125,11 +126,12 @@ func readGraph(path string) (*onnxpb.ModelProto, error) {
 	return m, nil
 }
 
-// openMerged opens the model at path with the adapters merged into its
-// weights in memory: the merged weights travel inside the graph handed to
-// ONNX Runtime, the others stay in the model's external data; nothing is
-// written to disk.
-func openMerged(path string, adapters []lora.Scaled, opts ort.Options) (*ort.Session, error) {
+// openEdited opens the model at path with the LoRA adapters merged into
+// its weights and rows appended to its token embedding table (textual
+// inversion), in memory: the changed weights travel inside the graph
+// handed to ONNX Runtime, the others stay in the model's external data;
+// nothing is written to disk.
+func openEdited(path string, adapters []lora.Scaled, rows []float32, opts ort.Options) (*ort.Session, error) {
 	m, err := readGraph(path)
 	if err != nil {
 		return nil, err
@@ -137,13 +139,18 @@ func openMerged(path string, adapters []lora.Scaled, opts ort.Options) (*ort.Ses
 	if _, err := lora.Merge(m, filepath.Dir(path), adapters); err != nil {
 		return nil, fmt.Errorf("pipeline: %s: %w", path, err)
 	}
+	if len(rows) > 0 {
+		if _, err := textinversion.AddTokens(m, filepath.Dir(path), rows); err != nil {
+			return nil, fmt.Errorf("pipeline: %s: %w", path, err)
+		}
+	}
 	graphopt.FuseAttention(m) // as openSession does; a graph it cannot fuse runs as is
 	data, err := proto.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s: %w", path, err)
 	}
 	if len(data) > maxProtoBytes {
-		return nil, fmt.Errorf("pipeline: %s: with the LoRA's merged weights the graph is %d bytes, over ONNX's 2 GiB limit", path, len(data))
+		return nil, fmt.Errorf("pipeline: %s: with the merged weights the graph is %d bytes, over ONNX's 2 GiB limit", path, len(data))
 	}
 	cfg := map[string]string{"session.model_external_initializers_file_folder_path": filepath.Dir(path)}
 	maps.Copy(cfg, opts.Config)

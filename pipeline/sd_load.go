@@ -9,6 +9,7 @@ import (
 
 	"github.com/imagegen/imagegen/lora"
 	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/textinversion"
 	"github.com/imagegen/imagegen/tokenizer"
 )
 
@@ -39,6 +40,9 @@ type diffusionPipeline struct {
 	// loras holds the LoRA adapters merged into each component folder's
 	// weights when it opens.
 	loras map[string][]lora.Scaled
+	// embeds holds the textual-inversion tokens added to each text
+	// encoder folder's embedding table.
+	embeds map[string]*componentEmbeds
 }
 
 // encoderNames lists the tokenizer and text-encoder folders each family
@@ -94,6 +98,11 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 			return nil, err
 		}
 	}
+	if len(opts.Embeddings) > 0 {
+		if p.embeds, err = loadEmbeddings(dir, fam, opts.Embeddings); err != nil {
+			return nil, err
+		}
+	}
 	if len(opts.LoRAs) > 0 {
 		if p.loras, err = loadLoRAs(dir, p.denoiserName, opts.LoRAs, opts.StrictLoRA, opts.Session.Notice); err != nil {
 			return nil, err
@@ -136,8 +145,12 @@ func (p *diffusionPipeline) open(component string) (*ort.Session, error) {
 	path := filepath.Join(p.dir, component, "model.onnx")
 	var s *ort.Session
 	var err error
-	if adapters := p.loras[component]; len(adapters) > 0 {
-		s, err = openMerged(path, adapters, p.opts.Session)
+	if adapters, emb := p.loras[component], p.embeds[component]; len(adapters) > 0 || emb != nil {
+		var rows []float32
+		if emb != nil {
+			rows = emb.rows
+		}
+		s, err = openEdited(path, adapters, rows, p.opts.Session)
 	} else {
 		s, err = openSession(path, p.opts.Session)
 	}
@@ -157,6 +170,9 @@ func (p *diffusionPipeline) loadTokenizers() ([]tokenizer.Tokenizer, error) {
 		tok, err := tokenizer.Load(filepath.Join(p.dir, names[0]))
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: load %s: %w", names[0], err)
+		}
+		if emb := p.embeds[names[1]]; emb != nil {
+			tok = textinversion.NewTokenizer(tok, emb.ids)
 		}
 		toks = append(toks, tok)
 	}

@@ -54,6 +54,7 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "preview-every", Usage: "write a preview of the latents every `N` steps into --preview-dir"},
 			&cli.StringFlag{Name: "preview-dir", Usage: "folder for preview-STEP.png files"},
 			&cli.StringFlag{Name: "preview-decoder", Usage: "TAESD-style decoder folder (vae_decoder/model.onnx, latent_sample → sample) for previews (default: a linear latent-to-RGB approximation)"},
+			&cli.StringSliceFlag{Name: "embedding", Usage: "textual-inversion `FILE` (.safetensors, .pt, .bin) added as a new token, called in the prompt by its file name (repeatable; SD, SDXL)"},
 			&cli.IntFlag{Name: "vae-tile", Usage: "decode and encode with the VAE in overlapping tiles of `N` pixels (default: only when the whole picture would need over 4 GiB)"},
 			&cli.IntFlag{Name: "clip-skip", Usage: "AUTOMATIC1111's clip skip: take the CLIP state N-1 layers earlier (1 = off; SD, SDXL, SD3)"},
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
@@ -166,6 +167,7 @@ func runGenerate(c *cli.Context) error {
 		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
 		LowMem:  c.Bool("low-mem"), LoRAs: loras, StrictLoRA: c.Bool("strict-lora"),
 		PreviewDecoder: c.String("preview-decoder"), VAETile: c.Int("vae-tile"),
+		Embeddings: c.StringSlice("embedding"),
 	})
 	if err != nil {
 		return err
