@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -257,5 +258,207 @@ func TestConvertReproducesDiffusers(t *testing.T) {
 		if worst > 5e-3 || mean > 1e-3 {
 			t.Errorf("%s: converted checkpoint differs from diffusers: max %.2e, mean %.2e", name, worst, mean)
 		}
+	}
+}
+
+// TestSingleFileReproducesDiffusers writes the recovered sd1-tiny weights
+// in the original single-file layout and converts that file: the pictures
+// are diffusers' again.
+func TestSingleFileReproducesDiffusers(t *testing.T) {
+	testort.Init(t)
+	folder := diffusersFolder(t)
+	ck, err := FromDiffusers(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ldm, err := ToSingleFile(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(t.TempDir(), "sd1-tiny.safetensors")
+	tensors := map[string]safetensors.Tensor{}
+	for k, v := range ldm {
+		tensors[k] = safetensors.Tensor{Shape: v.Shape, Data: v.Float32}
+	}
+	tensors["model_ema.decay"] = safetensors.Tensor{Shape: []int64{}, Data: []float32{0.9999}}
+	if err := safetensors.WriteFile(single, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ck.Config
+	back, err := FromSingleFile(single, SingleFileOptions{TokenizerDir: filepath.Join(folder, "tokenizer"), Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, sd := range ck.Weights {
+		if len(back.Weights[c]) != len(sd) {
+			t.Errorf("%s: %d tensors back, %d went out", c, len(back.Weights[c]), len(sd))
+		}
+	}
+	out := filepath.Join(t.TempDir(), "converted")
+	if err := Write(back, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Scheduler string                     `json:"scheduler"`
+		Config    map[string]json.RawMessage `json:"config"`
+		Steps     int                        `json:"steps"`
+		Guidance  float64                    `json:"guidance"`
+		Prompt    string                     `json:"prompt"`
+		Seed      uint64                     `json:"seed"`
+		Image     conformance.Array          `json:"image"`
+	}
+	conformance.Case(t, "sd1/euler", &c)
+	p, err := pipeline.Load(context.Background(), out, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := pipeline.Request{Prompts: []string{c.Prompt}, Scheduler: c.Scheduler, Steps: c.Steps, Seed: c.Seed, Guidance: &c.Guidance}
+	for k, v := range c.Config {
+		if !strings.HasPrefix(k, "_") {
+			r.SchedulerOpts = append(r.SchedulerOpts, k+"="+string(v))
+		}
+	}
+	res, err := p.Generate(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := c.Image.Float32()
+	var worst float64
+	for i := range want {
+		worst = math.Max(worst, math.Abs(float64(res.Images[i]-want[i])))
+	}
+	t.Logf("sd1/euler from the single file: max |diff| %.2e", worst)
+	if worst > 5e-3 {
+		t.Errorf("single-file conversion differs from diffusers by %.2e", worst)
+	}
+}
+
+// TestKeyLayoutsRoundTrip maps every parameter name of SD 1.5- and
+// SDXL-structured networks (full depth: levels, layers per block,
+// transformer depth, added embeddings; narrow channels so the test stays
+// small) to the single-file layout and back: each name returns to itself,
+// no two share a single-file name, and every tensor is used once.
+func TestKeyLayoutsRoundTrip(t *testing.T) {
+	sd15 := onnxexport.SD15()
+	narrow := func(c onnxexport.UNetConfig, widths []int64) onnxexport.UNetConfig {
+		c.BlockOutChannels, c.NormGroups, c.CrossAttentionDim, c.AttentionHeads = widths, 4, 16, []int64{2}
+		return c
+	}
+	sdxl := onnxexport.UNetConfig{
+		InChannels: 4, OutChannels: 4, SampleSize: 128, BlockOutChannels: []int64{8, 16, 32},
+		DownBlockTypes: []string{onnxexport.DownBlock2D, onnxexport.CrossAttnDownBlock2D, onnxexport.CrossAttnDownBlock2D},
+		UpBlockTypes:   []string{onnxexport.CrossAttnUpBlock2D, onnxexport.CrossAttnUpBlock2D, onnxexport.UpBlock2D},
+		LayersPerBlock: 2, AttentionHeads: []int64{2}, TransformerLayers: []int{1, 2, 10}, CrossAttentionDim: 16,
+		NormGroups: 4, NormEps: 1e-5, LinearProjection: true, FlipSinToCos: true,
+		AdditionTimeEmbedDim: 8, TextEmbedDim: 16,
+	}
+	vae := sd15.VAE
+	vae.BlockOutChannels, vae.NormGroups = []int64{8, 8, 16, 16}, 4
+	for _, tc := range []struct {
+		name string
+		unet onnxexport.UNetConfig
+	}{
+		{"sd15", narrow(sd15.UNet, []int64{8, 16, 32, 32})},
+		{"sdxl", sdxl},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ck := &Checkpoint{Config: onnxexport.SDConfig{UNet: tc.unet, VAE: vae}, Weights: map[string]map[string]*onnxexport.Tensor{}}
+			for component, b := range map[string]*onnxexport.Builder{
+				"unet":    onnxexport.NewUNetGraph(tc.unet, 1),
+				"vae":     onnxexport.NewVAEDecoderGraph(vae, 1),
+				"vae_enc": onnxexport.NewVAEEncoderGraph(vae, 1),
+			} {
+				if err := b.Err(); err != nil {
+					t.Fatal(err)
+				}
+				key := component
+				if component == "vae_enc" {
+					key = "vae"
+				}
+				if ck.Weights[key] == nil {
+					ck.Weights[key] = map[string]*onnxexport.Tensor{}
+				}
+				for _, p := range b.Params() {
+					ck.Weights[key][p.Name] = p.Tensor
+				}
+			}
+			ldm, err := ToSingleFile(ck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := len(ck.Weights["unet"]) + len(ck.Weights["vae"])
+			if len(ldm) != total {
+				t.Fatalf("%d single-file names for %d tensors", len(ldm), total)
+			}
+			layout := newUNetLayout(tc.unet)
+			used := map[string]bool{}
+			for name, tensor := range ldm {
+				var back string
+				var ok bool
+				switch {
+				case strings.HasPrefix(name, ldmUNet):
+					back, ok = layout.toDiffusers(strings.TrimPrefix(name, ldmUNet))
+					back = "unet:" + back
+				case strings.HasPrefix(name, ldmVAE):
+					back, ok = vaeToDiffusers(strings.TrimPrefix(name, ldmVAE), len(vae.BlockOutChannels))
+					back = "vae:" + back
+				}
+				c, key, _ := strings.Cut(back, ":")
+				orig := ck.Weights[c][key]
+				if !ok || orig == nil {
+					t.Errorf("%s maps back to %q, which is no tensor", name, back)
+					continue
+				}
+				if used[back] {
+					t.Errorf("%s used twice", back)
+				}
+				used[back] = true
+				if tensor != orig && (len(tensor.Shape) != 4 || tensor.Shape[2] != 1) {
+					t.Errorf("%s: not the tensor %s", name, back)
+				}
+			}
+			if len(used) != total {
+				t.Errorf("%d of %d tensors came back", len(used), total)
+			}
+			// Spot checks against the names Stability's code writes.
+			for _, want := range []string{ldmUNet + "input_blocks.1.0.in_layers.2.weight", ldmUNet + "middle_block.1.proj_in.weight",
+				ldmUNet + "out.2.weight", ldmVAE + "decoder.up.0.block.0.conv1.weight", ldmVAE + "encoder.mid.attn_1.q.weight"} {
+				if _, ok := ldm[want]; !ok {
+					t.Errorf("no %s", want)
+				}
+			}
+		})
+	}
+}
+
+func TestSingleFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, keys ...string) string {
+		m := map[string]safetensors.Tensor{}
+		for _, k := range keys {
+			m[k] = safetensors.Tensor{Shape: []int64{1}, Data: []float32{1}}
+		}
+		p := filepath.Join(dir, name)
+		if err := safetensors.WriteFile(p, m, nil); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct{ name, path string }{
+		{"sdxl", write("xl.safetensors", "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight")},
+		{"sd2", write("sd2.safetensors", "cond_stage_model.model.ln_final.weight")},
+		{"stray key", write("stray.safetensors", ldmUNet+"input_blocks.1.0.in_layers.2.weight", "lora_unet_x.alpha")},
+	} {
+		_, err := FromSingleFile(tc.path, SingleFileOptions{TokenizerDir: dir})
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: got %v, want ErrUnsupported", tc.name, err)
+		}
+	}
+	bad := filepath.Join(dir, "bad.safetensors")
+	os.WriteFile(bad, []byte("\x10\x00\x00\x00\x00\x00\x00\x00{broken json!!!}"), 0o644)
+	var fe *safetensors.FormatError
+	if _, err := FromSingleFile(bad, SingleFileOptions{TokenizerDir: dir}); !errors.As(err, &fe) {
+		t.Errorf("corrupt header: got %v, want a safetensors.FormatError", err)
 	}
 }

@@ -31,6 +31,7 @@ func newApp() *cli.App {
 			pullCommand(),
 			inspectCommand(),
 			exportCommand(),
+			convertCommand(),
 			trainCommand(),
 			evalCommand(),
 			encodeCommand(),
