@@ -182,3 +182,20 @@ func TestLoadReportsUnknownKeys(t *testing.T) {
 		t.Errorf("mismatched ranks: got %v", err)
 	}
 }
+
+// BenchmarkAddDelta merges a rank-16 update into an SD 1.5 attention
+// projection (320×320, stored transposed).
+func BenchmarkAddDelta(b *testing.B) {
+	const out, in, rank = 320, 320, 16
+	w := make([]float32, out*in)
+	a := Scaled{&Adapter{Key: "b", Up: make([]float32, out*rank), UpShape: []int64{out, rank},
+		Down: make([]float32, rank*in), DownShape: []int64{rank, in}, Alpha: 8}, 1}
+	for i := range a.Up {
+		a.Up[i] = float32(i%7) * 0.01
+	}
+	for i := 0; b.Loop(); i++ {
+		if err := addDelta(w, []int64{in, out}, false, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
