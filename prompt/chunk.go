@@ -117,15 +117,23 @@ func Emphasize(z []float32, weights []float32) {
 	}
 	dim := len(z) / len(weights)
 	var before, after float64
-	for i, v := range z {
-		before += float64(v)
-		after += float64(v) * float64(weights[i/dim])
+	for t, w := range weights {
+		var row float64
+		for _, v := range z[t*dim : (t+1)*dim] {
+			row += float64(v)
+		}
+		before += row
+		after += row * float64(w)
 	}
 	if after == 0 {
 		return
 	}
 	scale := before / after
-	for i, v := range z {
-		z[i] = float32(float64(v) * float64(weights[i/dim]) * scale)
+	for t, w := range weights {
+		k := float64(w) * scale
+		r := z[t*dim : (t+1)*dim]
+		for i, v := range r {
+			r[i] = float32(float64(v) * k)
+		}
 	}
 }
