@@ -30,6 +30,10 @@ type Model struct {
 	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
 	Verified    *bool    `yaml:"verified,omitempty" json:"verified,omitempty"`
 	Defaults    Defaults `yaml:"defaults,omitempty" json:"defaults"`
+	// LoRAs are LoRA files ("FILE[:SCALE]", relative paths against the
+	// registry file's folder) merged into the model whenever the entry is
+	// used, before any the request adds.
+	LoRAs []string `yaml:"loras,omitempty" json:"loras,omitempty"`
 	// File is the registry file the entry came from.
 	File string `yaml:"-" json:"file"`
 }
@@ -62,6 +66,24 @@ func (m *Model) LocalPath() string {
 		p = filepath.Join(filepath.Dir(m.File), p)
 	}
 	return p
+}
+
+// LoRAPaths returns LoRAs with relative file paths resolved against the
+// registry file's folder (a ":SCALE" suffix is kept).
+func (m *Model) LoRAPaths() []string {
+	out := make([]string, len(m.LoRAs))
+	for i, l := range m.LoRAs {
+		if strings.HasPrefix(l, "~/") {
+			if home, err := os.UserHomeDir(); err == nil {
+				l = filepath.Join(home, l[2:])
+			}
+		}
+		if !filepath.IsAbs(l) && m.File != "" {
+			l = filepath.Join(filepath.Dir(m.File), l)
+		}
+		out[i] = l
+	}
+	return out
 }
 
 type file struct {

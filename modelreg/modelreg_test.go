@@ -77,3 +77,15 @@ func TestLoadOverrides(t *testing.T) {
 		t.Error("a missing explicit file must be an error")
 	}
 }
+
+func TestLoRAPaths(t *testing.T) {
+	ms, err := Parse("/x/models.yaml", []byte("models:\n  - {name: a, source: ./a, loras: ['styles/ink.safetensors:0.6', '/abs/b.safetensors']}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ms[0].LoRAPaths()
+	want := []string{"/x/styles/ink.safetensors:0.6", "/abs/b.safetensors"}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("LoRAPaths = %v, want %v", got, want)
+	}
+}

@@ -32,6 +32,7 @@ func TestBuildRoundTrip(t *testing.T) {
 	}{
 		{"inline", nil, false},
 		{"external", []SaveOption{WithExternalData()}, true},
+		{"external named", []SaveOption{WithExternalDataName("weights.pb")}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := smallGraph(t)
@@ -83,6 +84,15 @@ func TestBuildRoundTrip(t *testing.T) {
 			ext := m.Graph.Initializer[0].GetDataLocation() != 0
 			if ext != tc.external {
 				t.Errorf("external data %v, want %v", ext, tc.external)
+			}
+			if ext {
+				want := "model.onnx_data"
+				if tc.name == "external named" {
+					want = "weights.pb"
+				}
+				if loc := m.Graph.Initializer[0].ExternalData[0].GetValue(); loc != want {
+					t.Errorf("external data in %q, want %q", loc, want)
+				}
 			}
 			if n := got.NumParams(); n != 400 {
 				t.Errorf("NumParams = %d, want 400", n)
@@ -184,5 +194,22 @@ func TestShapeInference(t *testing.T) {
 				t.Errorf("shape %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSaveRefusesExternalDataPath(t *testing.T) {
+	m, err := smallGraph(t).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"../weights.pb", "sub/weights.pb", ".."} {
+		err := Save(filepath.Join(dir, "model.onnx"), m, WithExternalDataName(name))
+		if err == nil || !strings.Contains(err.Error(), "plain file name") {
+			t.Errorf("name %q: got %v, want a plain-file-name error", name, err)
+		}
+	}
+	if got, _ := filepath.Glob(filepath.Join(dir, "*")); len(got) != 0 {
+		t.Errorf("refused saves left files behind: %v", got)
 	}
 }

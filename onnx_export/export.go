@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ExportOptions configure ExportOptimum.
@@ -15,6 +16,15 @@ type ExportOptions struct {
 	Seed uint64
 	// Float16Weights stores weights as float16 (computation stays float32).
 	Float16Weights bool
+	// Weights, when it holds a component ("text_encoder", "unet",
+	// "vae_encoder", "vae_decoder"), replaces that component's random
+	// weights with these, by diffusers state-dict name (Builder.LoadParams):
+	// a conversion of trained weights instead of a random export.
+	Weights map[string]map[string]*Tensor
+	// Files are written last, relative to the folder, replacing what the
+	// export writes by default (a real tokenizer's vocab.json and
+	// merges.txt, a scheduler config, a model_index.json).
+	Files map[string][]byte
 	// Progress, when set, is told what is being built or written: stage
 	// names a component ("unet"), done and total count bytes written (both
 	// 0 while a graph is being built).
@@ -56,7 +66,7 @@ func ExportOptimum(dir string, cfg SDConfig, opts ExportOptions) error {
 }
 
 func writeOptimum(root string, cfg SDConfig, opts ExportOptions) error {
-	if cfg.Text.BOSTokenID < TinyVocabSize()-2 || cfg.Text.EOSTokenID >= cfg.Text.VocabSize || cfg.Text.BOSTokenID >= cfg.Text.VocabSize {
+	if opts.Files["tokenizer/vocab.json"] == nil && cfg.Text.BOSTokenID < TinyVocabSize()-2 || cfg.Text.EOSTokenID >= cfg.Text.VocabSize || cfg.Text.BOSTokenID >= cfg.Text.VocabSize {
 		return fmt.Errorf("%w: text encoder vocabulary %d with BOS %d and EOS %d cannot hold the %d-token tokenizer", ErrArgument, cfg.Text.VocabSize, cfg.Text.BOSTokenID, cfg.Text.EOSTokenID, TinyVocabSize())
 	}
 	progress := opts.Progress
@@ -78,7 +88,14 @@ func writeOptimum(root string, cfg SDConfig, opts ExportOptions) error {
 		b := c.build(opts.Seed*16 + uint64(i) + 1)
 		b.SetMetadata("imagegen.arch", cfg.Name)
 		b.SetMetadata("imagegen.component", c.name)
-		b.SetMetadata("imagegen.seed", fmt.Sprint(opts.Seed))
+		if w, ok := opts.Weights[c.name]; ok {
+			if err := b.LoadParams(w); err != nil {
+				return err
+			}
+			b.SetMetadata("imagegen.seed", "converted")
+		} else {
+			b.SetMetadata("imagegen.seed", fmt.Sprint(opts.Seed))
+		}
 		var bopts []BuildOption
 		if opts.Float16Weights {
 			bopts = append(bopts, WithFloat16Weights())
@@ -116,7 +133,22 @@ func writeOptimum(root string, cfg SDConfig, opts ExportOptions) error {
 	for _, m := range tinyMerges() {
 		merges += m[0] + " " + m[1] + "\n"
 	}
-	return writeFileAtomic(filepath.Join(root, "tokenizer", "merges.txt"), []byte(merges))
+	if err := writeFileAtomic(filepath.Join(root, "tokenizer", "merges.txt"), []byte(merges)); err != nil {
+		return err
+	}
+	for rel, data := range opts.Files {
+		clean := filepath.Clean(filepath.FromSlash(rel))
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%w: file %q lies outside the export", ErrArgument, rel)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, clean)), 0o755); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Join(root, clean), data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tinyMerges are a few common English BPE merges, enough for a real

@@ -145,6 +145,17 @@ func (m *Model) NumParams() int64 {
 // the reader allocate without limit.
 const maxTensorElements = 1 << 34
 
+// DecodeTensor decodes one TensorProto, reading external data from dir
+// ("" forbids external data): a single initializer without decoding the
+// rest of its model.
+func DecodeTensor(tp *onnxpb.TensorProto, dir string) (*Tensor, error) {
+	t, err := tensorFromProto(tp, dir)
+	if err != nil {
+		return nil, &FormatError{Reason: fmt.Sprintf("initializer %s: %v", tp.GetName(), err)}
+	}
+	return t, nil
+}
+
 // tensorFromProto decodes a TensorProto, reading external data from dir.
 func tensorFromProto(tp *onnxpb.TensorProto, dir string) (*Tensor, error) {
 	t := &Tensor{DType: DType(tp.GetDataType()), Shape: append([]int64{}, tp.Dims...)}

@@ -188,6 +188,10 @@ func (t *Tensor) setRaw(raw []byte) error {
 	return nil
 }
 
+// EncodeTensor encodes t as a TensorProto named name, its data inline
+// (raw_data).
+func EncodeTensor(name string, t *Tensor) *onnxpb.TensorProto { return t.toProto(name) }
+
 // toProto encodes t as a TensorProto named name with raw_data.
 func (t *Tensor) toProto(name string) *onnxpb.TensorProto {
 	return &onnxpb.TensorProto{

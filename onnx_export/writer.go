@@ -135,6 +135,7 @@ type SaveOption func(*saveConfig)
 
 type saveConfig struct {
 	external  bool
+	dataName  string
 	threshold int
 	progress  func(done, total int64)
 }
@@ -142,6 +143,13 @@ type saveConfig struct {
 // WithExternalData forces tensors of at least 1 KiB into a side file even
 // when the model is under the 2 GB protobuf limit.
 func WithExternalData() SaveOption { return func(c *saveConfig) { c.external = true } }
+
+// WithExternalDataName forces external data, as WithExternalData, into
+// the file name (beside the model) instead of path + "_data": public
+// exports use model.onnx.data, model.onnx_data or weights.pb.
+func WithExternalDataName(name string) SaveOption {
+	return func(c *saveConfig) { c.external, c.dataName = true, name }
+}
 
 // WithProgress calls fn after each tensor written to the external data file
 // with the bytes written so far and the total.
@@ -173,6 +181,12 @@ func Save(path string, m *onnxpb.ModelProto, opts ...SaveOption) error {
 	dir := filepath.Dir(path)
 	if cfg.external || total > externalLimit {
 		dataName := filepath.Base(path) + "_data"
+		if cfg.dataName != "" {
+			if cfg.dataName != filepath.Base(cfg.dataName) || cfg.dataName == "." || cfg.dataName == ".." {
+				return fmt.Errorf("onnxexport: save %s: external data name %q must be a plain file name", path, cfg.dataName)
+			}
+			dataName = cfg.dataName
+		}
 		if err := writeExternal(filepath.Join(dir, dataName), dataName, m, cfg, total); err != nil {
 			return fmt.Errorf("onnxexport: save %s: %w", path, err)
 		}

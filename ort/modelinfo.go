@@ -48,11 +48,31 @@ func (i IOInfo) String() string {
 var ErrFormat = errors.New("not a valid ONNX model")
 
 // readModelIO scans an ONNX ModelProto for the graph's declared inputs and
-// outputs without loading its weights: every other field, initializers
-// included, is skipped by length. This keeps opening a multi-gigabyte UNet
-// to a single load by ONNX Runtime itself.
+// outputs without loading its weights (see scanModel).
 func readModelIO(r io.Reader) (inputs, outputs []IOInfo, err error) {
+	m, err := scanModel(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.Inputs, m.Outputs, nil
+}
+
+// scanModel reads an ONNX ModelProto's declared inputs and outputs, the
+// operators of its main graph and the files its external initializers
+// live in, without loading its weights: tensor payloads are skipped by
+// length. This keeps opening a multi-gigabyte UNet to a single load by
+// ONNX Runtime itself.
+func scanModel(r io.Reader) (*ModelSummary, error) {
 	sc := &pbScanner{r: bufio.NewReaderSize(r, 1<<16)}
+	if seeker, ok := r.(io.Seeker); ok {
+		start, err1 := seeker.Seek(0, io.SeekCurrent)
+		end, err2 := seeker.Seek(0, io.SeekEnd)
+		_, err3 := seeker.Seek(start, io.SeekStart)
+		if err1 == nil && err2 == nil && err3 == nil {
+			sc.src, sc.seeker, sc.size = r, seeker, end-start
+		}
+	}
+	m := &ModelSummary{}
 	sawGraph := false
 	for {
 		field, wire, err := sc.tag()
@@ -60,35 +80,40 @@ func readModelIO(r io.Reader) (inputs, outputs []IOInfo, err error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if field == 7 && wire == 2 { // ModelProto.graph
 			n, err := sc.varint()
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			sawGraph = true
-			if err := sc.graph(int64(n), &inputs, &outputs); err != nil {
-				return nil, nil, err
+			if err := sc.graph(int64(n), m); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if err := sc.skip(wire); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if !sawGraph {
-		return nil, nil, fmt.Errorf("%w: no graph", ErrFormat)
+		return nil, fmt.Errorf("%w: no graph", ErrFormat)
 	}
-	if len(outputs) == 0 {
-		return nil, nil, fmt.Errorf("%w: graph declares no outputs", ErrFormat)
+	if len(m.Outputs) == 0 {
+		return nil, fmt.Errorf("%w: graph declares no outputs", ErrFormat)
 	}
-	return inputs, outputs, nil
+	return m, nil
 }
 
 type pbScanner struct {
 	r   *bufio.Reader
 	pos int64
+	// src and seeker, when the source is seekable (a file), let discard
+	// jump over weights inside the model instead of reading them.
+	src    io.Reader
+	seeker io.Seeker
+	size   int64 // bytes from the scan's start to the end of the file
 }
 
 func (s *pbScanner) varint() (uint64, error) {
@@ -124,6 +149,18 @@ func (s *pbScanner) tag() (field int, wire int, err error) {
 func (s *pbScanner) discard(n int64) error {
 	if n < 0 {
 		return fmt.Errorf("%w: negative length at byte %d", ErrFormat, s.pos)
+	}
+	if buf := int64(s.r.Buffered()); s.seeker != nil && n > buf+1<<20 {
+		if s.pos+n > s.size {
+			return fmt.Errorf("%w: file is truncated", ErrFormat)
+		}
+		s.r.Discard(int(buf))
+		if _, err := s.seeker.Seek(n-buf, io.SeekCurrent); err != nil {
+			return err
+		}
+		s.r.Reset(s.src)
+		s.pos += n
+		return nil
 	}
 	for n > 0 {
 		k := n
@@ -166,11 +203,11 @@ func (s *pbScanner) skip(wire int) error {
 	return fmt.Errorf("%w: unsupported wire type %d at byte %d", ErrFormat, wire, s.pos)
 }
 
-// bytes reads a length-delimited field's payload (only used for the small
-// ValueInfoProto messages).
+// bytes reads a length-delimited field's payload (only used for small
+// messages and strings: value infos, operator names, external-data entries).
 func (s *pbScanner) bytes(n int64) ([]byte, error) {
 	if n < 0 || n > 1<<24 {
-		return nil, fmt.Errorf("%w: implausible value-info length %d", ErrFormat, n)
+		return nil, fmt.Errorf("%w: implausible field length %d", ErrFormat, n)
 	}
 	b := make([]byte, n)
 	_, err := io.ReadFull(s.r, b)
@@ -178,14 +215,64 @@ func (s *pbScanner) bytes(n int64) ([]byte, error) {
 	return b, truncated(err)
 }
 
-func (s *pbScanner) graph(n int64, inputs, outputs *[]IOInfo) error {
+func (s *pbScanner) graph(n int64, m *ModelSummary) error {
 	end := s.pos + n
 	for s.pos < end {
 		field, wire, err := s.tag()
 		if err != nil {
 			return truncated(err)
 		}
-		if (field == 11 || field == 12) && wire == 2 {
+		if wire != 2 || (field != 1 && field != 5 && field != 11 && field != 12) {
+			if err := s.skip(wire); err != nil {
+				return err
+			}
+			continue
+		}
+		ln, err := s.varint()
+		if err != nil {
+			return truncated(err)
+		}
+		switch field {
+		case 1: // GraphProto.node
+			err = s.node(int64(ln), m)
+		case 5: // GraphProto.initializer
+			err = s.initializer(int64(ln), m)
+		default: // GraphProto.input (11), output (12)
+			var b []byte
+			if b, err = s.bytes(int64(ln)); err != nil {
+				return err
+			}
+			var info IOInfo
+			if info, err = parseValueInfo(b); err != nil {
+				return err
+			}
+			if field == 11 {
+				m.Inputs = append(m.Inputs, info)
+			} else {
+				m.Outputs = append(m.Outputs, info)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if s.pos != end {
+		return fmt.Errorf("%w: graph length mismatch", ErrFormat)
+	}
+	return nil
+}
+
+// fields walks a length-delimited message of n bytes from the stream,
+// handing the payload of the wanted string fields to fn and skipping the
+// rest (tensor data, attributes) by length.
+func (s *pbScanner) fields(n int64, want func(field int) bool, fn func(field int, b []byte)) error {
+	end := s.pos + n
+	for s.pos < end {
+		field, wire, err := s.tag()
+		if err != nil {
+			return truncated(err)
+		}
+		if wire == 2 && want(field) {
 			ln, err := s.varint()
 			if err != nil {
 				return truncated(err)
@@ -194,15 +281,7 @@ func (s *pbScanner) graph(n int64, inputs, outputs *[]IOInfo) error {
 			if err != nil {
 				return err
 			}
-			info, err := parseValueInfo(b)
-			if err != nil {
-				return err
-			}
-			if field == 11 {
-				*inputs = append(*inputs, info)
-			} else {
-				*outputs = append(*outputs, info)
-			}
+			fn(field, b)
 			continue
 		}
 		if err := s.skip(wire); err != nil {
@@ -210,8 +289,63 @@ func (s *pbScanner) graph(n int64, inputs, outputs *[]IOInfo) error {
 		}
 	}
 	if s.pos != end {
-		return fmt.Errorf("%w: graph length mismatch", ErrFormat)
+		return fmt.Errorf("%w: message length mismatch", ErrFormat)
 	}
+	return nil
+}
+
+// node records NodeProto{op_type=4, domain=7}.
+func (s *pbScanner) node(n int64, m *ModelSummary) error {
+	var op Op
+	err := s.fields(n, func(f int) bool { return f == 4 || f == 7 }, func(f int, b []byte) {
+		if f == 4 {
+			op.Type = string(b)
+		} else {
+			op.Domain = string(b)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if op.Domain == "ai.onnx" {
+		op.Domain = ""
+	}
+	for _, o := range m.Ops {
+		if o == op {
+			return nil
+		}
+	}
+	m.Ops = append(m.Ops, op)
+	return nil
+}
+
+// initializer records the location of TensorProto.external_data (13):
+// StringStringEntryProto{key=1, value=2} entries.
+func (s *pbScanner) initializer(n int64, m *ModelSummary) error {
+	var loc string
+	err := s.fields(n, func(f int) bool { return f == 13 }, func(_ int, b []byte) {
+		var key, value string
+		msgFields(b, func(f, w int, _ uint64, p []byte) error {
+			if f == 1 && w == 2 {
+				key = string(p)
+			} else if f == 2 && w == 2 {
+				value = string(p)
+			}
+			return nil
+		})
+		if key == "location" {
+			loc = value
+		}
+	})
+	if err != nil || loc == "" {
+		return err
+	}
+	for _, l := range m.ExternalData {
+		if l == loc {
+			return nil
+		}
+	}
+	m.ExternalData = append(m.ExternalData, loc)
 	return nil
 }
 
@@ -365,4 +499,47 @@ func readModelIOFile(path string) ([]IOInfo, []IOInfo, error) {
 	}
 	defer f.Close()
 	return readModelIO(f)
+}
+
+// ModelSummary is what ScanModel reads from an ONNX file without loading
+// its weights.
+type ModelSummary struct {
+	Inputs, Outputs []IOInfo
+	// Ops lists the operators the main graph uses, each once, in first-use
+	// order (nodes inside subgraphs are not listed).
+	Ops []Op
+	// ExternalData lists the files, relative to the model's folder, that
+	// hold its external initializers, as the model's own external_data
+	// entries name them (model.onnx_data, model.onnx.data, weights.pb, ...).
+	ExternalData []string
+}
+
+// Op is one operator type: Domain is "" for the default ONNX domain,
+// "com.microsoft" for ONNX Runtime's contrib operators.
+type Op struct {
+	Domain, Type string
+}
+
+// String renders op as Type or Domain.Type.
+func (op Op) String() string {
+	if op.Domain == "" {
+		return op.Type
+	}
+	return op.Domain + "." + op.Type
+}
+
+// ScanModel reads the model at path: its declared inputs and outputs, the
+// operators it uses and the files its external weights sit in. It loads
+// neither the weights nor ONNX Runtime.
+func ScanModel(path string) (*ModelSummary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("ort: read model: %w", err)
+	}
+	defer f.Close()
+	m, err := scanModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("ort: read model %s: %w", path, err)
+	}
+	return m, nil
 }

@@ -37,11 +37,21 @@ func Open(path string, opts Options) (*Session, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("ort: open model: %w", err)
 	}
-	in, out, err := readModelIOFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("ort: open model: %w", err)
+	}
+	m, err := scanModel(f)
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", path, err)
 	}
-	return newSession(path, in, out, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
+	if needsFloat16Cast(m) {
+		if s, err := openCastFloat16(path, opts); s != nil || err != nil {
+			return s, err
+		}
+	}
+	return newSession(path, m, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
 		return ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
 	})
 }
@@ -52,22 +62,40 @@ func OpenBytes(name string, data []byte, opts Options) (*Session, error) {
 	if !ortgo.IsInitialized() {
 		return nil, ErrNotInitialized
 	}
-	in, out, err := readModelIO(bytes.NewReader(data))
+	m, err := scanModel(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", name, err)
 	}
-	return newSession(name, in, out, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
+	if needsFloat16Cast(m) {
+		rewritten, err := castFloat16IO(data)
+		if err != nil {
+			return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+		}
+		if rewritten != nil {
+			if m, err = scanModel(bytes.NewReader(rewritten)); err != nil {
+				return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+			}
+			data = rewritten
+		}
+	}
+	return newSession(name, m, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
 		return ortgo.NewDynamicAdvancedSessionWithONNXData(data, ins, outs, so)
 	})
 }
 
-func newSession(name string, in, out []IOInfo, opts Options,
+func newSession(name string, m *ModelSummary, opts Options,
 	create func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error)) (*Session, error) {
+	in, out := m.Inputs, m.Outputs
 	so, dev, err := opts.sessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", name, err)
 	}
 	defer so.Destroy()
+	if dev.Kind == DeviceCPU {
+		if err := checkCPUOps(m.Ops); err != nil {
+			return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+		}
+	}
 	inNames := make([]string, len(in))
 	for i, v := range in {
 		inNames[i] = v.Name
@@ -78,7 +106,7 @@ func newSession(name string, in, out []IOInfo, opts Options,
 	}
 	s, err := create(inNames, outNames, so)
 	if err != nil {
-		return nil, fmt.Errorf("ort: open model %s: %w", name, err)
+		return nil, fmt.Errorf("ort: open model %s: %w", name, cudaOnlyError(err, dev))
 	}
 	ro, err := ortgo.NewRunOptions()
 	if err != nil {

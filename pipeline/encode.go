@@ -77,23 +77,38 @@ func (p *diffusionPipeline) encodePrompts(ctx context.Context, q *resolved, encs
 	switch p.family {
 	case FamilySD:
 		te := encs[0]
+		chunked := q.PromptSyntax == PromptA1111
+		enc := func(text string, maxLen int) (*embedding, error) {
+			if chunked {
+				return cache.getChunked(ctx, te, text, q.hidden(lastHidden), noPooled)
+			}
+			return cache.get(ctx, te, text, maxLen, q.hidden(lastHidden), noPooled)
+		}
 		var pos, neg [][]float32
-		var seq, dim int
+		var dim int
 		for _, prompt := range q.Prompts {
-			e, err := cache.get(ctx, te, prompt, te.tok.ModelMaxLength(), lastHidden, noPooled)
+			e, err := enc(prompt, te.tok.ModelMaxLength())
 			if err != nil {
 				return nil, err
 			}
-			pos, seq, dim = append(pos, e.hidden), e.seq, e.dim
+			pos, dim = append(pos, e.hidden), e.dim
 			if cfg {
-				n, err := cache.get(ctx, te, q.NegativePrompt, e.seq, lastHidden, noPooled)
+				n, err := enc(q.NegativePrompt, e.seq)
 				if err != nil {
 					return nil, err
 				}
 				neg = append(neg, n.hidden)
 			}
 		}
-		c.inputs["encoder_hidden_states"] = stack(q.batchRows(pos, neg, cfg), int64(seq), int64(dim))
+		rows := q.batchRows(pos, neg, cfg)
+		if chunked {
+			empty, err := enc("", 0)
+			if err != nil {
+				return nil, err
+			}
+			rows = padChunks(rows, empty.hidden)
+		}
+		c.inputs["encoder_hidden_states"] = stack(rows, int64(len(rows[0])/dim), int64(dim))
 		if q.lcm {
 			c.inputs["timestep_cond"] = guidanceEmbedding(q.guidance, *p.den.TimeCondProjDim, q.batch)
 		}
@@ -114,16 +129,26 @@ func (p *diffusionPipeline) encodeSDXL(ctx context.Context, q *resolved, encs []
 	cfg := q.cfg(p)
 	forceZeros := p.index.ForceZerosForEmptyPrompt == nil || *p.index.ForceZerosForEmptyPrompt
 	zeroNeg := q.NegativePrompt == "" && q.NegativePrompt2 == "" && !q.ExplicitNegative && forceZeros
+	chunked := q.PromptSyntax == PromptA1111
+	enc := func(te *textEncoder, text string, maxLen int, pk pooledKind) (*embedding, error) {
+		if chunked {
+			return cache.getChunked(ctx, te, text, q.hidden(penultimateHidden), pk)
+		}
+		return cache.get(ctx, te, text, maxLen, q.hidden(penultimateHidden), pk)
+	}
 	pair := func(text1, text2 string, maxLen1, maxLen2 int) (hidden, pooled []float32, seq, dim int, err error) {
-		e1, err := cache.get(ctx, encs[0], text1, maxLen1, penultimateHidden, noPooled)
+		e1, err := enc(encs[0], text1, maxLen1, noPooled)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
-		e2, err := cache.get(ctx, encs[1], text2, maxLen2, penultimateHidden, textEmbeds)
+		e2, err := enc(encs[1], text2, maxLen2, textEmbeds)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
 		if e1.seq != e2.seq {
+			if chunked {
+				return nil, nil, 0, 0, badRequest("SDXL prompts %q and %q fill %d and %d tokens; with the a1111 prompt syntax both encoders need the same number of 75-token chunks", text1, text2, e1.seq, e2.seq)
+			}
 			return nil, nil, 0, 0, fmt.Errorf("pipeline: SDXL encoders return %d and %d tokens; their tokenizers must agree on model_max_length", e1.seq, e2.seq)
 		}
 		return concatLastDim(e1.hidden, e2.hidden, e1.seq, e1.dim, e2.dim), e2.pooled, e1.seq, e1.dim + e2.dim, nil
@@ -149,16 +174,25 @@ func (p *diffusionPipeline) encodeSDXL(ctx context.Context, q *resolved, encs []
 		}
 		neg, negPool = append(neg, nh), append(negPool, npl)
 	}
+	rows := q.batchRows(pos, neg, cfg)
+	if chunked {
+		empty, _, _, _, err := pair("", "", 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		rows = padChunks(rows, empty)
+		seq = len(rows[0]) / dim
+	}
 	c := &conditioning{inputs: map[string]ort.Tensor{}}
-	c.inputs["encoder_hidden_states"] = stack(q.batchRows(pos, neg, cfg), int64(seq), int64(dim))
+	c.inputs["encoder_hidden_states"] = stack(rows, int64(seq), int64(dim))
 	c.inputs["text_embeds"] = stack(q.batchRows(posPool, negPool, cfg), int64(len(posPool[0])))
 	h, w := float32(q.Height), float32(q.Width)
 	timeIDs := []float32{h, w, 0, 0, h, w} // original size, crop top-left, target size
-	rows := make([][]float32, c.inputs["text_embeds"].Shape[0])
-	for i := range rows {
-		rows[i] = timeIDs
+	idRows := make([][]float32, c.inputs["text_embeds"].Shape[0])
+	for i := range idRows {
+		idRows[i] = timeIDs
 	}
-	c.inputs["time_ids"] = stack(rows, 6)
+	c.inputs["time_ids"] = stack(idRows, 6)
 	return c, nil
 }
 
@@ -168,11 +202,11 @@ func (p *diffusionPipeline) encodeSDXL(ctx context.Context, q *resolved, encs []
 func (p *diffusionPipeline) encodeSD3(ctx context.Context, q *resolved, encs []*textEncoder, cache encoderCache) (*conditioning, error) {
 	cfg := q.cfg(p)
 	one := func(text, text2 string) (hidden, pooled []float32, seq, dim int, err error) {
-		e1, err := cache.get(ctx, encs[0], text, encs[0].tok.ModelMaxLength(), penultimateHidden, textEmbeds)
+		e1, err := cache.get(ctx, encs[0], text, encs[0].tok.ModelMaxLength(), q.hidden(penultimateHidden), textEmbeds)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
-		e2, err := cache.get(ctx, encs[1], text2, encs[1].tok.ModelMaxLength(), penultimateHidden, textEmbeds)
+		e2, err := cache.get(ctx, encs[1], text2, encs[1].tok.ModelMaxLength(), q.hidden(penultimateHidden), textEmbeds)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}

@@ -90,21 +90,13 @@ func detectFamily(dir string) (Family, *modelIndex, error) {
 	if fam, ok := pipelineClasses[idx.ClassName]; ok {
 		return fam, idx, nil
 	}
-	// No (or an unknown) model_index.json: decide from the folders, so
-	// variants of the diffusers classes (ControlNet, ...) still run.
-	has := func(p string) bool {
-		_, err := os.Stat(filepath.Join(dir, p))
-		return err == nil
-	}
-	switch {
-	case has("transformer/model.onnx") && has("text_encoder_3"):
-		return FamilySD3, idx, nil
-	case has("transformer/model.onnx"):
-		return FamilyFlux, idx, nil
-	case has("unet/model.onnx") && has("text_encoder_2/model.onnx"):
-		return FamilySDXL, idx, nil
-	case has("unet/model.onnx"):
-		return FamilySD, idx, nil
+	// No (or an unknown) model_index.json: decide from the denoiser, so
+	// variants of the diffusers classes (ControlNet, ...) and exports
+	// without model_index.json still run.
+	if fam, ok, err := familyFromDenoiser(dir); err != nil {
+		return "", nil, err
+	} else if ok {
+		return fam, idx, nil
 	}
 	if idx.ClassName != "" {
 		return "", nil, fmt.Errorf("%w: %s: unknown pipeline class %q in model_index.json (known: %s)",

@@ -237,12 +237,21 @@ func checkFinite(x []float32) bool {
 	return true
 }
 
-// denoiserIO names the denoiser's sample input and output.
+// denoiserIO names the denoiser's sample input and output: diffusers'
+// transformers call them hidden_states / out_hidden_states, UNets sample /
+// out_sample. The session's declared names decide, not the folder, since
+// public exports keep SD3 and Flux transformers in unet/.
 func (p *diffusionPipeline) denoiserIO() (in, out string) {
-	if p.denoiserName == "transformer" {
-		return "hidden_states", "out_hidden_states"
+	in, out = "sample", "out_sample"
+	if _, ok := p.denoiser.Input("hidden_states"); ok {
+		in = "hidden_states"
 	}
-	return "sample", "out_sample"
+	if _, ok := p.denoiser.Output("out_hidden_states"); ok {
+		out = "out_hidden_states"
+	} else if _, ok := p.denoiser.Output(out); !ok && len(p.denoiser.Outputs()) == 1 {
+		out = p.denoiser.Outputs()[0].Name
+	}
+	return in, out
 }
 
 // checkLatentSize refuses a latent size that the denoiser's sample input
@@ -375,6 +384,11 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 		}
 		if q.Progress != nil {
 			q.Progress(StepInfo{Step: k + 1, Total: total, Timestep: t, Latents: r.latents})
+		}
+		if q.Preview != nil && ((k+1)%max(1, q.PreviewEvery) == 0 || k+1 == total) {
+			if err := p.preview(ctx, r, k+1, total); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

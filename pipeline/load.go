@@ -20,6 +20,27 @@ type Options struct {
 	// UNet) instead of all of them, at the cost of reloading every call.
 	// Families without separate phases ignore it.
 	LowMem bool
+	// LoRAs are merged into the weights of the components they change
+	// (latent-diffusion families) when their sessions open.
+	LoRAs []LoRA
+	// Embeddings are textual-inversion files (.safetensors, .pt, .bin)
+	// added to the CLIP text encoders as new tokens (SD, SDXL); a prompt
+	// calls each by its file name without the extension.
+	Embeddings []string
+	// VAETile forces tiled VAE decoding and encoding with tiles of this
+	// many pixels a side (a multiple of the VAE factor), overlapping by a
+	// quarter. 0 tiles only pictures whose whole run would need more than
+	// VAEMemoryBudget bytes (0 = 4 GiB), with 512-pixel tiles.
+	VAETile         int
+	VAEMemoryBudget int64
+	// PreviewDecoder is the folder of a small decoder for Request.Preview
+	// in TAESD's public ONNX layout (vae_decoder/model.onnx taking
+	// latent_sample, giving sample in [-1, 1]); "" = the linear
+	// latent-to-RGB approximation.
+	PreviewDecoder string
+	// StrictLoRA makes LoRA keys that match no weight an error (ErrLoRA);
+	// without it they are listed in a notice (Session.Notice).
+	StrictLoRA bool
 }
 
 // Pipeline is a loaded checkpoint of any family. Its methods are safe for
@@ -55,10 +76,13 @@ var ErrNotCheckpoint = errors.New("pipeline: not an exported checkpoint")
 var ErrNotSupported = errors.New("pipeline: not supported by this model family")
 
 // Load opens the checkpoint folder dir: model_index.json's _class_name (or,
-// without one, the component folders) picks the family, whose loader reads
+// without one, the denoiser's config or declared inputs) picks the family,
+// whose loader reads
 // the component configs and opens the ONNX sessions. The generation
 // defaults of model_index.json ("imagegen_defaults") apply to every
-// Generate call that leaves a field at zero.
+// Generate call that leaves a field at zero. A folder holding checkpoint
+// variants in subfolders (NAME_io16/, NAME_io32/) opens its only variant,
+// or its _io32 one; Dir then names the folder opened.
 func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -66,6 +90,9 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is a file, want the checkpoint folder", ErrNotCheckpoint, dir)
+	}
+	if dir, err = chooseVariant(dir); err != nil {
+		return nil, err
 	}
 	fam, idx, err := detectFamily(dir)
 	if err != nil {

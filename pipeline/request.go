@@ -50,6 +50,17 @@ type Request struct {
 	Height, Width int
 	// NumImages per prompt (0 = 1).
 	NumImages int
+	// PromptSyntax says how prompt text is read: PromptLiteral ("", plain
+	// text, as diffusers reads it) or PromptA1111 ("a1111": AUTOMATIC1111's
+	// emphasis syntax, BREAK and chunked long prompts; SD and SDXL).
+	PromptSyntax string
+	// ClipSkip takes the CLIP encoders' hidden state ClipSkip-1 layers
+	// before the one the pipeline uses (AUTOMATIC1111's "Clip skip";
+	// diffusers' clip_skip is ClipSkip-1; 0 and 1 = off). SD 1.x/2.x (the
+	// state then goes through the final layer norm), SDXL and SD3; the
+	// export must have hidden_states.N outputs.
+	ClipSkip int
+
 	// MaxSequenceLength for the T5 encoder (0 = 256 for SD3, 512 for Flux).
 	MaxSequenceLength int
 
@@ -70,6 +81,12 @@ type Request struct {
 
 	// Progress, when set, is called after every scheduler step.
 	Progress func(StepInfo)
+	// Preview, when set, receives a rough picture of the latents every
+	// PreviewEvery steps (0 = 1) and after the last: a TAESD-style
+	// decoder's (Options.PreviewDecoder) or a linear approximation.
+	// Latent-diffusion families only.
+	Preview      func(Preview)
+	PreviewEvery int
 }
 
 // WatermarkSDXL is Request.Watermark for diffusers' SDXL watermark.
@@ -127,6 +144,11 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
+// hidden returns hk moved back by the request's clip skip.
+func (q *resolved) hidden(hk hiddenKind) hiddenKind {
+	return hk.skipped(max(0, q.ClipSkip-1))
+}
+
 // resolved holds a request with defaults filled in.
 type resolved struct {
 	Request
@@ -148,6 +170,18 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 	}
 	q.batch = len(r.Prompts) * q.NumImages
 	q.lcm = p.den.TimeCondProjDim != nil
+	switch r.PromptSyntax {
+	case PromptLiteral:
+	case PromptA1111:
+		if p.family != FamilySD && p.family != FamilySDXL {
+			return nil, badRequest("prompt syntax %q applies to SD and SDXL checkpoints, not %s", r.PromptSyntax, p.family)
+		}
+	default:
+		return nil, badRequest("unknown prompt syntax %q (want %q or %q)", r.PromptSyntax, PromptLiteral, PromptA1111)
+	}
+	if r.ClipSkip < 0 || (r.ClipSkip > 1 && p.family == FamilyFlux) {
+		return nil, badRequest("clip skip %d: want 1 or more, on SD, SDXL or SD3 checkpoints", r.ClipSkip)
+	}
 	if q.Steps < 0 {
 		return nil, badRequest("steps must be at least 1, got %d", r.Steps)
 	}

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/imagegen/imagegen/lora"
 	"github.com/imagegen/imagegen/ort"
+	"github.com/imagegen/imagegen/textinversion"
 	"github.com/imagegen/imagegen/tokenizer"
 )
 
@@ -23,15 +25,24 @@ type diffusionPipeline struct {
 	vae      vaeConfig
 	den      denoiserConfig
 	vaeScale int
-	// denoiserName is "unet" or "transformer".
+	// denoiserName is the denoiser's folder: "unet", or "transformer"
+	// where an SD3 or Flux export has one (see denoiserFolder).
 	denoiserName string
 
 	mu       sync.Mutex
 	denoiser *ort.Session
 	vaeDec   *ort.Session
 	vaeEnc   *ort.Session // opened on first img2img / inpainting use
-	encoders []*textEncoder
-	closed   bool
+	// previewDec is Options.PreviewDecoder's session, when given.
+	previewDec *ort.Session
+	encoders   []*textEncoder
+	closed     bool
+	// loras holds the LoRA adapters merged into each component folder's
+	// weights when it opens.
+	loras map[string][]lora.Scaled
+	// embeds holds the textual-inversion tokens added to each text
+	// encoder folder's embedding table.
+	embeds map[string]*componentEmbeds
 }
 
 // encoderNames lists the tokenizer and text-encoder folders each family
@@ -47,24 +58,28 @@ var encoderNames = map[Family][][2]string{
 // configs, loads the tokenizers and opens the ONNX sessions.
 func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex, opts Options) (familyPipeline, error) {
 	var err error
-	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: "unet"}
-	if fam == FamilySD3 || fam == FamilyFlux {
-		p.denoiserName = "transformer"
-	}
+	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: denoiserFolder(dir, fam)}
 	for _, c := range []string{p.denoiserName, "vae_decoder", "scheduler"} {
 		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
 			return nil, fmt.Errorf("%w: %s has no %s folder (a %s checkpoint needs it)", ErrNotCheckpoint, dir, c, fam)
 		}
 	}
-	if err := readJSON(filepath.Join(dir, p.denoiserName, "config.json"), &p.den); err != nil {
+	denCfg := filepath.Join(dir, p.denoiserName, "config.json")
+	if err := readJSON(denCfg, &p.den); err != nil {
 		return nil, err
 	}
-	if err := readJSON(filepath.Join(dir, "vae_decoder", "config.json"), &p.vae); err != nil {
+	if !fileExists(denCfg) {
+		in, _, err := ort.ReadModelInfo(filepath.Join(dir, p.denoiserName, "model.onnx"))
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: load %s: %w", p.denoiserName, err)
+		}
+		p.den.fillFromModel(fam, in)
+	}
+	vaeCfg := filepath.Join(dir, "vae_decoder", "config.json")
+	if err := readJSON(vaeCfg, &p.vae); err != nil {
 		return nil, err
 	}
-	if p.vae.ScalingFactor == 0 {
-		p.vae.ScalingFactor = 0.18215
-	}
+	p.vae.fillFamilyDefaults(fam, fileExists(vaeCfg))
 	p.vaeScale = 8
 	if n := len(p.vae.BlockOutChannels); n > 0 {
 		p.vaeScale = 1 << (n - 1)
@@ -77,6 +92,21 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 	}()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if opts.PreviewDecoder != "" {
+		if p.previewDec, err = openPreviewDecoder(opts.PreviewDecoder, opts.Session); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.Embeddings) > 0 {
+		if p.embeds, err = loadEmbeddings(dir, fam, opts.Embeddings); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.LoRAs) > 0 {
+		if p.loras, err = loadLoRAs(dir, p.denoiserName, opts.LoRAs, opts.StrictLoRA, opts.Session.Notice); err != nil {
+			return nil, err
+		}
 	}
 	if opts.LowMem {
 		// Check now what Generate will open later.
@@ -105,11 +135,7 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 }
 
 func (p *diffusionPipeline) checkComponent(component string) error {
-	path := filepath.Join(p.dir, component, "model.onnx")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("%w: %s: missing component %s (%s)", ErrNotCheckpoint, p.dir, component, path)
-	}
-	return nil
+	return checkModelFiles(p.dir, component)
 }
 
 func (p *diffusionPipeline) open(component string) (*ort.Session, error) {
@@ -117,7 +143,17 @@ func (p *diffusionPipeline) open(component string) (*ort.Session, error) {
 		return nil, err
 	}
 	path := filepath.Join(p.dir, component, "model.onnx")
-	s, err := openSession(path, p.opts.Session)
+	var s *ort.Session
+	var err error
+	if adapters, emb := p.loras[component], p.embeds[component]; len(adapters) > 0 || emb != nil {
+		var rows []float32
+		if emb != nil {
+			rows = emb.rows
+		}
+		s, err = openEdited(path, adapters, rows, p.opts.Session)
+	} else {
+		s, err = openSession(path, p.opts.Session)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: load %s: %w", component, err)
 	}
@@ -134,6 +170,9 @@ func (p *diffusionPipeline) loadTokenizers() ([]tokenizer.Tokenizer, error) {
 		tok, err := tokenizer.Load(filepath.Join(p.dir, names[0]))
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: load %s: %w", names[0], err)
+		}
+		if emb := p.embeds[names[1]]; emb != nil {
+			tok = textinversion.NewTokenizer(tok, emb.ids)
 		}
 		toks = append(toks, tok)
 	}
@@ -201,11 +240,11 @@ func (p *diffusionPipeline) close() error {
 	p.closed = true
 	closeEncoders(p.encoders)
 	p.encoders = nil
-	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc} {
+	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	p.denoiser, p.vaeDec, p.vaeEnc = nil, nil, nil
+	p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec = nil, nil, nil, nil
 	return nil
 }

@@ -19,6 +19,9 @@ type textEncoder struct {
 	// hidden lists the hidden_states.N outputs in layer order, when the
 	// export has them (SDXL, SD3 encoders).
 	hidden []string
+	// finalLN is loaded on the first clip-skip encoding of a last-layer
+	// encoder (finalLayerNorm).
+	finalLN *layerNorm
 }
 
 // embedding is one encoded prompt.
@@ -50,14 +53,32 @@ func newTextEncoder(name string, tok tokenizer.Tokenizer, sess *ort.Session) *te
 	return te
 }
 
-// hiddenKind says which hidden state a pipeline takes from an encoder.
-type hiddenKind int
+// hiddenKind says which hidden state a pipeline takes from an encoder:
+// a layer, and how many more layers to skip back from it (clip skip).
+type hiddenKind struct {
+	layer hiddenLayer
+	skip  int
+}
+
+type hiddenLayer int
 
 const (
-	lastHidden        hiddenKind = iota // last_hidden_state (SD 1.x/2.x, T5)
-	penultimateHidden                   // hidden_states[-2] (SDXL, SD3 CLIP)
-	noHidden                            // pooled output only (Flux CLIP)
+	layerLast        hiddenLayer = iota // last_hidden_state
+	layerPenultimate                    // hidden_states[-2]
+	layerNone                           // pooled output only
 )
+
+var (
+	lastHidden        = hiddenKind{layer: layerLast}        // SD 1.x/2.x, T5
+	penultimateHidden = hiddenKind{layer: layerPenultimate} // SDXL, SD3 CLIP
+	noHidden          = hiddenKind{layer: layerNone}        // Flux CLIP
+)
+
+// skipped returns hk moved n more layers back from the end.
+func (hk hiddenKind) skipped(n int) hiddenKind {
+	hk.skip += n
+	return hk
+}
 
 // pooledKind says which pooled output a pipeline takes.
 type pooledKind int
@@ -70,7 +91,11 @@ const (
 
 // encode tokenizes text padded to maxLen and runs the encoder.
 func (te *textEncoder) encode(ctx context.Context, text string, maxLen int, hk hiddenKind, pk pooledKind) (*embedding, error) {
-	ids := te.tok.EncodePadded(text, maxLen)
+	return te.run(ctx, te.tok.EncodePadded(text, maxLen), hk, pk)
+}
+
+// run encodes one row of token ids.
+func (te *textEncoder) run(ctx context.Context, ids []int, hk hiddenKind, pk pooledKind) (*embedding, error) {
 	ids64 := make([]int64, len(ids))
 	for i, id := range ids {
 		ids64[i] = int64(id)
@@ -80,14 +105,18 @@ func (te *textEncoder) encode(ctx context.Context, text string, maxLen int, hk h
 		return nil, fmt.Errorf("pipeline: %s: the model has no input_ids input (it declares %v)", te.sess.Name(), te.sess.Inputs())
 	}
 	hiddenName := ""
-	switch hk {
-	case lastHidden:
+	switch {
+	case hk.layer == layerLast && hk.skip == 0:
 		hiddenName = "last_hidden_state"
-	case penultimateHidden:
-		if len(te.hidden) < 2 {
-			return nil, fmt.Errorf("pipeline: %s: needs hidden_states.N outputs for the penultimate layer, but the export has none (re-export with output_hidden_states)", te.sess.Name())
+	case hk.layer != layerNone:
+		back := 1 + hk.skip // hidden_states[-back]
+		if hk.layer == layerPenultimate {
+			back++
 		}
-		hiddenName = te.hidden[len(te.hidden)-2]
+		if len(te.hidden) < back+1 {
+			return nil, fmt.Errorf("pipeline: %s: needs hidden_states.N outputs %d layers from the end, but the export has %d (re-export with output_hidden_states)", te.sess.Name(), back, len(te.hidden))
+		}
+		hiddenName = te.hidden[len(te.hidden)-back]
 	}
 	out := map[string]*ort.Tensor{}
 	if hiddenName != "" {
@@ -119,6 +148,13 @@ func (te *textEncoder) encode(ctx context.Context, text string, maxLen int, hk h
 			return nil, fmt.Errorf("pipeline: %s: %s has shape %v, want [1, seq, dim]", te.sess.Name(), hiddenName, h.Shape)
 		}
 		e.seq, e.dim, e.hidden = int(h.Shape[1]), int(h.Shape[2]), h.F32
+		if hk.layer == layerLast && hk.skip > 0 {
+			// As diffusers' and AUTOMATIC1111's clip skip: an earlier
+			// layer's state through the final layer norm.
+			if err := te.finalLayerNorm(e.hidden, e.dim); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if pooledName != "" {
 		e.pooled = out[pooledName].F32

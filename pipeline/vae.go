@@ -22,14 +22,26 @@ func (p *diffusionPipeline) decode(ctx context.Context, r *run, res *Result) err
 	res.N, res.H, res.W = r.batch, H, W
 	res.Images = make([]float32, r.batch*H*W*3)
 	var out ort.Tensor
+	tile, overlap := p.vaeTile(H, W)
 	for b := 0; b < r.batch; b++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		in := map[string]ort.Tensor{"latent_sample": {Shape: []int64{1, int64(r.channels), int64(r.lh), int64(r.lw)}, F32: lat[b*per : (b+1)*per]}}
+		x := lat[b*per : (b+1)*per]
 		out = ort.Tensor{}
-		if err := p.vaeDec.Run(ctx, in, map[string]*ort.Tensor{"sample": &out}); err != nil {
-			return fmt.Errorf("pipeline: vae decode: %w", err)
+		if tile > 0 {
+			spec := tiledSpec{sess: p.vaeDec, inName: "latent_sample", outName: "sample", inC: r.channels, inH: r.lh, inW: r.lw,
+				num: p.vaeScale, den: 1, tile: tile / p.vaeScale, overlap: overlap / p.vaeScale}
+			data, c, err := spec.run(ctx, x)
+			if err != nil {
+				return fmt.Errorf("pipeline: tiled vae decode: %w", err)
+			}
+			out = ort.Tensor{Shape: []int64{1, int64(c), int64(H), int64(W)}, F32: data}
+		} else {
+			in := map[string]ort.Tensor{"latent_sample": {Shape: []int64{1, int64(r.channels), int64(r.lh), int64(r.lw)}, F32: x}}
+			if err := p.vaeDec.Run(ctx, in, map[string]*ort.Tensor{"sample": &out}); err != nil {
+				return fmt.Errorf("pipeline: vae decode: %w", err)
+			}
 		}
 		if len(out.Shape) != 4 || out.Shape[1] != 3 || int(out.Shape[2]) != H || int(out.Shape[3]) != W {
 			return fmt.Errorf("pipeline: vae decoder returned shape %v, want [1, 3, %d, %d]", out.Shape, H, W)
@@ -94,11 +106,25 @@ func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, 
 		return nil, err
 	}
 	in := map[string]ort.Tensor{"sample": {Shape: []int64{1, 3, int64(h), int64(w)}, F32: pix}}
+	tile, overlap := p.vaeTile(h, w)
+	runEnc := func(name string, out *ort.Tensor) error {
+		if tile == 0 {
+			return enc.Run(ctx, in, map[string]*ort.Tensor{name: out})
+		}
+		spec := tiledSpec{sess: enc, inName: "sample", outName: name, inC: 3, inH: h, inW: w,
+			num: 1, den: p.vaeScale, tile: tile, overlap: overlap}
+		data, c, err := spec.run(ctx, pix)
+		if err != nil {
+			return fmt.Errorf("tiled: %w", err)
+		}
+		*out = ort.Tensor{Shape: []int64{1, int64(c), int64(h / p.vaeScale), int64(w / p.vaeScale)}, F32: data}
+		return nil
+	}
 	var lat []float32
 	switch {
 	case hasOutput(enc, "latent_parameters"):
 		var out ort.Tensor
-		if err := enc.Run(ctx, in, map[string]*ort.Tensor{"latent_parameters": &out}); err != nil {
+		if err := runEnc("latent_parameters", &out); err != nil {
 			return nil, fmt.Errorf("pipeline: vae encode: %w", err)
 		}
 		if len(out.Shape) != 4 || out.Shape[1]%2 != 0 {
@@ -116,7 +142,7 @@ func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, 
 		}
 	case hasOutput(enc, "latent_sample"):
 		var out ort.Tensor
-		if err := enc.Run(ctx, in, map[string]*ort.Tensor{"latent_sample": &out}); err != nil {
+		if err := runEnc("latent_sample", &out); err != nil {
 			return nil, fmt.Errorf("pipeline: vae encode: %w", err)
 		}
 		lat = out.F32

@@ -47,6 +47,16 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
 			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
+			&cli.StringFlag{Name: "prompt-syntax", Usage: "how prompts are read: diffusers (plain text) or a1111 (AUTOMATIC1111's (word:1.2), [word], BREAK and prompts over 75 tokens; SD, SDXL)", Value: "diffusers"},
+			&cli.StringSliceFlag{Name: "lora", Usage: "LoRA `FILE[:SCALE]` (safetensors, kohya or diffusers/PEFT keys) merged into the weights (repeatable; SCALE defaults to 1). Prompts may also name LoRAs as <lora:NAME:SCALE>, looked up in --lora-dir"},
+			&cli.StringFlag{Name: "lora-dir", Usage: "folder of NAME.safetensors files for <lora:NAME:SCALE> prompt tags (default ~/.cache/imagegen/loras)"},
+			&cli.BoolFlag{Name: "strict-lora", Usage: "fail when a LoRA key matches no weight of the model (default: a notice lists them)"},
+			&cli.IntFlag{Name: "preview-every", Usage: "write a preview of the latents every `N` steps into --preview-dir"},
+			&cli.StringFlag{Name: "preview-dir", Usage: "folder for preview-STEP.png files"},
+			&cli.StringFlag{Name: "preview-decoder", Usage: "TAESD-style decoder folder (vae_decoder/model.onnx, latent_sample → sample) for previews (default: a linear latent-to-RGB approximation)"},
+			&cli.StringSliceFlag{Name: "embedding", Usage: "textual-inversion `FILE` (.safetensors, .pt, .bin) added as a new token, called in the prompt by its file name (repeatable; SD, SDXL)"},
+			&cli.IntFlag{Name: "vae-tile", Usage: "decode and encode with the VAE in overlapping tiles of `N` pixels (default: only when the whole picture would need over 4 GiB)"},
+			&cli.IntFlag{Name: "clip-skip", Usage: "AUTOMATIC1111's clip skip: take the CLIP state N-1 layers earlier (1 = off; SD, SDXL, SD3)"},
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
@@ -102,7 +112,14 @@ func runGenerate(c *cli.Context) error {
 		Seed: c.Uint64("seed"), Height: c.Int("height"), Width: c.Int("width"),
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
-		Watermark: c.String("watermark"),
+		Watermark: c.String("watermark"), ClipSkip: c.Int("clip-skip"),
+	}
+	switch syn := c.String("prompt-syntax"); syn {
+	case "diffusers", "":
+	case "a1111":
+		req.PromptSyntax = pipeline.PromptA1111
+	default:
+		return fmt.Errorf("generate: --prompt-syntax %q: want diffusers or a1111", syn)
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
@@ -147,15 +164,27 @@ func runGenerate(c *cli.Context) error {
 			fmt.Fprintln(os.Stderr, "imagegen:", m)
 		}
 	}
+	loras, err := loraFlags(c, &req, entry)
+	if err != nil {
+		return err
+	}
+	if err := previewFlags(c, &req, notice); err != nil {
+		return err
+	}
 	start := time.Now()
 	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
 		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
-		LowMem:  c.Bool("low-mem"),
+		LowMem:  c.Bool("low-mem"), LoRAs: loras, StrictLoRA: c.Bool("strict-lora"),
+		PreviewDecoder: c.String("preview-decoder"), VAETile: c.Int("vae-tile"),
+		Embeddings: c.StringSlice("embedding"),
 	})
 	if err != nil {
 		return err
 	}
 	defer pipe.Close()
+	if filepath.Clean(pipe.Dir()) != filepath.Clean(dir) {
+		notice("using the variant " + pipe.Dir())
+	}
 	loaded := time.Since(start)
 
 	var bar *progressbar.ProgressBar

@@ -32,6 +32,7 @@ func newApp() *cli.App {
 			pullCommand(),
 			inspectCommand(),
 			exportCommand(),
+			convertCommand(),
 			trainCommand(),
 			evalCommand(),
 			encodeCommand(),
