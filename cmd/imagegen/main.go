@@ -6,6 +6,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,6 +37,7 @@ func newApp() *cli.App {
 			encodeCommand(),
 			decodeCommand(),
 			watermarkCommand(),
+			detectCommand(),
 			serveCommand(),
 			workerCommand(),
 		},
@@ -70,12 +72,25 @@ func usageError(command string) cli.OnUsageErrorFunc {
 // the commands that take files or a prompt have flags after them.
 func run(args []string) error {
 	app := newApp()
-	return app.Run(interspersed(app, args, "generate", "encode", "decode"))
+	return app.Run(interspersed(app, args, "generate", "encode", "decode", "detect"))
 }
 
 func main() {
 	if err := run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "imagegen:", oneLine(err.Error()))
-		os.Exit(1)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "imagegen:", oneLine(msg))
+		}
+		os.Exit(exitStatus(err))
 	}
+}
+
+// exitStatus is the process status for a command's error: 1, unless the
+// command chose another (detect: 1 = detected, 2 = error). An error whose
+// message is empty only carries a status.
+func exitStatus(err error) int {
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
 }
