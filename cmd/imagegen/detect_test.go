@@ -113,7 +113,7 @@ func TestDetectJSON(t *testing.T) {
 		good.Label != "artificial" || good.Error != "" {
 		t.Errorf("good picture: %s", out)
 	}
-	if bad.File != badPNG || bad.Score != nil || !strings.Contains(bad.Error, "truncated") {
+	if bad.File != badPNG || bad.Score != nil || !strings.Contains(bad.Error, "not enough pixel data") {
 		t.Errorf("truncated picture: %s", out)
 	}
 }
