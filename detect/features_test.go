@@ -68,3 +68,27 @@ func TestFeaturesSizes(t *testing.T) {
 		t.Errorf("7x40: got %v, want ErrTooSmall", err)
 	}
 }
+
+func BenchmarkFeatures32(b *testing.B) {
+	s, err := shapes.Dataset{Split: shapes.HeldOut, Size: 32}.Sample(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Features(s.Image); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFeatures256(b *testing.B) {
+	img := image.NewGray(image.Rect(0, 0, 256, 256))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 31)
+	}
+	for b.Loop() {
+		if _, err := Features(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
