@@ -80,6 +80,9 @@ func (m *Model) Probability(x []float64) (float64, error) {
 		z[i] = (v - m.Mean[i]) / m.Std[i]
 	}
 	logit, _ := m.forward(z, nil)
+	if math.IsNaN(logit) {
+		return 0, errors.New("detect: model gave a NaN logit (non-finite features?)")
+	}
 	return sigmoid(logit), nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/imagegen/imagegen/ort"
 )
 
+var colorGray = color.NRGBA{128, 128, 128, 255}
+
 func solid(w, h int, c color.NRGBA) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {

@@ -56,6 +56,10 @@ func (s *sizeField) UnmarshalJSON(b []byte) error {
 
 func (s sizeField) set() bool { return s.Height > 0 || s.Width > 0 || s.ShortestEdge > 0 }
 
+// maxPreprocessSide bounds the sizes a preprocessor_config.json may ask
+// for, so a bad file fails instead of allocating gigabytes.
+const maxPreprocessSide = 4096
+
 // readPreprocess reads path; a missing file gives the zero Preprocess.
 func readPreprocess(path string) (Preprocess, error) {
 	var p Preprocess
@@ -71,6 +75,11 @@ func readPreprocess(path string) (Preprocess, error) {
 	}
 	if len(p.ImageMean) != len(p.ImageStd) || (len(p.ImageMean) != 0 && len(p.ImageMean) != 3) {
 		return p, fmt.Errorf("detect: %s: image_mean and image_std want 3 values each, got %d and %d", path, len(p.ImageMean), len(p.ImageStd))
+	}
+	for _, f := range []sizeField{p.Size, p.CropSize} {
+		if f.Height < 0 || f.Width < 0 || f.ShortestEdge < 0 || max(f.Height, f.Width, f.ShortestEdge) > maxPreprocessSide {
+			return p, fmt.Errorf("detect: %s: size %+v: want sides from 1 to %d", path, f, maxPreprocessSide)
+		}
 	}
 	for _, s := range p.ImageStd {
 		if s <= 0 {
