@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -159,6 +160,9 @@ func openDetector(c *cli.Context) (detect.Detector, error) {
 	name := c.String("model")
 	if detect.IsBuiltin(name) {
 		return detect.Builtin()
+	}
+	if strings.HasPrefix(name, "builtin:") {
+		return nil, fmt.Errorf("--model %s: no such built-in detector (the built-in one is %s, or builtin)", name, detect.BuiltinName)
 	}
 	if _, err := os.Stat(name); err != nil {
 		return nil, fmt.Errorf("--model %s: want builtin or a detector export folder: %w", name, err)
