@@ -5,9 +5,10 @@
 //   - the built-in passive detector ([Builtin]): frequency-artifact
 //     features of a picture ([Features]: the azimuthally averaged log power
 //     spectrum and statistics of its 8x8 block DCT coefficients) scored by
-//     a logistic regression trained in Go ([Train]) on real renders of the
-//     shapes dataset and the outputs of imagegen's built-in families
-//     (scripts/train_detector);
+//     a small classifier trained in Go ([Train]: one tanh hidden layer, or
+//     none for a logistic regression) on real renders of the shapes
+//     dataset and the outputs of imagegen's built-in families, clean and
+//     after JPEG 75 (scripts/train_detector);
 //   - public classifier exports ([OpenONNX]): an ONNX model with a
 //     pixel_values (or single unnamed 3xHxW) input in [0, 1] and a 2-logit
 //     output, with the label order from the folder's config.json and the
