@@ -39,6 +39,7 @@ func newApp() *cli.App {
 			decodeCommand(),
 			watermarkCommand(),
 			provenanceCommand(),
+			detectCommand(),
 			serveCommand(),
 			workerCommand(),
 		},
@@ -73,7 +74,7 @@ func usageError(command string) cli.OnUsageErrorFunc {
 // the commands that take files or a prompt have flags after them.
 func run(args []string) error {
 	app := newApp()
-	return app.Run(interspersed(app, args, "generate", "encode", "decode", "provenance"))
+	return app.Run(interspersed(app, args, "generate", "encode", "decode", "provenance", "detect"))
 }
 
 func main() {
@@ -81,11 +82,38 @@ func main() {
 		if msg := oneLine(err.Error()); msg != "" {
 			fmt.Fprintln(os.Stderr, "imagegen:", msg)
 		}
-		code := 1
-		var ec cli.ExitCoder // a command's own exit status (provenance)
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-		os.Exit(code)
+		os.Exit(exitStatus(err))
 	}
 }
+
+// exitStatus is the process status for a command's error: 1, unless the
+// command chose another (detect: 1 = detected, 2 = error; provenance:
+// 1 = no or an invalid manifest, 2 = error). An error whose
+// message is empty only carries a status.
+func exitStatus(err error) int {
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
+// exitCodeError makes main exit with code after printing err (nothing
+// when err is nil: the command has already said what it found, as detect
+// and provenance do for their "detected" and "no manifest" statuses).
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+// ExitCode makes exitCodeError a cli.ExitCoder, which main honours.
+func (e *exitCodeError) ExitCode() int { return e.code }

@@ -16,29 +16,10 @@ import (
 
 // Exit codes of imagegen provenance, for scripts.
 const (
-	exitManifestValid = 0 // a valid manifest (trusted or not)
-	exitNoManifest    = 1 // no manifest, or one that fails validation
-	exitError         = 2 // the file or the options could not be read
+	exitManifestValid   = 0 // a valid manifest (trusted or not)
+	exitNoManifest      = 1 // no manifest, or one that fails validation
+	exitProvenanceError = 2 // the file or the options could not be read
 )
-
-// exitCodeError makes main exit with code after printing err (nothing
-// when err is nil: the command has already said what it found).
-type exitCodeError struct {
-	code int
-	err  error
-}
-
-func (e *exitCodeError) Error() string {
-	if e.err == nil {
-		return ""
-	}
-	return e.err.Error()
-}
-
-func (e *exitCodeError) Unwrap() error { return e.err }
-
-// ExitCode makes exitCodeError a cli.ExitCoder, which main honours.
-func (e *exitCodeError) ExitCode() int { return e.code }
 
 func provenanceCommand() *cli.Command {
 	return &cli.Command{
@@ -62,7 +43,7 @@ func provenanceCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
 		},
 		Action:       runProvenance,
-		OnUsageError: exitOnUsageError("provenance", exitError),
+		OnUsageError: exitOnUsageError("provenance", exitProvenanceError),
 	}
 }
 
@@ -84,7 +65,7 @@ type provenanceResult struct {
 func runProvenance(c *cli.Context) error {
 	code, err := provenance(c)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("provenance: %w", err)}
+		return &exitCodeError{code: exitProvenanceError, err: fmt.Errorf("provenance: %w", err)}
 	}
 	if code != exitManifestValid {
 		return &exitCodeError{code: code}
