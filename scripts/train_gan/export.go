@@ -92,11 +92,17 @@ func evaluate(ctx context.Context, o options) error {
 	}
 	fmt.Printf("samples of %d held-out prompts (seeds 0-%d, ψ %g): %v\n", len(prompts), len(prompts)-1, o.truncation, rep)
 	fmt.Printf("time per picture: %s (%d ONNX Runtime threads, batch 1)\n", per.Round(10*time.Microsecond), o.threads)
-	div, err := diversity(ctx, m, collapsePrompt, 20, o.truncation)
+	var spreadImgs []*image.NRGBA
+	div, err := diversity(ctx, m, collapsePrompt, 20, o.truncation, &spreadImgs)
 	if err != nil {
 		return err
 	}
 	fmt.Println(div)
+	if o.collapseGrid != "" {
+		if err := writeGrid(o.collapseGrid, spreadImgs, 10); err != nil {
+			return err
+		}
+	}
 	if o.samples != "" {
 		return writeGrid(o.samples, imgs[:min(48, len(imgs))], 8)
 	}

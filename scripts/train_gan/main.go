@@ -48,6 +48,7 @@ type options struct {
 	evalPrompts      int
 	truncation       float64
 	samples          string
+	collapseGrid     string
 	evalOnly         bool
 	stopAt           int
 }
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&o.evalPrompts, "eval-prompts", 500, "held-out prompts the checker scores (one sample each)")
 	flag.Float64Var(&o.truncation, "truncation", 1, "ψ in (0, 1] of the truncation trick in the evaluation (z scaled by ψ)")
 	flag.StringVar(&o.samples, "samples", "", "write the samples of the first 48 held-out prompts to this PNG `file`")
+	flag.StringVar(&o.collapseGrid, "collapse-grid", "", "write the mode-collapse monitor's 20 samples of \""+collapsePrompt+"\" to this PNG `file`")
 	flag.BoolVar(&o.evalOnly, "eval-only", false, "skip training and export; evaluate the model in -out")
 	flag.IntVar(&o.stopAt, "stop-at", 0, "stop after the checkpoint at this step (the learning rate still follows -steps)")
 	flag.Parse()
@@ -294,7 +296,7 @@ func monitor(ctx context.Context, o options, cfg config, g *onnxexport.Trainer, 
 	if err != nil {
 		return err
 	}
-	div, err := diversity(ctx, m, collapsePrompt, 20, 1)
+	div, err := diversity(ctx, m, collapsePrompt, 20, 1, nil)
 	if err != nil {
 		return err
 	}

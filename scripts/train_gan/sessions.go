@@ -135,8 +135,9 @@ func (s spread) String() string {
 }
 
 // diversity draws seeds 0..n-1 of prompt and counts the distinct grid
-// cells and sizes the checker measures.
-func diversity(ctx context.Context, m *gen, prompt string, n int, psi float64) (spread, error) {
+// cells and sizes the checker measures; the pictures go to imgs when it
+// is not nil.
+func diversity(ctx context.Context, m *gen, prompt string, n int, psi float64, imgs *[]*image.NRGBA) (spread, error) {
 	c, err := shapes.Condition(prompt)
 	if err != nil {
 		return spread{}, err
@@ -148,7 +149,11 @@ func diversity(ctx context.Context, m *gen, prompt string, n int, psi float64) (
 		if err != nil {
 			return spread{}, err
 		}
-		sc, err := shapes.Check(chwToImage(px), prompt)
+		img := chwToImage(px)
+		if imgs != nil {
+			*imgs = append(*imgs, img)
+		}
+		sc, err := shapes.Check(img, prompt)
 		if err != nil {
 			return spread{}, err
 		}
