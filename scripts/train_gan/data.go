@@ -18,15 +18,18 @@ type examples struct {
 	emptyRate  float64
 	latent     int
 	withImages bool
+	// withLabels adds, after the picture, its scene's full attributes
+	// one-hot (the auxiliary classifier's targets).
+	withLabels bool
 	empty      []float32
 }
 
-func newExamples(n int, emptyRate float64, latent int64, withImages bool) (*examples, error) {
+func newExamples(n int, emptyRate float64, latent int64, withImages, withLabels bool) (*examples, error) {
 	empty, err := shapes.Condition("")
 	if err != nil {
 		return nil, err
 	}
-	return &examples{n: n, emptyRate: emptyRate, latent: int(latent), withImages: withImages, empty: empty}, nil
+	return &examples{n: n, emptyRate: emptyRate, latent: int(latent), withImages: withImages, withLabels: withLabels && withImages, empty: empty}, nil
 }
 
 func (d *examples) Len() int { return d.n }
@@ -34,7 +37,10 @@ func (d *examples) Len() int { return d.n }
 func (d *examples) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) error {
 	want := 2
 	if d.withImages {
-		want = 3
+		want++
+	}
+	if d.withLabels {
+		want++
 	}
 	if len(dst) != want {
 		return fmt.Errorf("examples: %d batch inputs, want %d", len(dst), want)
@@ -48,6 +54,10 @@ func (d *examples) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) 
 		toCHW(s.Image.Pix, s.Image.Stride, dst[0].F32)
 		caption = s.Caption
 		dst = dst[1:]
+		if d.withLabels {
+			oneHot(s.Scene.Attributes(), dst[0].F32)
+			dst = dst[1:]
+		}
 	}
 	if len(dst[0].F32) != shapes.ConditionSize || len(dst[1].F32) != d.latent {
 		return fmt.Errorf("examples: unexpected batch layout")
@@ -65,6 +75,17 @@ func (d *examples) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) 
 		dst[1].F32[k] = float32(rng.NormFloat64())
 	}
 	return nil
+}
+
+// oneHot writes attribute classes (shapes.Scene.Attributes) one-hot per
+// block, as shapes.Condition lays out a prompt's.
+func oneHot(attrs []int, dst []float32) {
+	clear(dst)
+	off := 0
+	for k, c := range attrs {
+		dst[off+c] = 1
+		off += shapes.AttributeClasses[k]
+	}
 }
 
 // toCHW writes an NRGBA picture as [3,S,S] floats in [-1, 1] (v/127.5 − 1).

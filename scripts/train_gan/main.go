@@ -39,7 +39,7 @@ type options struct {
 	steps, every     int
 	batch            int64
 	lrD, lrG         float64
-	r1               float64
+	r1, aux          float64
 	ema              float64
 	pictures         int
 	emptyRate        float64
@@ -63,6 +63,7 @@ func main() {
 	flag.Float64Var(&o.lrD, "lr-d", 5e-4, "discriminator learning rate (warmup, cosine decay to a quarter)")
 	flag.Float64Var(&o.lrG, "lr-g", 5e-4, "generator learning rate (warmup, cosine decay to a quarter)")
 	flag.Float64Var(&o.r1, "r1", 0.1, "γ of the R1 penalty γ/2·E‖∇_x D(x, c)‖² on real pictures (0: none)")
+	flag.Float64Var(&o.aux, "aux", 0, "weight of the auxiliary classifier's cross-entropy in the generator's loss (0: no classifier; the discriminator learns it on real pictures)")
 	flag.Float64Var(&o.ema, "ema", 0.998, "decay of the generator's weight average (the exported weights)")
 	flag.IntVar(&o.pictures, "pictures", 100000, "training pictures (the first of the train split)")
 	flag.Float64Var(&o.emptyRate, "empty-rate", 0.05, "share of examples given the empty prompt's condition")
@@ -97,6 +98,7 @@ func run(ctx context.Context, o options) error {
 	}
 	cfg := defaultConfig()
 	cfg.R1 = o.r1
+	cfg.Aux = o.aux
 	if o.evalOnly {
 		if o.out == "" {
 			return fmt.Errorf("-eval-only needs -out")
@@ -152,11 +154,11 @@ func newPair(o options, cfg config) (pair, error) {
 	if err != nil {
 		return pair{}, fmt.Errorf("generator step: %w", err)
 	}
-	dData, err := newExamples(o.pictures, o.emptyRate, cfg.Latent, true)
+	dData, err := newExamples(o.pictures, o.emptyRate, cfg.Latent, true, cfg.Aux > 0)
 	if err != nil {
 		return pair{}, err
 	}
-	gData, err := newExamples(o.pictures, o.emptyRate, cfg.Latent, false)
+	gData, err := newExamples(o.pictures, o.emptyRate, cfg.Latent, false, false)
 	if err != nil {
 		return pair{}, err
 	}
@@ -252,11 +254,11 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 			}
 			return v.F32[0]
 		}
-		rows = append(rows, fmt.Sprintf("%d,%.5f,%.5f,%.4f,%.4f,%.5f,%.4f,%.4f\n", gi.Step, di.Loss, gi.Loss,
-			aux("d_real"), aux("d_fake"), aux("r1"), di.GradNorm, gi.GradNorm))
+		rows = append(rows, fmt.Sprintf("%d,%.5f,%.5f,%.4f,%.4f,%.5f,%.4f,%.4f,%.4f\n", gi.Step, di.Loss, gi.Loss,
+			aux("d_real"), aux("d_fake"), aux("r1"), aux("aux"), di.GradNorm, gi.GradNorm))
 		if gi.Step%25 == 0 {
-			fmt.Printf("%s: step %d  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  R1 %.4f  (%.2f s/step)\n", o.name, gi.Step,
-				di.Loss, gi.Loss, aux("d_real"), aux("d_fake"), aux("r1"), time.Since(t0).Seconds()/25)
+			fmt.Printf("%s: step %d  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  R1 %.4f  aux CE %.3f  (%.2f s/step)\n", o.name, gi.Step,
+				di.Loss, gi.Loss, aux("d_real"), aux("d_fake"), aux("r1"), aux("aux"), time.Since(t0).Seconds()/25)
 			t0 = time.Now()
 		}
 		if gi.Step%o.every != 0 && gi.Step != o.steps {
@@ -268,7 +270,7 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 		if err := p.g.Save(gCkpt); err != nil {
 			return nil, err
 		}
-		if err := appendRows(lossCSV, "step,d_loss,g_loss,d_real,d_fake,r1,d_grad_norm,g_grad_norm\n", rows); err != nil {
+		if err := appendRows(lossCSV, "step,d_loss,g_loss,d_real,d_fake,r1,aux_ce,d_grad_norm,g_grad_norm\n", rows); err != nil {
 			return nil, err
 		}
 		rows = rows[:0]

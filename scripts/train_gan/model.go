@@ -29,6 +29,12 @@ type config struct {
 	CondMap8, CondMap16 int64
 	// R1 is γ of the R1 penalty γ/2·E‖∇_x D(x)‖² on real pictures (0: none).
 	R1 float64
+	// Aux, when > 0, adds an auxiliary classifier to the discriminator
+	// (AC-GAN, Odena et al. 2017, beside the projection): a head that
+	// predicts each attribute of a picture, trained on real pictures with
+	// their scenes' full attributes, and the generator is charged Aux
+	// times its cross-entropy on the attributes its condition says.
+	Aux float64
 }
 
 func defaultConfig() config {
@@ -91,11 +97,12 @@ func generator(l *onnxexport.Layers, cfg config, z, c *onnxexport.Value) *onnxex
 }
 
 // discriminator maps a picture x [B,3,32,32] and its condition c [B,70]
-// to a logit [B,1]: stride-2 convs with LeakyRelu and no normalization
+// to a logit [B,1] and, when cfg.Aux > 0, the attribute logits [B,70]
+// (nil otherwise): stride-2 convs with LeakyRelu and no normalization
 // (the R1 penalty keeps it smooth) down to 4x4, a linear layer on the
 // flattened map, and the projection of the condition's embedding on
 // those features (Miyato & Koyama 2018) added to an unconditional head.
-func discriminator(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) *onnxexport.Value {
+func discriminator(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) (logit, attrs *onnxexport.Value) {
 	defer l.Scope("discriminator")()
 	w := cfg.DiscWidth
 	conv := func(name string, h *onnxexport.Value, out, stride int64) *onnxexport.Value {
@@ -109,7 +116,39 @@ func discriminator(l *onnxexport.Layers, cfg config, x, c *onnxexport.Value) *on
 	h = l.LeakyRelu(l.Linear("fc", h, cfg.Hidden, true), leak)
 	out := l.Linear("head", h, 1, true)
 	embed := l.Linear("embed", c, cfg.Hidden, false)
-	return l.Add(out, l.ReduceSum(l.Mul(embed, h), true, 1))
+	if cfg.Aux > 0 {
+		attrs = l.Linear("aux", h, shapes.ConditionSize, true)
+	}
+	return l.Add(out, l.ReduceSum(l.Mul(embed, h), true, 1)), attrs
+}
+
+// attributeLoss is the auxiliary classifier's cross-entropy per example
+// [B]: for each attribute block of shapes.AttributeClasses, −log softmax
+// of the target class, where the target t [B,70] is one-hot per block.
+// With onlySaid, a block whose target is class 0 ("not said") counts
+// nothing (a condition leaves those attributes free).
+func attributeLoss(l *onnxexport.Layers, logits, t *onnxexport.Value, onlySaid bool) *onnxexport.Value {
+	sizes := make([]int64, len(shapes.AttributeClasses))
+	for i, n := range shapes.AttributeClasses {
+		sizes[i] = int64(n)
+	}
+	ls, ts := l.Split(logits, 1, sizes...), l.Split(t, 1, sizes...)
+	var total *onnxexport.Value
+	for i := range ls {
+		logp := l.Op("LogSoftmax", []*onnxexport.Value{ls[i]}, []onnxexport.Attr{onnxexport.IntAttr("axis", 1)},
+			onnxexport.ValueType{DType: ls[i].DType(), Shape: ls[i].Shape()})[0]
+		ce := l.Neg(l.ReduceSum(l.Mul(logp, ts[i]), false, 1)) // [B]
+		if onlySaid {
+			said := l.Sub(l.ScalarLike(ce, 1), l.Reshape(l.Slice(ts[i], []int64{0}, []int64{1}, []int64{1}, nil), -1))
+			ce = l.Mul(ce, said)
+		}
+		if total == nil {
+			total = ce
+		} else {
+			total = l.Add(total, ce)
+		}
+	}
+	return total
 }
 
 // softplus is log(1 + eˣ) written from ops that have gradient rules and do
@@ -123,6 +162,7 @@ func softplus(l *onnxexport.Layers, x *onnxexport.Value) *onnxexport.Value {
 // share them.
 const (
 	inputReal      = "real"
+	inputLabels    = "labels" // the real pictures' full attributes, one-hot (with -aux)
 	inputNoise     = "z"
 	inputCondition = "condition"
 	outputSample   = "sample"
@@ -143,16 +183,29 @@ func newLayers(name string, seed uint64) (*onnxexport.Builder, *onnxexport.Layer
 func discLoss(cfg config, seed uint64, batch int64) (*onnxexport.Builder, *onnxexport.Value, []*onnxexport.Value) {
 	b, l := newLayers("gan_disc_step", seed)
 	x := b.Input(inputReal, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
+	// The batch inputs in the order the dataset fills them.
+	var labels *onnxexport.Value
+	if cfg.Aux > 0 {
+		labels = b.Input(inputLabels, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(shapes.ConditionSize))
+	}
 	c := b.Input(inputCondition, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(shapes.ConditionSize))
 	z := b.Input(inputNoise, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(cfg.Latent))
 	fake := b.StopGradient(generator(l, cfg, z, c))
 	frozen := paramValues(b, "generator.")
 	// One pass over real and fake pictures together: the weights are
 	// used once, and the batch is twice as large.
-	logits := discriminator(l, cfg, l.Concat(0, x, fake), l.Concat(0, c, c))
+	logits, attrs := discriminator(l, cfg, l.Concat(0, x, fake), l.Concat(0, c, c))
 	parts := l.Split(logits, 0, batch, batch)
 	real, fakeLogit := parts[0], parts[1]
 	loss := l.ReduceMean(l.Add(softplus(l, l.Neg(real)), softplus(l, fakeLogit)), false)
+	aux := l.ScalarLike(loss, 0)
+	if cfg.Aux > 0 {
+		// The classifier learns from real pictures only, so that it
+		// cannot side with the generator.
+		aux = l.ReduceMean(attributeLoss(l, l.Split(attrs, 0, batch, batch)[0], labels, false), false)
+		loss = l.Add(loss, aux)
+	}
+	b.Output("aux", l.Reshape(aux, 1))
 	r1 := l.ScalarLike(loss, 0)
 	if cfg.R1 > 0 {
 		gx, err := b.Gradients(l.ReduceSum(real, false), []*onnxexport.Value{x})
@@ -176,9 +229,13 @@ func genLoss(cfg config, seed uint64, batch int64) (*onnxexport.Builder, *onnxex
 	c := b.Input(inputCondition, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(shapes.ConditionSize))
 	z := b.Input(inputNoise, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(cfg.Latent))
 	fake := generator(l, cfg, z, c)
-	logit := discriminator(l, cfg, fake, c)
+	logit, attrs := discriminator(l, cfg, fake, c)
 	frozen := paramValues(b, "discriminator.")
 	loss := l.ReduceMean(softplus(l, l.Neg(logit)), false)
+	if cfg.Aux > 0 {
+		aux := l.ReduceMean(attributeLoss(l, attrs, c, true), false)
+		loss = l.Add(loss, l.Mul(aux, l.ScalarLike(aux, cfg.Aux)))
+	}
 	return b, loss, frozen
 }
 

@@ -14,10 +14,12 @@ import (
 
 // TestAlternatingStepsShareWeights builds both training graphs: each
 // freezes exactly the other network's parameters (as host inputs), and
-// one alternating step moves both networks' weights.
+// one alternating step moves both networks' weights (with the auxiliary
+// classifier on).
 func TestAlternatingStepsShareWeights(t *testing.T) {
 	testort.Init(t)
 	cfg := defaultConfig()
+	cfg.Aux = 1
 	o := options{batch: 2, steps: 10, lrD: 1e-3, lrG: 1e-3, ema: 0.9, pictures: 8, emptyRate: 0.5, threads: 1, seed: 3}
 	p, err := newPair(o, cfg)
 	if err != nil {
@@ -78,8 +80,10 @@ func TestAlternatingStepsShareWeights(t *testing.T) {
 	if !moved(gW, p.g.Weights(false)) || !moved(dW, p.d.Weights(false)) {
 		t.Error("an alternating step left a network's weights unchanged")
 	}
-	if v, err := p.d.Aux("r1"); err != nil || len(v.F32) != 1 || !(v.F32[0] > 0) {
-		t.Errorf("R1 output %v (%v), want a positive value", v.F32, err)
+	for _, name := range []string{"r1", "aux"} {
+		if v, err := p.d.Aux(name); err != nil || len(v.F32) != 1 || !(v.F32[0] > 0) {
+			t.Errorf("%s output %v (%v), want a positive value", name, v.F32, err)
+		}
 	}
 }
 
