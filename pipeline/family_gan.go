@@ -15,8 +15,9 @@ import (
 
 // The GAN family (ImagegenGANPipeline): a conditional generator that maps
 // noise z ~ N(0, I) and the prompt's shapes attributes to a picture in one
-// pass. The truncation trick (Request.Truncation, ψ in (0, 1]) scales z by
-// ψ toward its mean 0: smaller ψ trades variety for typical pictures.
+// pass. The truncation trick (Request.Truncation, ψ in (0, 1]; the
+// folder's default_truncation when unset) scales z by ψ toward its mean
+// 0: smaller ψ trades variety for typical pictures.
 //
 // Folder: generator/model.onnx (z [B, Z], condition [B, 70] → sample
 // [B, 3, S, S] in [-1, 1]) with generator/config.json.
@@ -27,6 +28,8 @@ type ganConfig struct {
 	ConditionSize int    `json:"condition_size"`
 	SampleSize    int    `json:"sample_size"`
 	Truncation    string `json:"truncation"` // "scale": z·ψ (the only method)
+	// DefaultTruncation is ψ when a request leaves it unset (0: 1, none).
+	DefaultTruncation float64 `json:"default_truncation"`
 }
 
 type ganPipeline struct {
@@ -47,6 +50,9 @@ func loadGAN(ctx context.Context, dir string, _ Family, _ *modelIndex, opts Opti
 	if c.LatentDim <= 0 || c.SampleSize <= 0 || c.ConditionSize != shapes.ConditionSize {
 		return nil, fmt.Errorf("%w: %s: want latent_dim > 0, sample_size > 0 and condition_size %d, got %+v",
 			ErrNotCheckpoint, cfgPath, shapes.ConditionSize, c)
+	}
+	if d := c.DefaultTruncation; math.IsNaN(d) || d < 0 || d > 1 {
+		return nil, fmt.Errorf("%w: %s: default_truncation %g outside (0, 1]", ErrNotCheckpoint, cfgPath, d)
 	}
 	if c.Truncation != "" && c.Truncation != "scale" {
 		return nil, fmt.Errorf("%w: %s: truncation %q (this pipeline knows \"scale\")", ErrNotCheckpoint, cfgPath, c.Truncation)
@@ -77,11 +83,14 @@ func (p *ganPipeline) close() error {
 	return nil
 }
 
-// truncation returns ψ of a request: 1 when unset, an error outside
-// (0, 1].
-func truncation(r Request) (float64, error) {
+// truncation returns ψ of a request: the folder's default (or 1) when
+// unset, an error outside (0, 1].
+func (p *ganPipeline) truncation(r Request) (float64, error) {
 	psi := r.Truncation
 	if psi == 0 {
+		if p.cfg.DefaultTruncation > 0 {
+			return p.cfg.DefaultTruncation, nil
+		}
 		return 1, nil
 	}
 	if math.IsNaN(psi) || psi < 0 || psi > 1 {
@@ -100,7 +109,7 @@ func (p *ganPipeline) generate(ctx context.Context, r Request) (*Result, error) 
 	if len(r.Prompts) == 0 {
 		return nil, badRequest("no prompt given")
 	}
-	psi, err := truncation(r)
+	psi, err := p.truncation(r)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,11 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -105,5 +108,53 @@ func TestTruncationOtherFamilies(t *testing.T) {
 	_, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a red circle"}, Truncation: 0.7})
 	if !errors.Is(err, pipeline.ErrBadRequest) || !strings.Contains(err.Error(), "no truncation") {
 		t.Fatalf("got %v, want ErrBadRequest about truncation", err)
+	}
+}
+
+// TestGANFamilyDefaultTruncation checks the folder's default_truncation:
+// the ψ of requests that set none, and refused at load outside (0, 1].
+func TestGANFamilyDefaultTruncation(t *testing.T) {
+	write := func(t *testing.T, psi float64) string {
+		dir := filepath.Join(t.TempDir(), "gan")
+		if err := familytest.WriteGAN(dir, 1); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "generator", "config.json")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg["default_truncation"] = psi
+		if raw, err = json.Marshal(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	ctx := context.Background()
+	plain := familytest.Load(t, familytest.WriteGAN)
+	half := familytest.LoadDir(t, write(t, 0.5))
+	req := pipeline.Request{Prompts: []string{"a blue heart"}, Seed: 9}
+	a, err := plain.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := half.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Latents {
+		if b.Latents[i] != a.Latents[i]*0.5 {
+			t.Fatalf("latent %d = %v with default ψ 0.5, want %v", i, b.Latents[i], a.Latents[i]*0.5)
+		}
+	}
+	if _, err := pipeline.Load(ctx, write(t, 1.5), pipeline.Options{}); !errors.Is(err, pipeline.ErrNotCheckpoint) {
+		t.Errorf("default_truncation 1.5: got %v, want ErrNotCheckpoint", err)
 	}
 }

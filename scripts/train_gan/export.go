@@ -21,13 +21,15 @@ type componentConfig struct {
 	ConditionSize int    `json:"condition_size"`
 	SampleSize    int    `json:"sample_size"`
 	Truncation    string `json:"truncation"`
-	Parameters    int64  `json:"parameters"`
+	// DefaultTruncation is the pipeline's ψ when a request sets none.
+	DefaultTruncation float64 `json:"default_truncation"`
+	Parameters        int64   `json:"parameters"`
 }
 
 // export writes the generator with weights w to out (replaced as a whole,
 // through a temporary folder): model_index.json and generator/ with
 // model.onnx (float16 initializers) and config.json.
-func export(out string, cfg config, w map[string]*onnxexport.Tensor) error {
+func export(out string, cfg config, w map[string]*onnxexport.Tensor, psi float64) error {
 	tmp := filepath.Clean(out) + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -50,7 +52,7 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor) error {
 		return err
 	}
 	cc := componentConfig{LatentDim: cfg.Latent, ConditionSize: shapes.ConditionSize, SampleSize: imageSize,
-		Truncation: "scale", Parameters: b.NumParams()}
+		Truncation: "scale", DefaultTruncation: psi, Parameters: b.NumParams()}
 	if err := writeJSON(filepath.Join(tmp, "generator", "config.json"), cc); err != nil {
 		return err
 	}

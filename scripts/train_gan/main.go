@@ -50,6 +50,7 @@ type options struct {
 	samples          string
 	collapseGrid     string
 	evalOnly         bool
+	raw              bool
 	stopAt           int
 }
 
@@ -71,9 +72,10 @@ func main() {
 	flag.IntVar(&o.every, "checkpoint-every", 250, "steps between checkpoints (and monitor rows)")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainers' RNGs")
 	flag.IntVar(&o.evalPrompts, "eval-prompts", 500, "held-out prompts the checker scores (one sample each)")
-	flag.Float64Var(&o.truncation, "truncation", 1, "ψ in (0, 1] of the truncation trick in the evaluation (z scaled by ψ)")
+	flag.Float64Var(&o.truncation, "truncation", 1, "ψ in (0, 1] of the truncation trick (z scaled by ψ) in the evaluation, and the exported folder's default")
 	flag.StringVar(&o.samples, "samples", "", "write the samples of the first 48 held-out prompts to this PNG `file`")
 	flag.StringVar(&o.collapseGrid, "collapse-grid", "", "write the mode-collapse monitor's 20 samples of \""+collapsePrompt+"\" to this PNG `file`")
+	flag.BoolVar(&o.raw, "raw", false, "export the generator's current weights instead of their EMA")
 	flag.BoolVar(&o.evalOnly, "eval-only", false, "skip training and export; evaluate the model in -out")
 	flag.IntVar(&o.stopAt, "stop-at", 0, "stop after the checkpoint at this step (the learning rate still follows -steps)")
 	flag.Parse()
@@ -118,7 +120,7 @@ func run(ctx context.Context, o options) error {
 	if o.out == "" {
 		return nil
 	}
-	if err := export(o.out, cfg, w); err != nil {
+	if err := export(o.out, cfg, w, o.truncation); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Println("exported", o.out)
@@ -281,7 +283,7 @@ func train(ctx context.Context, o options, cfg config) (map[string]*onnxexport.T
 			return nil, errStopped
 		}
 	}
-	return p.g.Weights(true), nil
+	return p.g.Weights(!o.raw), nil
 }
 
 // monitor scores the generator's EMA weights at a checkpoint: the checker

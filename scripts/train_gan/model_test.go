@@ -98,7 +98,7 @@ func TestExportedGeneratorLoads(t *testing.T) {
 		w[p.Name] = p.Tensor
 	}
 	dir := filepath.Join(t.TempDir(), "gan")
-	if err := export(dir, cfg, w); err != nil {
+	if err := export(dir, cfg, w, 0.8); err != nil {
 		t.Fatal(err)
 	}
 	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
