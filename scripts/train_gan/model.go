@@ -38,7 +38,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{Latent: 64, GenWidth: 32, DiscWidth: 32, Hidden: 256, CondMap8: 16, CondMap16: 8, R1: 0.1}
+	return config{Latent: 64, GenWidth: 32, DiscWidth: 32, Hidden: 256, CondMap8: 16, CondMap16: 8, R1: 1, Aux: 1}
 }
 
 // normGroups is the GroupNorm group count of the generator's conv layers.
