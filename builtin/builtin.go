@@ -53,6 +53,9 @@ var models = []Model{
 	{Name: "vqvae", Family: "vqvae", Summary: "VQ-VAE image tokenizer: pictures to codebook indices and back (no prior)",
 		Knows: shapesVocabulary, Commands: []string{"encode", "decode"},
 		fsys: embedded("vqvae")},
+	{Name: "gan", Family: "gan", Summary: "conditional GAN: one generator pass from noise (R1-regularized projection discriminator, EMA generator)",
+		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: embedded("gan")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

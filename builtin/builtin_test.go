@@ -12,8 +12,9 @@ func TestEveryBuiltinIsEmbedded(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
-		if st.Parameters < 100_000 || st.Bytes < st.Parameters || len(st.Components) < 2 {
-			t.Errorf("%s: %+v: want a real model of several components", m.Name, st)
+		// One component is enough: a GAN ships its generator alone.
+		if st.Parameters < 100_000 || st.Bytes < st.Parameters || len(st.Components) < 1 {
+			t.Errorf("%s: %+v: want a real model with its components", m.Name, st)
 		}
 	}
 }

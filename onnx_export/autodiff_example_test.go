@@ -42,3 +42,25 @@ func ExampleLRSchedule_At() {
 	// step  550: lr 5.50e-04
 	// step 1000: lr 1.00e-04
 }
+
+// A gradient penalty differentiates a gradient: Gradients appends the
+// backward pass to the same builder, so the penalty built from it is an
+// ordinary value that a second Gradients call (or NewTrainGraph)
+// differentiates again. Here R1 of a one-layer critic D(x) = sum(w·x):
+// ‖∇_x D‖² = ‖w‖² per example, so d R1 / d w = 2·batch·w.
+func ExampleBuilder_Gradients_secondOrder() {
+	b := onnxexport.NewBuilder("r1")
+	x := b.Input("x", onnxexport.Float32, onnxexport.D(2), onnxexport.D(3))
+	w := b.Param("w", onnxexport.NewFloat32([]int64{3}, []float32{1, 2, 3}))
+	d := b.LeakyRelu(b.ReduceSum(b.Mul(x, w), false, 1), 0.2)
+	gx, err := b.Gradients(b.ReduceSum(d, false), []*onnxexport.Value{x})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r1 := b.ReduceSum(b.Mul(gx[0], gx[0]), false)
+	gw, err := b.Gradients(r1, []*onnxexport.Value{w})
+	fmt.Println("d R1 / d w:", gw[0].Shape(), err)
+	// Output:
+	// d R1 / d w: [3] <nil>
+}

@@ -70,6 +70,13 @@ var elementwiseGrads = map[string]gradRule{
 		x := n.Inputs[0]
 		return []*Value{g.Mul(dy[0], g.mask(g.Greater(x, g.scalar(x, 0)), x))}
 	},
+	"LeakyRelu": func(g *gradCtx, n *Node, dy []*Value) []*Value {
+		// The slope (1 or alpha) is a constant of x, so the rule's own
+		// gradient is again a product with that slope.
+		x := n.Inputs[0]
+		slope := g.Where(g.Greater(x, g.scalar(x, 0)), g.scalar(x, 1), g.scalar(x, float64(attrFloat(n, "alpha", 0.01))))
+		return []*Value{g.Mul(dy[0], slope)}
+	},
 	"Sigmoid": func(g *gradCtx, n *Node, dy []*Value) []*Value {
 		y := n.Outputs[0]
 		return []*Value{g.Mul(dy[0], g.Mul(y, g.Sub(g.scalar(y, 1), y)))}

@@ -7,6 +7,7 @@ var nnGrads = map[string]gradRule{
 	"MatMul":                matMulGrad,
 	"Gemm":                  gemmGrad,
 	"Conv":                  convGrad,
+	"ConvTranspose":         convTransposeGrad,
 	"Softmax":               softmaxGrad,
 	"LogSoftmax":            logSoftmaxGrad,
 	"ReduceSum":             reduceGrad,
@@ -145,26 +146,76 @@ func convGrad(g *gradCtx, n *Node, dy []*Value) []*Value {
 				g.unsupported("weight gradient of a grouped convolution (group %d)", opt.Group)
 				return nil
 			}
-			perm := make([]int64, x.Rank())
-			for i := range perm {
-				perm[i] = int64(i)
-			}
-			perm[0], perm[1] = 1, 0
-			r := g.Conv(g.Transpose(x, perm...), g.Transpose(d, perm...), nil,
-				ConvOptions{Strides: opt.Dilations, Dilations: opt.Strides, Pads: opt.Pads})
-			if r.shape != nil {
-				ends := make([]int64, spatial)
-				axes := make([]int64, spatial)
-				crop := false
-				for i := range spatial {
-					ends[i], axes[i] = kernel[i], int64(2+i)
-					crop = crop || r.shape[2+i].Size != kernel[i]
-				}
-				if crop {
-					r = g.Slice(r, make([]int64, spatial), ends, axes, nil)
-				}
-			}
-			return g.Transpose(r, perm...)
+			return g.convWeightGrad(x, d, kernel, opt)
+		}),
+	}
+	if len(n.Inputs) > 2 && n.Inputs[2] != nil {
+		axes := []int64{0}
+		for i := range spatial {
+			axes = append(axes, int64(2+i))
+		}
+		out = append(out, g.when(2, func() *Value { return g.ReduceSum(d, false, axes...) }))
+	}
+	return out
+}
+
+// convWeightGrad is the weight gradient of a Conv of x whose output has
+// gradient d: a Conv of x by d with batch and channel axes swapped (stride
+// and dilation trade places), cropped to the kernel.
+func (g *gradCtx) convWeightGrad(x, d *Value, kernel []int64, opt ConvOptions) *Value {
+	spatial := x.Rank() - 2
+	perm := make([]int64, x.Rank())
+	for i := range perm {
+		perm[i] = int64(i)
+	}
+	perm[0], perm[1] = 1, 0
+	r := g.Conv(g.Transpose(x, perm...), g.Transpose(d, perm...), nil,
+		ConvOptions{Strides: opt.Dilations, Dilations: opt.Strides, Pads: opt.Pads})
+	if r.shape != nil {
+		ends := make([]int64, spatial)
+		axes := make([]int64, spatial)
+		crop := false
+		for i := range spatial {
+			ends[i], axes[i] = kernel[i], int64(2+i)
+			crop = crop || r.shape[2+i].Size != kernel[i]
+		}
+		if crop {
+			r = g.Slice(r, make([]int64, spatial), ends, axes, nil)
+		}
+	}
+	return g.Transpose(r, perm...)
+}
+
+// convTransposeGrad: ConvTranspose is the adjoint of a Conv with the same
+// weight, so its input gradient is that Conv of dy, and its weight
+// gradient is that Conv's weight gradient with the roles of input and
+// output swapped (dy as the Conv's input, x as its output's gradient).
+// Convolution gradients are themselves Conv and ConvTranspose nodes, so
+// this rule is what lets a gradient graph through a Conv (a gradient
+// penalty) be differentiated again.
+func convTransposeGrad(g *gradCtx, n *Node, dy []*Value) []*Value {
+	x, w := n.Inputs[0], n.Inputs[1]
+	d := dy[0]
+	spatial := x.Rank() - 2
+	opt, err := ConvOptions{Strides: attrInts(n, "strides"), Pads: attrInts(n, "pads"),
+		Dilations: attrInts(n, "dilations"), Group: attrInt(n, "group", 1)}.filled(spatial)
+	if err != nil || n.Attr("auto_pad") != nil || n.Attr("output_shape") != nil {
+		return g.unsupported("transposed convolution attributes: %v", err)
+	}
+	if opt.Group != 1 {
+		return g.unsupported("grouped transposed convolution (group %d)", opt.Group)
+	}
+	if !d.shape.IsStatic() && (d.shape == nil || d.Rank() != x.Rank()) {
+		return g.unsupported("gradient %v: needs known rank", d.shape)
+	}
+	kernel := w.shape.Sizes()[2:]
+	conv := ConvOptions{Strides: opt.Strides, Pads: opt.Pads, Dilations: opt.Dilations}
+	out := []*Value{
+		g.when(0, func() *Value { return g.Conv(d, w, nil, conv) }),
+		g.when(1, func() *Value {
+			// The Conv's output (x's shape) may be cropped where the
+			// transposed conv's output_padding left rows unread.
+			return g.convWeightGrad(d, x, kernel, conv)
 		}),
 	}
 	if len(n.Inputs) > 2 && n.Inputs[2] != nil {

@@ -43,6 +43,7 @@ func gradCases() []gradCase {
 		{name: "Abs", shapes: [][]int64{{5}}, build: func(b *Builder, x []*Value) *Value { return b.Abs(x[0]) }},
 		{name: "Identity", shapes: [][]int64{{5}}, build: func(b *Builder, x []*Value) *Value { return b.Identity(x[0]) }},
 		{name: "Relu", shapes: [][]int64{{7}}, build: func(b *Builder, x []*Value) *Value { return b.Relu(x[0]) }},
+		{name: "LeakyRelu", shapes: [][]int64{{7}}, build: func(b *Builder, x []*Value) *Value { return b.LeakyRelu(x[0], 0.2) }},
 		{name: "Sigmoid", shapes: [][]int64{{7}}, build: func(b *Builder, x []*Value) *Value { return b.Sigmoid(x[0]) }},
 		{name: "Tanh", shapes: [][]int64{{7}}, build: func(b *Builder, x []*Value) *Value { return b.Tanh(x[0]) }},
 		{name: "Erf", shapes: [][]int64{{7}}, float32: true, build: func(b *Builder, x []*Value) *Value { return b.Erf(x[0]) }},
@@ -72,6 +73,12 @@ func gradCases() []gradCase {
 		}},
 		{name: "Conv asymmetric pads dilation", shapes: [][]int64{{1, 2, 6, 5}, {3, 2, 2, 3}}, float32: true, build: func(b *Builder, x []*Value) *Value {
 			return b.Conv(x[0], x[1], nil, ConvOptions{Pads: []int64{0, 1, 1, 0}, Dilations: []int64{2, 1}})
+		}},
+		{name: "ConvTranspose stride 2 pad 1 output padding", shapes: [][]int64{{2, 3, 3, 3}, {3, 4, 3, 3}, {4}}, float32: true, build: func(b *Builder, x []*Value) *Value {
+			return b.ConvTranspose(x[0], x[1], x[2], ConvOptions{Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}, OutputPadding: []int64{1, 1}})
+		}},
+		{name: "ConvTranspose dilation", shapes: [][]int64{{1, 2, 4, 3}, {2, 3, 2, 3}}, float32: true, build: func(b *Builder, x []*Value) *Value {
+			return b.ConvTranspose(x[0], x[1], nil, ConvOptions{Pads: []int64{0, 1, 1, 0}, Dilations: []int64{2, 1}})
 		}},
 		{name: "Softmax", shapes: [][]int64{{2, 5}}, build: func(b *Builder, x []*Value) *Value { return b.Softmax(x[0], -1) }},
 		{name: "LogSoftmax", shapes: [][]int64{{2, 5}}, build: func(b *Builder, x []*Value) *Value {
@@ -128,6 +135,86 @@ func gradCases() []gradCase {
 	}
 }
 
+// secondOrderCases check gradients of gradients: each case's output is the
+// first-order gradients (of sum(y·r) with respect to every input,
+// flattened and joined), which the finite-difference check differentiates
+// again. They cover every op that a gradient penalty (R1: the squared
+// norm of a discriminator's input gradient) puts between the weights and
+// the loss: the backward rules' own ops must have rules.
+func secondOrderCases() []gradCase {
+	second := func(name string, shapes [][]int64, f32 bool, build func(b *Builder, x []*Value) *Value) gradCase {
+		return gradCase{name: "second order " + name, shapes: shapes, float32: f32, build: func(b *Builder, x []*Value) *Value {
+			return joinedGradients(b, build(b, x), x)
+		}}
+	}
+	conv := ConvOptions{Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}}
+	return []gradCase{
+		second("Mul Add", [][]int64{{2, 3}, {3}}, false, func(b *Builder, x []*Value) *Value {
+			return b.Mul(b.Add(x[0], x[1]), b.Mul(x[0], x[0]))
+		}),
+		second("LeakyRelu of a product", [][]int64{{7}, {7}}, false, func(b *Builder, x []*Value) *Value {
+			return b.LeakyRelu(b.Mul(x[0], x[1]), 0.2)
+		}),
+		second("Relu of a product", [][]int64{{7}, {7}}, false, func(b *Builder, x []*Value) *Value {
+			return b.Relu(b.Mul(x[0], x[1]))
+		}),
+		second("Gemm", [][]int64{{3, 4}, {2, 4}, {2}}, false, func(b *Builder, x []*Value) *Value {
+			return b.Gemm(x[0], x[1], x[2], 1, 1, false, true)
+		}),
+		second("MatMul Reshape Transpose", [][]int64{{2, 3, 4}, {4, 5}}, false, func(b *Builder, x []*Value) *Value {
+			return b.Transpose(b.Reshape(b.MatMul(x[0], x[1]), 6, 5), 1, 0)
+		}),
+		second("ReduceSum Expand", [][]int64{{2, 3}, {2, 1}}, false, func(b *Builder, x []*Value) *Value {
+			return b.Mul(b.ReduceSum(b.Mul(x[0], x[1]), true, 1), x[1])
+		}),
+		second("Conv stride 2 pad 1", [][]int64{{2, 3, 5, 5}, {4, 3, 3, 3}, {4}}, true, func(b *Builder, x []*Value) *Value {
+			return b.Conv(x[0], x[1], x[2], conv)
+		}),
+		second("Conv even input", [][]int64{{1, 2, 6, 6}, {3, 2, 3, 3}}, true, func(b *Builder, x []*Value) *Value {
+			return b.Conv(x[0], x[1], nil, conv)
+		}),
+		second("ConvTranspose", [][]int64{{2, 3, 3, 3}, {3, 2, 3, 3}}, true, func(b *Builder, x []*Value) *Value {
+			return b.ConvTranspose(x[0], x[1], nil, ConvOptions{Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}, OutputPadding: []int64{1, 1}})
+		}),
+		{name: "R1 penalty of a small discriminator", shapes: [][]int64{{2, 2, 6, 6}, {3, 2, 3, 3}, {3}, {27, 1}}, float32: true,
+			build: func(b *Builder, x []*Value) *Value {
+				h := b.LeakyRelu(b.Conv(x[0], x[1], x[2], conv), 0.2) // [2,3,3,3]
+				d := b.MatMul(b.Reshape(h, 2, 27), x[3])              // [2,1]
+				gx, err := b.Gradients(b.ReduceSum(d, false), x[:1])
+				if err != nil {
+					b.Fail("R1", err)
+					return d
+				}
+				return b.ReduceSum(b.Mul(gx[0], gx[0]), false, 1, 2, 3)
+			}},
+	}
+}
+
+// joinedGradients returns the gradients of sum(y·r) with respect to each of
+// x, flattened and joined into one vector (r fixed and random).
+func joinedGradients(b *Builder, y *Value, x []*Value) *Value {
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := y.shape.NumElements()
+	r := make([]float64, n)
+	for i := range r {
+		r[i] = rng.Float64()*2 - 1
+	}
+	rt := NewFloat64(y.shape.Sizes(), r)
+	if y.dtype == Float32 {
+		rt = &Tensor{DType: Float32, Shape: rt.Shape, Float32: toF32(r)}
+	}
+	gs, err := b.Gradients(b.ReduceSum(b.Mul(y, b.Const(rt)), false), x)
+	if err != nil {
+		b.Fail("joinedGradients", err)
+		return y
+	}
+	flat := make([]*Value, len(gs))
+	for i, g := range gs {
+		flat[i] = b.Reshape(g, -1)
+	}
+	return b.Concat(0, flat...)
+}
+
 // gradCheckGraph builds the case's graph with inputs x0.., the scalar
 // output "loss" = sum(y·r) and the outputs "grad_i".
 func gradCheckGraph(t *testing.T, tc gradCase, dt DType) (*Builder, []byte) {
@@ -180,7 +267,7 @@ func toF32(v []float64) []float32 {
 
 func TestGradientsFiniteDifference(t *testing.T) {
 	testort.Init(t)
-	for _, tc := range gradCases() {
+	for _, tc := range append(gradCases(), secondOrderCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			dt, h, tol := Float64, 1e-6, 1e-6
 			if tc.float32 {

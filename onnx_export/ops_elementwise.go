@@ -95,6 +95,14 @@ func (b *Builder) Cos(x *Value) *Value { return b.unary("Cos", x) }
 // Relu returns max(x, 0).
 func (b *Builder) Relu(x *Value) *Value { return b.unary("Relu", x) }
 
+// LeakyRelu returns x where x > 0 and alpha·x elsewhere.
+func (b *Builder) LeakyRelu(x *Value, alpha float32) *Value {
+	if !b.check("LeakyRelu", x) {
+		return b.placeholder(Float32)
+	}
+	return b.op1("LeakyRelu", []*Value{x}, []Attr{FloatAttr("alpha", alpha)}, x.dtype, x.shape.clone())
+}
+
 // Identity returns a copy of x (a new name for the same data).
 func (b *Builder) Identity(x *Value) *Value { return b.unary("Identity", x) }
 

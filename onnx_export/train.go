@@ -123,7 +123,18 @@ func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig, host ...*Value) (*T
 	}
 	cfg = cfg.withDefaults()
 	isHost := map[*Value]bool{}
+	var frozen []*Initializer
 	for _, h := range host {
+		if h != nil && h.b == b && h.init != nil && h.init.Trainable {
+			// A parameter given as a host value is frozen in this graph:
+			// its data comes from the host at every step (the weights of
+			// a network another training graph trains).
+			if !isHost[h] {
+				frozen = append(frozen, h.init)
+			}
+			isHost[h] = true
+			continue
+		}
 		if h == nil || h.b != b || h.producer != nil || h.init != nil || !slices.Contains(b.inputs, h) {
 			return nil, fmt.Errorf("onnxexport: training graph %s: %w: host value %v is not a graph input of the loss graph", b.name, ErrArgument, valueName(h))
 		}
@@ -141,11 +152,14 @@ func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig, host ...*Value) (*T
 			batch = append(batch, vi)
 		}
 	}
+	for _, f := range frozen {
+		hostInfo = append(hostInfo, ValueInfo{Name: f.Name, DType: f.Tensor.DType, Shape: Static(f.Tensor.Shape...)})
+	}
 	var aux []ValueInfo
 	for _, v := range b.outputs {
 		aux = append(aux, ValueInfo{Name: v.name, DType: v.dtype, Shape: v.shape.clone()})
 	}
-	params := b.Params()
+	params := slices.DeleteFunc(b.Params(), func(p *Initializer) bool { return isHost[p.Value] })
 	if len(params) == 0 {
 		return nil, fmt.Errorf("onnxexport: training graph %s: %w: the network has no parameters", b.name, ErrArgument)
 	}
@@ -207,7 +221,7 @@ func NewTrainGraph(b *Builder, loss *Value, cfg AdamWConfig, host ...*Value) (*T
 	if err != nil {
 		return nil, err
 	}
-	paramsToInputs(m, params)
+	paramsToInputs(m, append(params, frozen...))
 	if out.Model, err = proto.Marshal(m); err != nil {
 		return nil, fmt.Errorf("onnxexport: training graph %s: encode: %w", b.name, err)
 	}

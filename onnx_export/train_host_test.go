@@ -3,6 +3,7 @@ package onnxexport_test
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -256,6 +257,66 @@ func TestTrainerProgressResumed(t *testing.T) {
 	for _, m := range regexp.MustCompile(`([0-9.]+) steps/s`).FindAllStringSubmatch(got, -1) {
 		if r, _ := strconv.ParseFloat(m[1], 64); r > 1e6 {
 			t.Errorf("rate %s steps/s: the steps before the resume were counted", m[1])
+		}
+	}
+}
+
+// TestTrainGraphFrozenParams checks a parameter given as a host value:
+// it becomes a host input under its own name, is not trained, and each
+// step reads the value the host last set (the other network of a GAN).
+func TestTrainGraphFrozenParams(t *testing.T) {
+	testort.Init(t)
+	b := onnxexport.NewBuilder("frozen")
+	x := b.Input("x", onnxexport.Float32, onnxexport.D(4), onnxexport.D(1))
+	y := b.Input("y", onnxexport.Float32, onnxexport.D(4), onnxexport.D(1))
+	a := b.Param("a", onnxexport.NewFloat32([]int64{1}, []float32{0.5}))
+	c := b.Param("c", onnxexport.NewFloat32([]int64{1}, []float32{0}))
+	d := b.Sub(b.Add(b.Mul(x, a), c), y)
+	loss := b.ReduceMean(b.Mul(d, d), false)
+	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{NoWeightDecay: true}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Params) != 1 || g.Params[0].Name != "a" {
+		t.Fatalf("trained parameters %v, want [a]", g.Params)
+	}
+	if len(g.Host) != 1 || g.Host[0].Name != "c" || !slices.Equal(g.Host[0].Shape.Sizes(), []int64{1}) {
+		t.Fatalf("host inputs %v, want c [1]", g.Host)
+	}
+	xs, ys := []float32{1, 2, 3, 4}, []float32{0, 1, 0, 1}
+	data := fixedData{}
+	for i := range xs {
+		data.x = append(data.x, []float32{xs[i]})
+		data.y = append(data.y, []float32{ys[i]})
+	}
+	tr, err := onnxexport.NewTrainer(g, data, onnxexport.TrainerOptions{Schedule: onnxexport.LRSchedule{Peak: 0.1, Min: 0.1, Total: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for _, cv := range []float32{2, -1} {
+		w := tr.Weights(false)
+		if len(w) != 1 {
+			t.Fatalf("weights %v, want a alone", w)
+		}
+		av := w["a"].Float32[0]
+		if err := tr.SetHost("c", ort.Tensor{F32: []float32{cv}}); err != nil {
+			t.Fatal(err)
+		}
+		info, err := tr.Step(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0.0
+		for i := range xs {
+			r := float64(av*xs[i] + cv - ys[i])
+			want += r * r / float64(len(xs))
+		}
+		if math.Abs(info.Loss-want) > 1e-4*(1+want) {
+			t.Errorf("c = %v: loss %v, want %v (the host's c, not the initializer)", cv, info.Loss, want)
+		}
+		if tr.Weights(false)["a"].Float32[0] == av {
+			t.Errorf("c = %v: a did not move", cv)
 		}
 	}
 }

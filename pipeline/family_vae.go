@@ -115,6 +115,8 @@ func checkOnePass(r Request, family string) error {
 		return badRequest("number of images must be positive, got %d", r.NumImages)
 	case len(r.Seeds) > 0:
 		return badRequest("the %s family has no per-prompt seeds", family)
+	case r.Truncation != 0:
+		return badRequest("the %s family has no truncation (a GAN option)", family)
 	}
 	return nil
 }

@@ -79,6 +79,11 @@ type Request struct {
 	// unmarked). Latent-diffusion families only.
 	Watermark string
 
+	// Truncation is the GAN family's truncation ψ in (0, 1]: the noise z
+	// is scaled by ψ toward its mean (0 = the default, 1: no truncation).
+	// Other families refuse it.
+	Truncation float64
+
 	// Progress, when set, is called after every scheduler step.
 	Progress func(StepInfo)
 	// Preview, when set, receives a rough picture of the latents every
@@ -217,6 +222,9 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 	}
 	if r.Eta < 0 {
 		return nil, badRequest("eta must be non-negative, got %g", r.Eta)
+	}
+	if r.Truncation != 0 {
+		return nil, badRequest("truncation is a GAN option; diffusion models have none")
 	}
 	dh, dw := p.defaultSize()
 	if q.Height == 0 {

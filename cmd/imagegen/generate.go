@@ -60,6 +60,7 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
+			&cli.Float64Flag{Name: "truncation", Usage: "GAN truncation ψ in (0, 1]: the noise is scaled by ψ toward its mean (default 1: none)"},
 			&cli.StringFlag{Name: "watermark", Usage: "invisible watermark: sdxl (diffusers' SDXL watermarker; pictures under 256 px wide stay unmarked, as in diffusers)"},
 			&cli.StringFlag{Name: "c2pa-key", Usage: "sign each PNG with a C2PA manifest (content credentials) using this ECDSA P-256 `KEY.pem`; needs --c2pa-cert"},
 			&cli.StringFlag{Name: "c2pa-cert", Usage: "PEM certificate `CHAIN.pem` of --c2pa-key (signing certificate first); see imagegen provenance"},
@@ -123,6 +124,13 @@ func runGenerate(c *cli.Context) error {
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
+	}
+	if c.IsSet("truncation") {
+		psi := c.Float64("truncation")
+		if !(psi > 0 && psi <= 1) {
+			return fmt.Errorf("generate: --truncation must be in (0, 1], got %g", psi)
+		}
+		req.Truncation = psi
 	}
 	if c.IsSet("num-images") && req.NumImages < 1 {
 		return fmt.Errorf("generate: --num-images must be at least 1, got %d", req.NumImages)

@@ -1,5 +1,5 @@
 // Package familytest writes tiny random-weight checkpoints of imagegen's own
-// families (VAE, VQ-VAE) in their folder layout, so tests of the pipeline
+// families (VAE, VQ-VAE, GAN) in their folder layout, so tests of the pipeline
 // and the CLI run without the shipped weights. The networks are the
 // smallest graphs with the right inputs and outputs, not the real
 // architectures.
@@ -102,6 +102,22 @@ func WriteVQVAE(dir string, seed uint64) error {
 		"vq_encoder": []string{"imagegen", "VQEncoder"}, "vq_decoder": []string{"imagegen", "VQDecoder"},
 		"imagegen_defaults": map[string]any{"height": SampleSize, "width": SampleSize}}
 	return write(dir, idx, map[string]*onnxexport.Builder{"vq_encoder": enc, "vq_decoder": dec}, cfg)
+}
+
+// WriteGAN writes a tiny ImagegenGANPipeline folder to dir: a generator
+// that maps [z, condition] by one linear layer and tanh to a picture.
+func WriteGAN(dir string, seed uint64) error {
+	g := onnxexport.NewBuilder("cgan_generator")
+	l := onnxexport.NewLayers(g, seed)
+	z := g.Input("z", onnxexport.Float32, onnxexport.Sym("batch"), onnxexport.D(LatentDim))
+	c := g.Input("condition", onnxexport.Float32, onnxexport.Sym("batch"), onnxexport.D(conditionLen))
+	h := l.Linear("fc", g.Concat(1, z, c), 3*SampleSize*SampleSize, true)
+	g.Output("sample", g.Tanh(g.Reshape(h, -1, 3, SampleSize, SampleSize)))
+	cfg := map[string]any{"latent_dim": LatentDim, "condition_size": conditionLen, "sample_size": SampleSize, "truncation": "scale"}
+	idx := map[string]any{"_class_name": "ImagegenGANPipeline", "_imagegen_family": "gan", "conditioning": "shapes-attributes",
+		"generator":         []string{"imagegen", "ConditionalGenerator"},
+		"imagegen_defaults": map[string]any{"height": SampleSize, "width": SampleSize}}
+	return write(dir, idx, map[string]*onnxexport.Builder{"generator": g}, cfg)
 }
 
 func write(dir string, index map[string]any, comps map[string]*onnxexport.Builder, cfg map[string]any) error {

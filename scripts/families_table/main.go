@@ -31,7 +31,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 200, "held-out prompts (pictures) per model")
-	list := flag.String("models", "builtin:default,builtin:vae,builtin:vqvae", "comma-separated builtin:NAME or checkpoint folders")
+	list := flag.String("models", "builtin:default,builtin:vae,builtin:vqvae,builtin:gan", "comma-separated builtin:NAME or checkpoint folders")
 	save := flag.String("save", "", "write each model's pictures under `DIR`/NAME/")
 	threads := flag.Int("threads", 0, "ONNX Runtime intra-op threads")
 	flag.Parse()
