@@ -50,6 +50,10 @@ type Request struct {
 	Height, Width int
 	// NumImages per prompt (0 = 1).
 	NumImages int
+	// Temperature scales the standard-normal latent a flow decodes
+	// (ε ~ N(0, τ²I); 0 = the checkpoint's default). The flow family
+	// only; it refuses a negative one.
+	Temperature float64
 	// MaxSequenceLength for the T5 encoder (0 = 256 for SD3, 512 for Flux).
 	MaxSequenceLength int
 

@@ -46,6 +46,7 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "height", Aliases: []string{"H"}, Usage: "image height in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
+			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature τ > 0 of a flow's latent, ε ~ N(0, τ²I) (default: the model's)"},
 			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
@@ -93,7 +94,10 @@ func runGenerate(c *cli.Context) error {
 		Seed: c.Uint64("seed"), Height: c.Int("height"), Width: c.Int("width"),
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
-		Watermark: c.String("watermark"),
+		Watermark: c.String("watermark"), Temperature: c.Float64("temperature"),
+	}
+	if c.IsSet("temperature") && !(req.Temperature > 0) {
+		return fmt.Errorf("generate: --temperature must be a positive number, got %v", c.Float64("temperature"))
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)

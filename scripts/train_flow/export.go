@@ -21,12 +21,14 @@ type componentConfig struct {
 	Hidden        []int64 `json:"hidden"`
 	CondMaps      int64   `json:"cond_maps"`
 	Parameters    int64   `json:"parameters"`
+	// Temperature is the default sampling temperature (decoder only).
+	Temperature float64 `json:"temperature,omitempty"`
 }
 
 // export writes the model with weights w to out (replaced as a whole,
 // through a temporary folder): model_index.json, and encoder/ and
 // decoder/ each with model.onnx and config.json.
-func export(out string, cfg config, w map[string]*onnxexport.Tensor, half bool) error {
+func export(out string, cfg config, w map[string]*onnxexport.Tensor, half bool, temperature float64) error {
 	tmp := filepath.Clean(out) + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -38,12 +40,12 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor, half bool) 
 	for _, c := range []struct {
 		name string
 		b    *onnxexport.Builder
-	}{{"encoder", encoderGraph(cfg)}, {"decoder", decoderGraph(cfg, inv)}} {
+	}{{"flow_encoder", encoderGraph(cfg)}, {"flow_decoder", decoderGraph(cfg, inv)}} {
 		if err := c.b.LoadParams(w); err != nil {
 			return err
 		}
 		c.b.SetMetadata("imagegen.arch", "cflow-shapes")
-		c.b.SetMetadata("imagegen.component", "flow_"+c.name)
+		c.b.SetMetadata("imagegen.component", c.name)
 		c.b.SetMetadata("imagegen.trained_by", "scripts/train_flow")
 		var opts []onnxexport.BuildOption
 		if half {
@@ -61,14 +63,17 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor, half bool) 
 		}
 		cc := componentConfig{LatentDim: cfg.dims(), ConditionSize: cfg.Condition, SampleSize: cfg.Size,
 			LevelSteps: cfg.Steps, Hidden: cfg.Hidden, CondMaps: cfg.CondMaps, Parameters: c.b.NumParams()}
+		if c.name == "flow_decoder" {
+			cc.Temperature = temperature
+		}
 		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
 			return err
 		}
 	}
 	idx := map[string]any{
 		"_class_name": "ImagegenFlowPipeline", "_imagegen_family": "flow", "conditioning": "shapes-attributes",
-		"encoder": []string{"imagegen", "FlowEncoder"}, "decoder": []string{"imagegen", "FlowDecoder"},
-		"imagegen_defaults": map[string]any{"height": cfg.Size, "width": cfg.Size, "temperature": 0.7},
+		"flow_encoder": []string{"imagegen", "FlowEncoder"}, "flow_decoder": []string{"imagegen", "FlowDecoder"},
+		"imagegen_defaults": map[string]int64{"height": cfg.Size, "width": cfg.Size},
 	}
 	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err

@@ -57,6 +57,7 @@ type options struct {
 	initBatch        int64
 	stopAt           int
 	float32Weights   bool
+	temperature      float64
 }
 
 func main() {
@@ -78,6 +79,7 @@ func main() {
 	flag.Int64Var(&o.initBatch, "init-batch", 256, "pictures of the actnorms' data-dependent initialization")
 	flag.IntVar(&o.stopAt, "stop-at", 0, "stop after the checkpoint at this step (the learning rate still follows -steps)")
 	flag.BoolVar(&o.float32Weights, "float32", false, "export float32 initializers instead of float16")
+	flag.Float64Var(&o.temperature, "temperature", 0.7, "default sampling temperature written to flow_decoder/config.json")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -173,7 +175,7 @@ func run(ctx context.Context, o options) error {
 	if o.out == "" {
 		return nil
 	}
-	if err := export(o.out, cfg, w, !o.float32Weights); err != nil {
+	if err := export(o.out, cfg, w, !o.float32Weights, o.temperature); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Println("exported", o.out)
