@@ -58,6 +58,8 @@ type options struct {
 	stopAt           int
 	float32Weights   bool
 	temperature      float64
+	raw              bool
+	check            int
 }
 
 func main() {
@@ -80,6 +82,8 @@ func main() {
 	flag.IntVar(&o.stopAt, "stop-at", 0, "stop after the checkpoint at this step (the learning rate still follows -steps)")
 	flag.BoolVar(&o.float32Weights, "float32", false, "export float32 initializers instead of float16")
 	flag.Float64Var(&o.temperature, "temperature", 0.7, "default sampling temperature written to flow_decoder/config.json")
+	flag.BoolVar(&o.raw, "raw", false, "export the raw weights instead of their EMA (a snapshot early in a run, when the EMA still holds much of the initialization)")
+	flag.IntVar(&o.check, "check", 0, "measure the folder in -out on this many held-out pictures (the round trip's error, time per picture) and exit")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -131,6 +135,12 @@ func run(ctx context.Context, o options) error {
 	if err := ort.Init(lib); err != nil {
 		return err
 	}
+	if o.check > 0 {
+		if o.out == "" {
+			return fmt.Errorf("-check needs -out")
+		}
+		return checkRoundTrip(ctx, o.out, o.check, o.threads)
+	}
 	data, err := newPictures(shapes.Train, o.pictures, o.emptyRate)
 	if err != nil {
 		return err
@@ -163,7 +173,7 @@ func run(ctx context.Context, o options) error {
 	if err := os.MkdirAll(o.state, 0o755); err != nil {
 		return err
 	}
-	w, err := trainrun.Phase(ctx, opts, o.name, g, data, o.steps, o.lr, true)
+	w, err := trainrun.Phase(ctx, opts, o.name, g, data, o.steps, o.lr, !o.raw)
 	if errors.Is(err, errStopped) {
 		fmt.Printf("stopped at step %d (-stop-at)\n", o.stopAt)
 		return nil
@@ -179,7 +189,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Println("exported", o.out)
-	return nil
+	return checkRoundTrip(ctx, o.out, 50, o.threads)
 }
 
 // errStopped ends training at -stop-at.
