@@ -60,6 +60,8 @@ type options struct {
 	temperature      float64
 	raw              bool
 	check            int
+	priorHidden      int64
+	from             string
 }
 
 func main() {
@@ -84,6 +86,8 @@ func main() {
 	flag.Float64Var(&o.temperature, "temperature", 0.7, "default sampling temperature written to flow_decoder/config.json")
 	flag.BoolVar(&o.raw, "raw", false, "export the raw weights instead of their EMA (a snapshot early in a run, when the EMA still holds much of the initialization)")
 	flag.IntVar(&o.check, "check", 0, "measure the folder in -out on this many held-out pictures (the round trip's error, time per picture) and exit")
+	flag.Int64Var(&o.priorHidden, "prior-hidden", 0, "width of a hidden layer added to every prior (0: linear priors)")
+	flag.StringVar(&o.from, "from", "", "start a new run (-name) from the weights of STATE/`NAME`.ckpt that the network has by name and shape (new layers keep their initialization, which leaves the function unchanged)")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -116,7 +120,7 @@ func (o options) config() (config, error) {
 	if err != nil {
 		return config{}, fmt.Errorf("-hidden %w", err)
 	}
-	cfg := config{Channels: 3, Size: imageSize, Hidden: hidden, CondMaps: o.condMaps, Condition: shapes.ConditionSize}
+	cfg := config{Channels: 3, Size: imageSize, Hidden: hidden, CondMaps: o.condMaps, Condition: shapes.ConditionSize, PriorHidden: o.priorHidden}
 	for _, s := range steps {
 		cfg.Steps = append(cfg.Steps, int(s))
 	}
@@ -147,8 +151,13 @@ func run(ctx context.Context, o options) error {
 	}
 	b, loss := trainLoss(cfg, o.seed, o.batch)
 	if _, err := os.Stat(filepath.Join(o.state, o.name+".ckpt")); os.IsNotExist(err) || o.probe {
-		if err := initActnorm(ctx, cfg, b, data, o); err != nil {
-			return fmt.Errorf("actnorm init: %w", err)
+		if o.from != "" {
+			err = startFrom(b, filepath.Join(o.state, o.from+".ckpt"))
+		} else {
+			err = initActnorm(ctx, cfg, b, data, o)
+		}
+		if err != nil {
+			return fmt.Errorf("initialization: %w", err)
 		}
 	}
 	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 50, EMADecay: 0.999})
@@ -253,4 +262,24 @@ func initActnorm(ctx context.Context, cfg config, b *onnxexport.Builder, data *p
 	}
 	fmt.Printf("actnorm: %d statistics from %d pictures\n", len(names), n)
 	return b.LoadParams(params)
+}
+
+// startFrom loads into b the weights of the checkpoint at path that b's
+// parameters match by name and shape.
+func startFrom(b *onnxexport.Builder, path string) error {
+	prev, err := onnxexport.ReadCheckpointWeights(path)
+	if err != nil {
+		return err
+	}
+	init := map[string]*onnxexport.Tensor{}
+	taken := 0
+	for _, p := range b.Params() {
+		init[p.Name] = p.Tensor
+		if v, ok := prev[p.Name]; ok && slices.Equal(v.Shape, p.Tensor.Shape) {
+			init[p.Name] = v
+			taken++
+		}
+	}
+	fmt.Printf("starting from %s: %d of %d tensors\n", path, taken, len(init))
+	return b.LoadParams(init)
 }

@@ -28,6 +28,14 @@ type config struct {
 	CondMaps int64
 	// Condition is the length of the condition vector.
 	Condition int64
+	// PriorHidden, when > 0, adds to every prior a hidden layer (a
+	// residual path whose last layer starts at zero): of this width in the
+	// last level's prior on c, of the level's Hidden channels in a split
+	// level's convolutional prior. A linear
+	// prior on the one-hot condition can only add up the attributes'
+	// effects, while a picture needs their conjunctions (this color at
+	// that place).
+	PriorHidden int64
 }
 
 // levels is the number of levels.
@@ -319,6 +327,21 @@ func (f *flow) coupling(name string, x, cmap, c *onnxexport.Value, ch, hidden in
 	return l.Concat(1, xa, l.Mul(l.Add(xb, st[0]), scale))
 }
 
+// splitHidden is the width of the hidden layer of the split prior at a
+// level of the given side (0: none).
+func (f *flow) splitHidden(side int64) int64 {
+	if f.cfg.PriorHidden <= 0 {
+		return 0
+	}
+	s := f.cfg.Size
+	for lv := range f.cfg.levels() {
+		if s /= 2; s == side {
+			return f.cfg.Hidden[lv]
+		}
+	}
+	return 0
+}
+
 // condMap is the level's maps [B,k,S,S] of the condition.
 func (f *flow) condMap(c *onnxexport.Value, side int64) *onnxexport.Value {
 	k := f.cfg.CondMaps
@@ -338,10 +361,20 @@ func (f *flow) prior(kept, cmap, c *onnxexport.Value, ch, side int64) (mean, log
 		n := 2 * ch * side * side
 		w := l.Param("weight", onnxexport.NewFloat32([]int64{n, f.cfg.Condition}, make([]float32, n*f.cfg.Condition)))
 		bias := l.Param("bias", onnxexport.NewFloat32([]int64{n}, make([]float32, n)))
-		out = l.Reshape(l.Add(l.MatMul(c, l.Transpose(w, 1, 0)), bias), -1, 2*ch, side, side)
+		flat := l.Add(l.MatMul(c, l.Transpose(w, 1, 0)), bias)
+		if hid := f.cfg.PriorHidden; hid > 0 {
+			h := l.Relu(l.Linear("mlp_in", c, hid, true))
+			w2 := l.Param("mlp_out.weight", onnxexport.NewFloat32([]int64{n, hid}, make([]float32, n*hid)))
+			flat = l.Add(flat, l.MatMul(h, l.Transpose(w2, 1, 0)))
+		}
+		out = l.Reshape(flat, -1, 2*ch, side, side)
 	} else {
 		in := l.Concat(1, kept, cmap)
 		out = f.zeroConv("conv", in, ch+f.cfg.CondMaps, 2*ch, 3)
+		if hid := f.splitHidden(side); hid > 0 {
+			h := l.Relu(l.Conv2d("hidden", in, hid, 3, onnxexport.Conv2dOptions{Padding: 1}))
+			out = l.Add(out, f.zeroConv("mlp_out", h, hid, 2*ch, 3))
+		}
 	}
 	parts := l.Split(out, 1, ch, ch)
 	return parts[0], parts[1]

@@ -15,7 +15,7 @@ import (
 
 // tinyConfig is a two-level flow on [2,4,4] inputs (D = 32): squeeze,
 // split and the multi-scale priors all take part.
-var tinyConfig = config{Channels: 2, Size: 4, Steps: []int{2, 2}, Hidden: []int64{8, 8}, CondMaps: 2, Condition: 5}
+var tinyConfig = config{Channels: 2, Size: 4, Steps: []int{2, 2}, Hidden: []int64{8, 8}, CondMaps: 2, Condition: 5, PriorHidden: 6}
 
 // randomWeights gives every parameter of b a random value, so that no
 // zero-initialized layer hides a wrong log-determinant: actnorm and LU
