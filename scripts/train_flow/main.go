@@ -154,7 +154,7 @@ func run(ctx context.Context, o options) error {
 		if o.from != "" {
 			err = startFrom(b, filepath.Join(o.state, o.from+".ckpt"))
 		} else {
-			err = initActnorm(ctx, cfg, b, data, o)
+			err = initActnorm(ctx, cfg, b, data, o.initBatch, o.seed, o.threads)
 		}
 		if err != nil {
 			return fmt.Errorf("initialization: %w", err)
@@ -210,10 +210,10 @@ func bitsPerDim(nllNats float64) float64 { return nllNats/ln2 + 7 }
 
 const ln2 = 0.6931471805599453
 
-// initActnorm runs the initialization graph on the first o.initBatch
-// training pictures and loads every actnorm's bias and log-scale into b.
-func initActnorm(ctx context.Context, cfg config, b *onnxexport.Builder, data *pictures, o options) error {
-	ib, names := initGraph(cfg, o.initBatch)
+// initActnorm runs the initialization graph on the first batch examples
+// of data and loads every actnorm's bias and log-scale into b.
+func initActnorm(ctx context.Context, cfg config, b *onnxexport.Builder, data onnxexport.Dataset, batch int64, seed uint64, threads int) error {
+	ib, names := initGraph(cfg, batch)
 	mp, err := ib.Build()
 	if err != nil {
 		return err
@@ -222,15 +222,15 @@ func initActnorm(ctx context.Context, cfg config, b *onnxexport.Builder, data *p
 	if err != nil {
 		return err
 	}
-	s, err := ort.OpenBytes(ib.Name(), raw, ort.Options{IntraOpThreads: o.threads})
+	s, err := ort.OpenBytes(ib.Name(), raw, ort.Options{IntraOpThreads: threads})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	n := int(o.initBatch)
+	n := int(batch)
 	px, cs := int(cfg.dims()), int(cfg.Condition)
 	x, c := make([]float32, n*px), make([]float32, n*cs)
-	rng := newRand(o.seed)
+	rng := newRand(seed)
 	for i := range n {
 		slots := []onnxexport.ExampleSlot{{F32: x[i*px : (i+1)*px]}, {F32: c[i*cs : (i+1)*cs]}}
 		if err := data.Example(i, rng, slots); err != nil {
@@ -242,8 +242,8 @@ func initActnorm(ctx context.Context, cfg config, b *onnxexport.Builder, data *p
 		out[initPrefix+name] = &ort.Tensor{}
 	}
 	in := map[string]ort.Tensor{
-		"image":     {Shape: []int64{o.initBatch, cfg.Channels, cfg.Size, cfg.Size}, F32: x},
-		"condition": {Shape: []int64{o.initBatch, cfg.Condition}, F32: c},
+		"image":     {Shape: []int64{batch, cfg.Channels, cfg.Size, cfg.Size}, F32: x},
+		"condition": {Shape: []int64{batch, cfg.Condition}, F32: c},
 	}
 	if err := s.Run(ctx, in, out); err != nil {
 		return err

@@ -236,3 +236,90 @@ func TestTrainLossIsNLL(t *testing.T) {
 		t.Errorf("loss %g, want %g", got, want)
 	}
 }
+
+// offsetPictures is a dataset of random pictures whose channels have
+// different means and spreads.
+type offsetPictures struct{ cfg config }
+
+func (d offsetPictures) Len() int { return 64 }
+
+func (d offsetPictures) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot) error {
+	plane := int(d.cfg.Size * d.cfg.Size)
+	for k := range dst[0].F32 {
+		ch := float64(k / plane)
+		dst[0].F32[k] = float32(0.3*ch - 0.2 + (0.5+ch)*rng.NormFloat64())
+	}
+	clear(dst[1].F32)
+	dst[1].F32[i%len(dst[1].F32)] = 1
+	return nil
+}
+
+// TestActnormDataInit checks the data-dependent initialization: the
+// first actnorm's bias and log-scale are minus the mean and minus the log
+// standard deviation of each squeezed channel over the batch (computed
+// here on the host), and the later actnorms get values too.
+func TestActnormDataInit(t *testing.T) {
+	testort.Init(t)
+	cfg := tinyConfig
+	b, _ := trainLoss(cfg, 1, 4)
+	data := offsetPictures{cfg}
+	const batch = 64
+	if err := initActnorm(context.Background(), cfg, b, data, batch, 9, 1); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string][]float32{}
+	for _, p := range b.Params() {
+		params[p.Name] = p.Tensor.Float32
+	}
+	// The same examples on the host: squeezed channel c·4 + dy·2 + dx
+	// holds the values of channel c at rows ≡ dy and columns ≡ dx (mod 2).
+	rng := newRand(9)
+	d, s := int(cfg.dims()), int(cfg.Size)
+	x := make([]float32, batch*d)
+	for i := range batch {
+		slots := []onnxexport.ExampleSlot{{F32: x[i*d : (i+1)*d]}, {F32: make([]float32, cfg.Condition)}}
+		if err := data.Example(i, rng, slots); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bias, logs := params["level0.step0.actnorm.bias"], params["level0.step0.actnorm.logs"]
+	if len(bias) != int(4*cfg.Channels) || len(logs) != len(bias) {
+		t.Fatalf("first actnorm has %d biases and %d log-scales, want %d", len(bias), len(logs), 4*cfg.Channels)
+	}
+	for c := range int(cfg.Channels) {
+		for dy := range 2 {
+			for dx := range 2 {
+				var sum, sq float64
+				n := 0
+				for i := range batch {
+					for y := dy; y < s; y += 2 {
+						for xx := dx; xx < s; xx += 2 {
+							v := float64(x[i*d+(c*s+y)*s+xx])
+							sum += v
+							sq += v * v
+							n++
+						}
+					}
+				}
+				mean := sum / float64(n)
+				std := math.Sqrt(sq/float64(n) - mean*mean + 1e-6)
+				k := c*4 + dy*2 + dx
+				if math.Abs(float64(bias[k])+mean) > 1e-4 || math.Abs(float64(logs[k])+math.Log(std)) > 1e-4 {
+					t.Errorf("squeezed channel %d: bias %v, log-scale %v; want %v, %v", k, bias[k], logs[k], -mean, -math.Log(std))
+				}
+			}
+		}
+	}
+	for _, name := range []string{"level0.step1.actnorm.logs", "level1.step1.actnorm.logs"} {
+		nonzero := false
+		for _, v := range params[name] {
+			if math.IsNaN(float64(v)) {
+				t.Fatalf("%s holds NaN", name)
+			}
+			nonzero = nonzero || v != 0
+		}
+		if !nonzero {
+			t.Errorf("%s was left at zero", name)
+		}
+	}
+}
