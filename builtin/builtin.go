@@ -53,6 +53,9 @@ var models = []Model{
 	{Name: "vqvae", Family: "vqvae", Summary: "VQ-VAE image tokenizer: pictures to codebook indices and back (no prior)",
 		Knows: shapesVocabulary, Commands: []string{"encode", "decode"},
 		fsys: embedded("vqvae")},
+	{Name: "flow", Family: "flow", Summary: "conditional normalizing flow (Glow-style): exact likelihood, invertible encode/decode, sampling at a temperature",
+		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate --temperature", "encode", "decode", "eval --likelihood"},
+		fsys: embedded("flow")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

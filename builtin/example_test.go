@@ -18,5 +18,6 @@ func Example() {
 	// builtin:default sd [generate eval]
 	// builtin:vae vae [generate eval --likelihood]
 	// builtin:vqvae vqvae [encode decode]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae)
+	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, flow)
 }
