@@ -16,7 +16,7 @@
 //  3. export (-out): the EMA weights, float16 initializers, with each
 //     invertible convolution's inverse computed on the host (float32).
 //
-//     go run ./scripts/train_flow -threads 1 -out builtin/models/flow
+//     go run ./scripts/train_flow -threads 1 -batch 32 -prior-hidden 256 -out builtin/models/flow
 package main
 
 import (
