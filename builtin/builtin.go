@@ -56,6 +56,9 @@ var models = []Model{
 	{Name: "gan", Family: "gan", Summary: "conditional GAN: one generator pass from noise (R1-regularized projection discriminator, EMA generator)",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: embedded("gan")},
+	{Name: "flow", Family: "flow", Summary: "conditional normalizing flow (Glow-style): exact likelihood, invertible encode/decode, sampling at a temperature",
+		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate --temperature", "encode", "decode", "eval --likelihood"},
+		fsys: embedded("flow")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

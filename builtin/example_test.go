@@ -19,5 +19,6 @@ func Example() {
 	// builtin:vae vae [generate eval --likelihood]
 	// builtin:vqvae vqvae [encode decode]
 	// builtin:gan gan [generate eval]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan)
+	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow)
 }

@@ -22,6 +22,7 @@ const (
 	FamilyVAE   Family = "vae"   // imagegen's conditional VAE (ImagegenVAEPipeline)
 	FamilyVQVAE Family = "vqvae" // imagegen's VQ-VAE image tokenizer (ImagegenVQVAEPipeline)
 	FamilyGAN   Family = "gan"   // imagegen's conditional GAN generator (ImagegenGANPipeline)
+	FamilyFlow  Family = "flow"  // imagegen's conditional normalizing flow (ImagegenFlowPipeline)
 )
 
 // familyLoaders opens each family's checkpoints: the room of each family
@@ -34,6 +35,7 @@ var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family,
 	FamilyVAE:   loadVAE,
 	FamilyVQVAE: loadVQVAE,
 	FamilyGAN:   loadGAN,
+	FamilyFlow:  loadFlow,
 }
 
 // pipelineClasses maps model_index.json's _class_name to a family:
@@ -54,6 +56,7 @@ var pipelineClasses = map[string]Family{
 	"ImagegenVAEPipeline":   FamilyVAE,
 	"ImagegenVQVAEPipeline": FamilyVQVAE,
 	"ImagegenGANPipeline":   FamilyGAN,
+	"ImagegenFlowPipeline":  FamilyFlow,
 }
 
 // KnownClasses returns the model_index.json _class_name values Load

@@ -114,7 +114,16 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 // model call when ctx is cancelled.
 func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	p.defaults.Apply(&r)
+	if _, ok := p.impl.(temperatureSampler); r.Temperature != 0 && !ok {
+		return nil, badRequest("the %s family has no sampling temperature (got %v)", p.family, r.Temperature)
+	}
 	return p.impl.generate(ctx, r)
+}
+
+// temperatureSampler is implemented by families that read
+// Request.Temperature.
+type temperatureSampler interface {
+	temperature(r Request) (float64, error)
 }
 
 // Family returns the detected pipeline family.

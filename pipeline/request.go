@@ -61,6 +61,10 @@ type Request struct {
 	// export must have hidden_states.N outputs.
 	ClipSkip int
 
+	// Temperature scales the standard-normal latent a flow decodes
+	// (ε ~ N(0, τ²I); 0 = the checkpoint's default). The flow family
+	// only; it refuses a negative one.
+	Temperature float64
 	// MaxSequenceLength for the T5 encoder (0 = 256 for SD3, 512 for Flux).
 	MaxSequenceLength int
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"os"
@@ -15,20 +16,25 @@ import (
 )
 
 // encodeCommand and decodeCommand run an image tokenizer (the VQ-VAE
-// family): pictures to codebook indices and back.
+// family: pictures to codebook indices and back) or a latent codec (the
+// flow family: pictures to float32 latents and back).
 func encodeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "encode",
-		Usage:     "turn pictures into VQ-VAE codes (an int64 .npy of codebook indices)",
+		Usage:     "turn pictures into VQ-VAE codes (an int64 .npy of codebook indices) or flow latents (a float32 .npy)",
 		ArgsUsage: "IMAGE.png [IMAGE.png ...]",
 		Description: "Encodes each picture with the model's vq_encoder into a grid of codebook indices and writes them\n" +
-			"as one int64 .npy array [N, h, w] (numpy.load reads it). `imagegen decode` turns them back into pictures.\n\n" +
+			"as one int64 .npy array [N, h, w] (numpy.load reads it). `imagegen decode` turns them back into pictures.\n" +
+			"With a flow (builtin:flow) it writes the standard-normal latents float32 [N, 3·S·S] of the pictures,\n" +
+			"conditioned on --prompt (none: the empty prompt; one for all, or one per picture); decode them with the same prompts.\n\n" +
 			"Examples:\n" +
 			"   imagegen encode --model builtin:vqvae shapes.png -o codes.npy\n" +
+			"   imagegen encode --model builtin:flow img.png -o z.npy\n" +
 			"   imagegen encode a.png b.png -o codes.npy      # builtin:vqvae is the default",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: "builtin:vqvae", Usage: "VQ-VAE checkpoint folder or builtin:NAME"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: "builtin:vqvae", Usage: "VQ-VAE or flow checkpoint folder or builtin:NAME"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "codes.npy", Usage: "output `FILE.npy`"},
+			&cli.StringSliceFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt conditioning a flow's latents (repeat for one per picture)"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 		},
 		Action: runEncode,
@@ -44,10 +50,12 @@ func decodeCommand() *cli.Command {
 			"with the model's vq_decoder. With several pictures and a .png output the files are numbered\n" +
 			"(out-1.png, out-2.png, ...); a .npy output holds float32 [N, H, W, 3] in [0, 1].\n" +
 			"With a latent decoder (builtin:vae) it reads float32 latents [N, latent_dim], as generate --save-latents\n" +
-			"writes them, and decodes them with --prompt (one for all, or one per latent).\n\n" +
+			"writes them, and decodes them with --prompt (one for all, or one per latent); a flow (builtin:flow) decodes\n" +
+			"float32 latents [N, 3·S·S] as encode or generate --save-latents wrote them (no --prompt: the empty prompt).\n\n" +
 			"Examples:\n" +
 			"   imagegen decode --model builtin:vqvae codes.npy -o img.png\n" +
-			"   imagegen decode --model builtin:vae z.npy --prompt \"a red circle\" -o img.png",
+			"   imagegen decode --model builtin:vae z.npy --prompt \"a red circle\" -o img.png\n" +
+			"   imagegen decode --model builtin:flow z.npy -o img.png",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: "builtin:vqvae", Usage: "VQ-VAE checkpoint folder or builtin:NAME"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "out.png", Usage: "output `FILE` (.png or .npy)"},
@@ -99,8 +107,12 @@ func runEncode(c *cli.Context) error {
 		return err
 	}
 	defer p.Close()
+	prompts := c.StringSlice("prompt")
 	if p.CodebookSize() == 0 {
-		return fmt.Errorf("encode: model %s is a %s model; codes need an image tokenizer such as builtin:vqvae", name, p.Family())
+		return encodeLatents(c, p, name, imgs, prompts, out)
+	}
+	if len(prompts) > 0 {
+		return fmt.Errorf("encode: a %s model encodes pictures alone; --prompt applies to flows (builtin:flow)", p.Family())
 	}
 	codes, err := p.EncodeImages(c.Context, imgs)
 	if err != nil {
@@ -142,10 +154,13 @@ func runDecode(c *cli.Context) error {
 		res, err = decodeCodesFile(c, p, in)
 		prompts = []string{"decoded from " + filepath.Base(in)}
 	} else {
-		if len(prompts) == 0 {
+		if len(prompts) == 0 && p.Family() != pipeline.FamilyFlow {
 			return fmt.Errorf("decode: latents of a %s model need the prompt that conditions them: pass --prompt", p.Family())
 		}
 		res, err = decodeLatentsFile(c, p, in, prompts)
+		if len(prompts) == 0 {
+			prompts = []string{""}
+		}
 	}
 	if err != nil {
 		return err
@@ -197,4 +212,24 @@ func decodeLatentsFile(c *cli.Context, p *pipeline.Pipeline, in string, prompts 
 		return nil, fmt.Errorf("decode: %s: %w", in, err)
 	}
 	return res, nil
+}
+
+// encodeLatents writes the latents of a latent codec (a flow) as a
+// float32 .npy [N, D].
+func encodeLatents(c *cli.Context, p *pipeline.Pipeline, name string, imgs []image.Image, prompts []string, out string) error {
+	lat, err := p.EncodeLatents(c.Context, imgs, prompts)
+	if errors.Is(err, pipeline.ErrNotSupported) {
+		return fmt.Errorf("encode: model %s is a %s model; encoding needs an image tokenizer (builtin:vqvae) or a flow (builtin:flow)", name, p.Family())
+	}
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	if err := imageio.SaveNPY(out, lat.Shape, lat.Values); err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	fmt.Println(out)
+	return nil
 }

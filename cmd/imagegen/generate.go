@@ -46,6 +46,7 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "height", Aliases: []string{"H"}, Usage: "image height in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
+			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature τ > 0 of a flow's latent, ε ~ N(0, τ²I) (default: the model's)"},
 			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
 			&cli.StringFlag{Name: "prompt-syntax", Usage: "how prompts are read: diffusers (plain text) or a1111 (AUTOMATIC1111's (word:1.2), [word], BREAK and prompts over 75 tokens; SD, SDXL)", Value: "diffusers"},
 			&cli.StringSliceFlag{Name: "lora", Usage: "LoRA `FILE[:SCALE]` (safetensors, kohya or diffusers/PEFT keys) merged into the weights (repeatable; SCALE defaults to 1). Prompts may also name LoRAs as <lora:NAME:SCALE>, looked up in --lora-dir"},
@@ -114,6 +115,7 @@ func runGenerate(c *cli.Context) error {
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
 		Watermark: c.String("watermark"), ClipSkip: c.Int("clip-skip"),
+		Temperature: c.Float64("temperature"),
 	}
 	switch syn := c.String("prompt-syntax"); syn {
 	case "diffusers", "":
@@ -121,6 +123,9 @@ func runGenerate(c *cli.Context) error {
 		req.PromptSyntax = pipeline.PromptA1111
 	default:
 		return fmt.Errorf("generate: --prompt-syntax %q: want diffusers or a1111", syn)
+	}
+	if c.IsSet("temperature") && !(req.Temperature > 0) {
+		return fmt.Errorf("generate: --temperature must be a positive number, got %v", c.Float64("temperature"))
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)

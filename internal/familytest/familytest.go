@@ -1,5 +1,5 @@
 // Package familytest writes tiny random-weight checkpoints of imagegen's own
-// families (VAE, VQ-VAE, GAN) in their folder layout, so tests of the pipeline
+// families (VAE, VQ-VAE, GAN, flow) in their folder layout, so tests of the pipeline
 // and the CLI run without the shipped weights. The networks are the
 // smallest graphs with the right inputs and outputs, not the real
 // architectures.
@@ -118,6 +118,46 @@ func WriteGAN(dir string, seed uint64) error {
 		"generator":         []string{"imagegen", "ConditionalGenerator"},
 		"imagegen_defaults": map[string]any{"height": SampleSize, "width": SampleSize}}
 	return write(dir, idx, map[string]*onnxexport.Builder{"generator": g}, cfg)
+}
+
+// FlowTemperature is the default temperature of WriteFlow's checkpoint.
+const FlowTemperature = 0.7
+
+// WriteFlow writes a tiny ImagegenFlowPipeline folder to dir: an
+// elementwise affine flow, latent = (x − m(c))·exp(−s) with m a linear
+// map of the condition and s a fixed log-scale per value, and its exact
+// inverse; logdet = −Σ s.
+func WriteFlow(dir string, seed uint64) error {
+	const d = 3 * SampleSize * SampleSize
+	logScale := func(b *onnxexport.Builder) *onnxexport.Value {
+		v := make([]float32, d)
+		for i := range v {
+			v[i] = float32(i%7)*0.1 - 0.3
+		}
+		return b.ConstFloat32([]int64{1, d}, v)
+	}
+	batch := onnxexport.Sym("batch")
+	enc := onnxexport.NewBuilder("flow_encoder")
+	le := onnxexport.NewLayers(enc, seed)
+	x := enc.Input("sample", onnxexport.Float32, batch, onnxexport.D(3), onnxexport.D(SampleSize), onnxexport.D(SampleSize))
+	c := enc.Input("condition", onnxexport.Float32, batch, onnxexport.D(conditionLen))
+	s := logScale(enc)
+	z := enc.Mul(enc.Sub(enc.Reshape(x, -1, d), le.Linear("shift", c, d, true)), enc.Exp(enc.Neg(s)))
+	enc.Output("latent", z)
+	enc.Output("logdet", enc.ReduceSum(enc.Sub(enc.Mul(z, enc.ScalarLike(z, 0)), s), false, 1))
+
+	dec := onnxexport.NewBuilder("flow_decoder")
+	ld := onnxexport.NewLayers(dec, seed)
+	zi := dec.Input("latent", onnxexport.Float32, batch, onnxexport.D(d))
+	ci := dec.Input("condition", onnxexport.Float32, batch, onnxexport.D(conditionLen))
+	xo := dec.Add(dec.Mul(zi, dec.Exp(logScale(dec))), ld.Linear("shift", ci, d, true))
+	dec.Output("sample", dec.Reshape(xo, -1, 3, SampleSize, SampleSize))
+
+	cfg := map[string]any{"latent_dim": d, "condition_size": conditionLen, "sample_size": SampleSize, "temperature": FlowTemperature}
+	idx := map[string]any{"_class_name": "ImagegenFlowPipeline", "_imagegen_family": "flow", "conditioning": "shapes-attributes",
+		"flow_encoder": []string{"imagegen", "FlowEncoder"}, "flow_decoder": []string{"imagegen", "FlowDecoder"},
+		"imagegen_defaults": map[string]any{"height": SampleSize, "width": SampleSize}}
+	return write(dir, idx, map[string]*onnxexport.Builder{"flow_encoder": enc, "flow_decoder": dec}, cfg)
 }
 
 func write(dir string, index map[string]any, comps map[string]*onnxexport.Builder, cfg map[string]any) error {

@@ -69,7 +69,7 @@ func run(n int, models []string, save string, threads int) error {
 		if err != nil {
 			return err
 		}
-		o := evaluate.Options{N: n, Session: sess, Likelihood: p.Family() == pipeline.FamilyVAE}
+		o := evaluate.Options{N: n, Session: sess, Likelihood: p.Family() == pipeline.FamilyVAE || p.Family() == pipeline.FamilyFlow}
 		if save != "" {
 			o.SaveDir = filepath.Join(save, strings.TrimPrefix(name, builtin.Scheme))
 		}
