@@ -21,6 +21,7 @@ const (
 	FamilyFlux  Family = "flux"  // Flux (rectified flow, guidance-distilled)
 	FamilyVAE   Family = "vae"   // imagegen's conditional VAE (ImagegenVAEPipeline)
 	FamilyVQVAE Family = "vqvae" // imagegen's VQ-VAE image tokenizer (ImagegenVQVAEPipeline)
+	FamilyVQGPT Family = "vqgpt" // imagegen's transformer over VQ-VAE codes (ImagegenVQGPTPipeline)
 )
 
 // familyLoaders opens each family's checkpoints: the room of each family
@@ -32,6 +33,7 @@ var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family,
 	FamilyFlux:  loadDiffusion,
 	FamilyVAE:   loadVAE,
 	FamilyVQVAE: loadVQVAE,
+	FamilyVQGPT: loadVQGPT,
 }
 
 // pipelineClasses maps model_index.json's _class_name to a family:
@@ -51,6 +53,7 @@ var pipelineClasses = map[string]Family{
 
 	"ImagegenVAEPipeline":   FamilyVAE,
 	"ImagegenVQVAEPipeline": FamilyVQVAE,
+	"ImagegenVQGPTPipeline": FamilyVQGPT,
 }
 
 // KnownClasses returns the model_index.json _class_name values Load
