@@ -53,6 +53,9 @@ var models = []Model{
 	{Name: "vqvae", Family: "vqvae", Summary: "VQ-VAE image tokenizer: pictures to codebook indices and back (no prior)",
 		Knows: shapesVocabulary, Commands: []string{"encode", "decode"},
 		fsys: embedded("vqvae")},
+	{Name: "vqgpt", Family: "vqgpt", Summary: "decoder-only transformer over builtin:vqvae's codes after BPE text tokens; KV cache, CFG, top-k/top-p",
+		Knows: "prompts in the shapes vocabulary (BPE text tokens); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: embedded("vqgpt")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

@@ -57,6 +57,11 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.png or .npy)", Value: "out.png"},
 			&cli.StringFlag{Name: "save-latents", Usage: "also write the final latents to `FILE.npy`"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary on stdout"},
+			&cli.Float64Flag{Name: "temperature", Usage: "token sampling temperature > 0 (autoregressive models; default: the model's)"},
+			&cli.IntFlag{Name: "top-k", Usage: "sample among the k likeliest tokens (autoregressive models; 0 = all)"},
+			&cli.Float64Flag{Name: "top-p", Usage: "sample among the likeliest tokens whose probability reaches p, in (0, 1] (autoregressive models)"},
+			&cli.StringFlag{Name: "save-steps", Usage: "write the partial pictures of an autoregressive model to `DIR` (tokens so far, the rest blank) every --save-every tokens"},
+			&cli.IntFlag{Name: "save-every", Usage: "tokens between the partial pictures of --save-steps", Value: 16},
 		},
 		Action: runGenerate,
 	}
@@ -104,6 +109,9 @@ func runGenerate(c *cli.Context) error {
 	if c.IsSet("guidance") {
 		g := c.Float64("guidance")
 		req.Guidance = &g
+	}
+	if err := tokenSamplingFlags(c, &req); err != nil {
+		return err
 	}
 	if p := c.String("init-image"); p != "" {
 		if req.InitImage, err = imageio.LoadImage(p); err != nil {
