@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,13 +40,54 @@ func tinyKVDecoder(t testing.TB) (*kvDecoder, onnxexport.GPTConfig) {
 // an empty cache, at every position.
 func TestKVCacheMatchesFullPass(t *testing.T) {
 	d, cfg := tinyKVDecoder(t)
-	const batch, prefix = 2, 5
-	n := int(cfg.MaxPositions)
 	rng := rand.New(rand.NewPCG(1, 2))
-	ids := make([]int64, batch*n)
+	ids := make([]int64, 2*cfg.MaxPositions)
 	for i := range ids {
 		ids[i] = rng.Int64N(cfg.VocabSize)
 	}
+	if worst := cachedVsFull(t, d, ids, 2, int(cfg.MaxPositions), 5); worst > 1e-4 {
+		t.Errorf("max |cached − full| = %g, want ≤ 1e-4", worst)
+	}
+}
+
+// TestShippedVQGPTCache is TestKVCacheMatchesFullPass on builtin:vqgpt: a
+// prompt's text tokens in one step, then 256 codes one at a time, against
+// the 288 positions in one pass.
+func TestShippedVQGPTCache(t *testing.T) {
+	testort.Init(t)
+	if _, err := os.Stat(filepath.Join(shippedVQGPT, "model_index.json")); err != nil {
+		t.Skip("no builtin:vqgpt folder")
+	}
+	p, err := Load(context.Background(), shippedVQGPT, Options{Session: ort.Options{IntraOpThreads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	g := p.impl.(*vqgptPipeline)
+	c := g.cfg
+	n := c.TextLength + c.tokens()
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]int64, 0, 2*n)
+	for _, prompt := range []string{"a small red circle at the top left", "a blue star above a yellow heart"} {
+		for _, v := range g.tok.EncodePadded(prompt, c.TextLength) {
+			ids = append(ids, int64(v))
+		}
+		for range c.tokens() {
+			ids = append(ids, int64(c.TextVocabSize)+rng.Int64N(int64(c.CodebookSize)))
+		}
+	}
+	worst := cachedVsFull(t, g.dec, ids, 2, n, c.TextLength)
+	t.Logf("builtin:vqgpt: max |cached − full| over %d positions of 2 sequences: %.3g", n, worst)
+	if worst > 1e-4 {
+		t.Errorf("max |cached − full| = %g, want ≤ 1e-4", worst)
+	}
+}
+
+// cachedVsFull runs ids [batch, n] through d in one pass with an empty
+// cache and again as prefix tokens then one token per step with the
+// cache, and returns the largest |difference| of the logits.
+func cachedVsFull(t *testing.T, d *kvDecoder, ids []int64, batch, n, prefix int) float64 {
+	t.Helper()
 	ctx := context.Background()
 	full, err := d.step(ctx, ids, batch, n, d.newCache(batch), d.newCache(batch))
 	if err != nil {
@@ -53,7 +95,7 @@ func TestKVCacheMatchesFullPass(t *testing.T) {
 	}
 	want := append([]float32(nil), full...)
 	past, next := d.newCache(batch), d.newCache(batch)
-	v := int(cfg.OutputSize)
+	v := d.vocab
 	worst := 0.0
 	for start := 0; start < n; {
 		seq := 1
@@ -82,9 +124,7 @@ func TestKVCacheMatchesFullPass(t *testing.T) {
 		}
 		start += seq
 	}
-	if worst > 1e-4 {
-		t.Errorf("max |cached − full| = %g, want ≤ 1e-4", worst)
-	}
+	return worst
 }
 
 func TestKVCacheWrongShape(t *testing.T) {
