@@ -55,7 +55,7 @@ func main() {
 	flag.IntVar(&o.layers, "layers", 4, "transformer blocks")
 	flag.Int64Var(&o.width, "width", 128, "hidden width")
 	flag.Int64Var(&o.heads, "heads", 4, "attention heads")
-	flag.IntVar(&o.steps, "steps", 2000, "training steps in total")
+	flag.IntVar(&o.steps, "steps", 1800, "training steps in total")
 	flag.Int64Var(&o.batch, "batch", 16, "batch size")
 	flag.Float64Var(&o.lr, "lr", 1e-3, "peak learning rate (warmup, then cosine)")
 	flag.Float64Var(&o.dropout, "prompt-dropout", 0.1, "share of captions replaced by \"\" (the unconditional stream)")
