@@ -59,6 +59,9 @@ var models = []Model{
 	{Name: "flow", Family: "flow", Summary: "conditional normalizing flow (Glow-style): exact likelihood, invertible encode/decode, sampling at a temperature",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate --temperature", "encode", "decode", "eval --likelihood"},
 		fsys: embedded("flow")},
+	{Name: "vqgpt", Family: "vqgpt", Summary: "decoder-only transformer over builtin:vqvae's codes after BPE text tokens; KV cache, CFG, top-k/top-p",
+		Knows: "prompts in the shapes vocabulary (BPE text tokens); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: embedded("vqgpt")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

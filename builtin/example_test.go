@@ -20,5 +20,6 @@ func Example() {
 	// builtin:vqvae vqvae [encode decode]
 	// builtin:gan gan [generate eval]
 	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow)
+	// builtin:vqgpt vqgpt [generate eval]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt)
 }

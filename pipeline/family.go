@@ -23,6 +23,7 @@ const (
 	FamilyVQVAE Family = "vqvae" // imagegen's VQ-VAE image tokenizer (ImagegenVQVAEPipeline)
 	FamilyGAN   Family = "gan"   // imagegen's conditional GAN generator (ImagegenGANPipeline)
 	FamilyFlow  Family = "flow"  // imagegen's conditional normalizing flow (ImagegenFlowPipeline)
+	FamilyVQGPT Family = "vqgpt" // imagegen's transformer over VQ-VAE codes (ImagegenVQGPTPipeline)
 )
 
 // familyLoaders opens each family's checkpoints: the room of each family
@@ -36,6 +37,7 @@ var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family,
 	FamilyVQVAE: loadVQVAE,
 	FamilyGAN:   loadGAN,
 	FamilyFlow:  loadFlow,
+	FamilyVQGPT: loadVQGPT,
 }
 
 // pipelineClasses maps model_index.json's _class_name to a family:
@@ -57,6 +59,7 @@ var pipelineClasses = map[string]Family{
 	"ImagegenVQVAEPipeline": FamilyVQVAE,
 	"ImagegenGANPipeline":   FamilyGAN,
 	"ImagegenFlowPipeline":  FamilyFlow,
+	"ImagegenVQGPTPipeline": FamilyVQGPT,
 }
 
 // KnownClasses returns the model_index.json _class_name values Load

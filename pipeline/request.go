@@ -88,7 +88,8 @@ type Request struct {
 	// Other families refuse it.
 	Truncation float64
 
-	// Progress, when set, is called after every scheduler step.
+	// Progress, when set, is called after every scheduler step (for the
+	// autoregressive families, after every token).
 	Progress func(StepInfo)
 	// Preview, when set, receives a rough picture of the latents every
 	// PreviewEvery steps (0 = 1) and after the last: a TAESD-style
@@ -96,6 +97,25 @@ type Request struct {
 	// Latent-diffusion families only.
 	Preview      func(Preview)
 	PreviewEvery int
+	// Token sampling of the autoregressive families (vqgpt), reproducible
+	// from Seed, with Temperature above: TopK keeps the k likeliest tokens
+	// (0: all, negative is an error); TopP (nil: the model's) keeps the
+	// smallest set of likeliest tokens whose probability reaches it, in
+	// (0, 1].
+	TopK int
+	TopP *float64
+	// PartialEvery > 0 with Partial set hands Partial the pictures decoded
+	// from the tokens sampled so far, the rest blank, every PartialEvery
+	// tokens (autoregressive families).
+	PartialEvery int
+	Partial      func(PartialPicture)
+}
+
+// PartialPicture is an autoregressive family's picture part-way: Tokens of
+// Total tokens sampled, the rest of Result's pictures blank (mid grey).
+type PartialPicture struct {
+	Tokens, Total int
+	Result        *Result
 }
 
 // WatermarkSDXL is Request.Watermark for diffusers' SDXL watermark.

@@ -46,7 +46,6 @@ func generateCommand() *cli.Command {
 			&cli.IntFlag{Name: "height", Aliases: []string{"H"}, Usage: "image height in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "num-images", Aliases: []string{"k"}, Usage: "images per prompt", Value: 1},
-			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature τ > 0 of a flow's latent, ε ~ N(0, τ²I) (default: the model's)"},
 			&cli.IntFlag{Name: "max-sequence-length", Usage: "T5 token count (SD3 default 256, Flux 512)"},
 			&cli.StringFlag{Name: "prompt-syntax", Usage: "how prompts are read: diffusers (plain text) or a1111 (AUTOMATIC1111's (word:1.2), [word], BREAK and prompts over 75 tokens; SD, SDXL)", Value: "diffusers"},
 			&cli.StringSliceFlag{Name: "lora", Usage: "LoRA `FILE[:SCALE]` (safetensors, kohya or diffusers/PEFT keys) merged into the weights (repeatable; SCALE defaults to 1). Prompts may also name LoRAs as <lora:NAME:SCALE>, looked up in --lora-dir"},
@@ -71,6 +70,11 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.png or .npy)", Value: "out.png"},
 			&cli.StringFlag{Name: "save-latents", Usage: "also write the final latents to `FILE.npy`"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary on stdout"},
+			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature > 0: of a flow's latent, ε ~ N(0, τ²I), or of an autoregressive model's tokens (default: the model's)"},
+			&cli.IntFlag{Name: "top-k", Usage: "sample among the k likeliest tokens (autoregressive models; 0 = all)"},
+			&cli.Float64Flag{Name: "top-p", Usage: "sample among the likeliest tokens whose probability reaches p, in (0, 1] (autoregressive models)"},
+			&cli.StringFlag{Name: "save-steps", Usage: "write the partial pictures of an autoregressive model to `DIR` (tokens so far, the rest blank) every --save-every tokens"},
+			&cli.IntFlag{Name: "save-every", Usage: "tokens between the partial pictures of --save-steps", Value: 16},
 		},
 		Action: runGenerate,
 	}
@@ -115,7 +119,6 @@ func runGenerate(c *cli.Context) error {
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
 		Watermark: c.String("watermark"), ClipSkip: c.Int("clip-skip"),
-		Temperature: c.Float64("temperature"),
 	}
 	switch syn := c.String("prompt-syntax"); syn {
 	case "diffusers", "":
@@ -123,9 +126,6 @@ func runGenerate(c *cli.Context) error {
 		req.PromptSyntax = pipeline.PromptA1111
 	default:
 		return fmt.Errorf("generate: --prompt-syntax %q: want diffusers or a1111", syn)
-	}
-	if c.IsSet("temperature") && !(req.Temperature > 0) {
-		return fmt.Errorf("generate: --temperature must be a positive number, got %v", c.Float64("temperature"))
 	}
 	if c.IsSet("steps") && req.Steps < 1 {
 		return fmt.Errorf("generate: --steps must be at least 1, got %d", req.Steps)
@@ -143,6 +143,9 @@ func runGenerate(c *cli.Context) error {
 	if c.IsSet("guidance") {
 		g := c.Float64("guidance")
 		req.Guidance = &g
+	}
+	if err := tokenSamplingFlags(c, &req); err != nil {
+		return err
 	}
 	if p := c.String("init-image"); p != "" {
 		if req.InitImage, err = imageio.LoadImage(p); err != nil {
