@@ -53,6 +53,9 @@ var models = []Model{
 	{Name: "vqvae", Family: "vqvae", Summary: "VQ-VAE image tokenizer: pictures to codebook indices and back (no prior)",
 		Knows: shapesVocabulary, Commands: []string{"encode", "decode"},
 		fsys: embedded("vqvae")},
+	{Name: "pixelcnn", Family: "pixelcnn", Summary: "conditional gated PixelCNN: pixel-by-pixel sampling (--temperature); exact likelihood",
+		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
+		fsys: embedded("pixelcnn")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

@@ -18,5 +18,6 @@ func Example() {
 	// builtin:default sd [generate eval]
 	// builtin:vae vae [generate eval --likelihood]
 	// builtin:vqvae vqvae [encode decode]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae)
+	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, pixelcnn)
 }

@@ -88,6 +88,9 @@ type Bits struct {
 	ELBO     float64 `json:"elbo"`
 	IWAE1    float64 `json:"iwae_1"`
 	IWAE64   float64 `json:"iwae_64"`
+	// Exact says the three are one exact value (an autoregressive
+	// family's likelihood), not bounds.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // Reconstruction describes a tokenizer's round trips of held-out pictures.
@@ -303,7 +306,7 @@ func likelihood(ctx context.Context, p *pipeline.Pipeline, o Options, rep *Repor
 		return fmt.Errorf("evaluate: %w", err)
 	}
 	o.progress("likelihood", 2*n, 2*n)
-	rep.Bits = &Bits{Pictures: n, ELBO: many.ELBOBitsPerDim, IWAE1: one.IWAEBitsPerDim, IWAE64: many.IWAEBitsPerDim}
+	rep.Bits = &Bits{Pictures: n, ELBO: many.ELBOBitsPerDim, IWAE1: one.IWAEBitsPerDim, IWAE64: many.IWAEBitsPerDim, Exact: one.Exact && many.Exact}
 	return nil
 }
 

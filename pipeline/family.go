@@ -21,6 +21,9 @@ const (
 	FamilyFlux  Family = "flux"  // Flux (rectified flow, guidance-distilled)
 	FamilyVAE   Family = "vae"   // imagegen's conditional VAE (ImagegenVAEPipeline)
 	FamilyVQVAE Family = "vqvae" // imagegen's VQ-VAE image tokenizer (ImagegenVQVAEPipeline)
+	// FamilyPixelCNN is imagegen's conditional gated PixelCNN
+	// (ImagegenPixelCNNPipeline).
+	FamilyPixelCNN Family = "pixelcnn"
 )
 
 // familyLoaders opens each family's checkpoints: the room of each family
@@ -32,6 +35,8 @@ var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family,
 	FamilyFlux:  loadDiffusion,
 	FamilyVAE:   loadVAE,
 	FamilyVQVAE: loadVQVAE,
+
+	FamilyPixelCNN: loadPixelCNN,
 }
 
 // pipelineClasses maps model_index.json's _class_name to a family:
@@ -51,6 +56,8 @@ var pipelineClasses = map[string]Family{
 
 	"ImagegenVAEPipeline":   FamilyVAE,
 	"ImagegenVQVAEPipeline": FamilyVQVAE,
+
+	"ImagegenPixelCNNPipeline": FamilyPixelCNN,
 }
 
 // KnownClasses returns the model_index.json _class_name values Load

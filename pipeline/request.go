@@ -68,6 +68,10 @@ type Request struct {
 	// unmarked). Latent-diffusion families only.
 	Watermark string
 
+	// Temperature divides the logits of an autoregressive family's
+	// per-step softmax (PixelCNN); nil = 1. It must be > 0.
+	Temperature *float64
+
 	// Progress, when set, is called after every scheduler step.
 	Progress func(StepInfo)
 }

@@ -42,6 +42,7 @@ func generateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "guidance", Aliases: []string{"g"}, Usage: "guidance scale (default: the model's)"},
 			&cli.Float64Flag{Name: "guidance-rescale", Usage: "guidance rescale phi in [0, 1]"},
 			&cli.Float64Flag{Name: "eta", Usage: "DDIM eta (noise weight)"},
+			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature of autoregressive models (builtin:pixelcnn), > 0 (default 1)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the PyTorch-compatible generator", Value: 0},
 			&cli.IntFlag{Name: "height", Aliases: []string{"H"}, Usage: "image height in pixels (default: the model's)"},
 			&cli.IntFlag{Name: "width", Aliases: []string{"W"}, Usage: "image width in pixels (default: the model's)"},
@@ -104,6 +105,9 @@ func runGenerate(c *cli.Context) error {
 	if c.IsSet("guidance") {
 		g := c.Float64("guidance")
 		req.Guidance = &g
+	}
+	if req.Temperature, err = temperatureFlag(c, "generate"); err != nil {
+		return err
 	}
 	if p := c.String("init-image"); p != "" {
 		if req.InitImage, err = imageio.LoadImage(p); err != nil {
