@@ -41,7 +41,7 @@ type options struct {
 	threads          int
 	seed             uint64
 	probe            bool
-	exportOnly       bool
+	exportOnly, raw  bool
 	cfg              config
 }
 
@@ -59,6 +59,7 @@ func main() {
 	flag.IntVar(&o.every, "checkpoint-every", 250, "steps between checkpoints")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainer's RNG")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
+	flag.BoolVar(&o.raw, "raw-weights", false, "with -export-only: export the raw weights instead of their EMA")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the EMA weights of the last checkpoint to -out without training (a copy of the checkpoint is read, so a run may go on beside it)")
 	flag.Int64Var(&o.cfg.Channels, "channels", o.cfg.Channels, "channels C of both stacks")
 	flag.IntVar(&o.cfg.Layers, "layers", o.cfg.Layers, "gated layers")
@@ -97,7 +98,7 @@ func run(ctx context.Context, o options) error {
 		if o.out == "" {
 			return errors.New("-export-only needs -out")
 		}
-		w, err := checkpointEMA(ctx, topts, o.name, g, data)
+		w, err := checkpointWeights(ctx, topts, o.name, g, data, !o.raw)
 		if err != nil {
 			return err
 		}
@@ -119,10 +120,11 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// checkpointEMA returns the EMA weights of STATE/NAME.ckpt: a trainer
+// checkpointWeights returns the weights of STATE/NAME.ckpt (their EMA
+// when ema is set): a trainer
 // resumes from a copy of it (in a temporary state folder, so that the
 // running job's CSV is not touched) and takes no step.
-func checkpointEMA(ctx context.Context, o trainrun.Options, name string, g *onnxexport.TrainGraph, data onnxexport.Dataset) (map[string]*onnxexport.Tensor, error) {
+func checkpointWeights(ctx context.Context, o trainrun.Options, name string, g *onnxexport.TrainGraph, data onnxexport.Dataset, ema bool) (map[string]*onnxexport.Tensor, error) {
 	raw, err := os.ReadFile(filepath.Join(o.State, name+".ckpt"))
 	if err != nil {
 		return nil, err
@@ -135,6 +137,9 @@ func checkpointEMA(ctx context.Context, o trainrun.Options, name string, g *onnx
 	if err := os.WriteFile(filepath.Join(tmp, name+".ckpt"), raw, 0o644); err != nil {
 		return nil, err
 	}
+	if err := os.WriteFile(filepath.Join(tmp, name+"_loss.csv"), []byte("step,loss,grad_norm,lr\n"), 0o644); err != nil {
+		return nil, err
+	}
 	o.State = tmp
-	return trainrun.Phase(ctx, o, name, g, data, 1, 1e-3, true)
+	return trainrun.Phase(ctx, o, name, g, data, 1, 1e-3, ema)
 }
