@@ -46,6 +46,9 @@ type pixelcnnConfig struct {
 	// channels of its links.
 	Window       int `json:"window"`
 	LinkChannels int `json:"link_channels"`
+	// Temperature is the sampling temperature a request that sets none
+	// gets (0: 1).
+	Temperature float64 `json:"temperature"`
 }
 
 // Samplers of the PixelCNN family (Request.Scheduler).
@@ -69,9 +72,13 @@ func loadPixelCNN(ctx context.Context, dir string, _ Family, _ *modelIndex, opts
 		return nil, err
 	}
 	c := p.cfg
-	if c.SampleSize <= 0 || c.ConditionSize != shapes.ConditionSize || c.Levels != 256 || c.Window < 2 || c.Window > c.SampleSize || c.LinkChannels <= 0 {
-		return nil, fmt.Errorf("%w: %s: want sample_size > 0, condition_size %d, levels 256, window in 2..sample_size and link_channels > 0, got %+v",
+	if c.SampleSize <= 0 || c.ConditionSize != shapes.ConditionSize || c.Levels != 256 || c.Window < 2 || c.Window > c.SampleSize || c.LinkChannels <= 0 ||
+		!(c.Temperature >= 0) || math.IsInf(c.Temperature, 0) {
+		return nil, fmt.Errorf("%w: %s: want sample_size > 0, condition_size %d, levels 256, window in 2..sample_size, link_channels > 0 and a temperature ≥ 0, got %+v",
 			ErrNotCheckpoint, cfgPath, shapes.ConditionSize, c)
+	}
+	if p.cfg.Temperature == 0 {
+		p.cfg.Temperature = 1
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -115,8 +122,9 @@ func (p *pixelcnnPipeline) close() error {
 }
 
 // checkAutoregressive refuses the request fields this family has no use
-// for, and returns the sampler and temperature it runs with.
-func checkAutoregressive(r Request) (sampler string, temperature float64, err error) {
+// for, and returns the sampler and temperature it runs with (the
+// request's, or temperature when it sets none).
+func checkAutoregressive(r Request, temperature float64) (sampler string, _ float64, err error) {
 	switch {
 	case r.Steps > 0:
 		return "", 0, badRequest("the PixelCNN family samples one subpixel at a time: steps do not apply (got %d)", r.Steps)
@@ -141,7 +149,6 @@ func checkAutoregressive(r Request) (sampler string, temperature float64, err er
 	default:
 		return "", 0, badRequest("sampler %q: the PixelCNN family samples %q (the default) or %q", r.Scheduler, PixelCNNCached, PixelCNNNaive)
 	}
-	temperature = 1
 	if r.Temperature != nil {
 		temperature = *r.Temperature
 		if !(temperature > 0) || math.IsInf(temperature, 0) {
@@ -161,7 +168,7 @@ func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, er
 	if len(r.Prompts) == 0 {
 		return nil, badRequest("no prompt given")
 	}
-	sampler, temperature, err := checkAutoregressive(r)
+	sampler, temperature, err := checkAutoregressive(r, p.cfg.Temperature)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +198,7 @@ func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, er
 		return nil, err
 	}
 	res.ModelFamily, res.DenoiserCalls, res.Scheduler, res.Seed = FamilyPixelCNN, calls, sampler, r.Seed
+	res.Temperature = temperature
 	res.Timings.Denoiser = sp.inModel
 	res.Timings.Total = time.Since(start)
 	res.Timings.Host = res.Timings.Total - sp.inModel

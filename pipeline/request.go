@@ -69,7 +69,8 @@ type Request struct {
 	Watermark string
 
 	// Temperature divides the logits of an autoregressive family's
-	// per-step softmax (PixelCNN); nil = 1. It must be > 0.
+	// per-step softmax (PixelCNN); nil = the checkpoint's default (1
+	// unless its config says otherwise). It must be > 0.
 	Temperature *float64
 
 	// Progress, when set, is called after every scheduler step.
@@ -102,6 +103,7 @@ type Result struct {
 	Steps           int
 	Guidance        float64
 	Strength        float64 // img2img / inpainting strength used (0 for text-to-image)
+	Temperature     float64 // sampling temperature used (autoregressive families; 0 otherwise)
 	Seed            uint64
 	ModelFamily     Family
 	DenoiserCalls   int

@@ -186,7 +186,7 @@ func runGenerate(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(map[string]any{
 			"outputs": paths, "model": dir, "family": res.ModelFamily, "scheduler": res.Scheduler,
-			"steps": res.Steps, "guidance": res.Guidance, "seed": res.Seed, "width": res.W, "height": res.H,
+			"steps": res.Steps, "guidance": res.Guidance, "temperature": res.Temperature, "seed": res.Seed, "width": res.W, "height": res.H,
 			"denoiser_calls": res.DenoiserCalls, "load_seconds": loaded.Seconds(), "generate_seconds": genTime.Seconds(),
 			"timings": map[string]any{
 				"text_encode_seconds": res.Timings.TextEncode.Seconds(), "denoiser_seconds": res.Timings.Denoiser.Seconds(),

@@ -35,7 +35,7 @@ type options struct {
 	state, out, name string
 	steps, every     int
 	batch            int64
-	lr               float64
+	lr, temperature  float64
 	pictures         int
 	emptyRate        float64
 	threads          int
@@ -50,7 +50,7 @@ func main() {
 	flag.StringVar(&o.state, "state", "scripts/train_pixelcnn/state", "folder for the checkpoint and the CSVs")
 	flag.StringVar(&o.name, "name", "pixelcnn", "checkpoint `name` (STATE/NAME.ckpt, NAME_loss.csv)")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
-	flag.IntVar(&o.steps, "steps", 4000, "training steps in total")
+	flag.IntVar(&o.steps, "steps", 2200, "training steps in total")
 	flag.Int64Var(&o.batch, "batch", 8, "batch size")
 	flag.Float64Var(&o.lr, "lr", 2e-3, "peak learning rate (warmup, cosine decay)")
 	flag.IntVar(&o.pictures, "pictures", 100000, "training pictures (the first of the train split)")
@@ -58,6 +58,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 1, "ONNX Runtime intra-op threads (0: its default)")
 	flag.IntVar(&o.every, "checkpoint-every", 250, "steps between checkpoints")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainer's RNG")
+	flag.Float64Var(&o.temperature, "temperature", 1, "the default sampling temperature written to the exported config.json")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.BoolVar(&o.raw, "raw-weights", false, "with -export-only: export the raw weights instead of their EMA")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the EMA weights of the last checkpoint to -out without training (a copy of the checkpoint is read, so a run may go on beside it)")
@@ -102,7 +103,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		return export(o.out, o.cfg, w)
+		return export(o.out, o.cfg, o.temperature, w)
 	}
 	start := time.Now()
 	w, err := trainrun.Phase(ctx, topts, o.name, g, data, o.steps, o.lr, true)
@@ -113,7 +114,7 @@ func run(ctx context.Context, o options) error {
 	if o.out == "" {
 		return nil
 	}
-	if err := export(o.out, o.cfg, w); err != nil {
+	if err := export(o.out, o.cfg, o.temperature, w); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Println("exported", o.out)
