@@ -49,6 +49,9 @@ type pixelcnnConfig struct {
 	// Temperature is the sampling temperature a request that sets none
 	// gets (0: 1).
 	Temperature float64 `json:"temperature"`
+	// Guidance is the classifier-free guidance scale a request that sets
+	// none gets (0: 1, none); see subpixelSampler.
+	Guidance float64 `json:"guidance"`
 }
 
 // Samplers of the PixelCNN family (Request.Scheduler).
@@ -73,12 +76,15 @@ func loadPixelCNN(ctx context.Context, dir string, _ Family, _ *modelIndex, opts
 	}
 	c := p.cfg
 	if c.SampleSize <= 0 || c.ConditionSize != shapes.ConditionSize || c.Levels != 256 || c.Window < 2 || c.Window > c.SampleSize || c.LinkChannels <= 0 ||
-		!(c.Temperature >= 0) || math.IsInf(c.Temperature, 0) {
-		return nil, fmt.Errorf("%w: %s: want sample_size > 0, condition_size %d, levels 256, window in 2..sample_size, link_channels > 0 and a temperature ≥ 0, got %+v",
+		!(c.Temperature >= 0) || math.IsInf(c.Temperature, 0) || !(c.Guidance == 0 || c.Guidance >= 1) || math.IsInf(c.Guidance, 0) {
+		return nil, fmt.Errorf("%w: %s: want sample_size > 0, condition_size %d, levels 256, window in 2..sample_size, link_channels > 0, a temperature ≥ 0 and a guidance of 0 or ≥ 1, got %+v",
 			ErrNotCheckpoint, cfgPath, shapes.ConditionSize, c)
 	}
 	if p.cfg.Temperature == 0 {
 		p.cfg.Temperature = 1
+	}
+	if p.cfg.Guidance == 0 {
+		p.cfg.Guidance = 1
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -122,24 +128,24 @@ func (p *pixelcnnPipeline) close() error {
 }
 
 // checkAutoregressive refuses the request fields this family has no use
-// for, and returns the sampler and temperature it runs with (the
-// request's, or temperature when it sets none).
-func checkAutoregressive(r Request, temperature float64) (sampler string, _ float64, err error) {
+// for, and returns the sampler, temperature and guidance scale it runs
+// with (the request's, or the checkpoint's defaults where it sets none).
+func checkAutoregressive(r Request, cfg pixelcnnConfig) (sampler string, temperature, guidance float64, err error) {
 	switch {
 	case r.Steps > 0:
-		return "", 0, badRequest("the PixelCNN family samples one subpixel at a time: steps do not apply (got %d)", r.Steps)
-	case r.Guidance != nil:
-		return "", 0, badRequest("the PixelCNN family has no guidance scale")
+		return "", 0, 0, badRequest("the PixelCNN family samples one subpixel at a time: steps do not apply (got %d)", r.Steps)
+	case r.Guidance != nil && (math.IsNaN(*r.Guidance) || math.IsInf(*r.Guidance, 0) || *r.Guidance < 1):
+		return "", 0, 0, badRequest("guidance scale must be a finite number ≥ 1 (1: no guidance), got %v", *r.Guidance)
 	case r.InitImage != nil || r.Mask != nil:
-		return "", 0, badRequest("the PixelCNN family has no img2img or inpainting")
+		return "", 0, 0, badRequest("the PixelCNN family has no img2img or inpainting")
 	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "":
-		return "", 0, badRequest("the PixelCNN family reads one prompt; negative and second prompts do not apply")
+		return "", 0, 0, badRequest("the PixelCNN family reads one prompt; negative and second prompts do not apply")
 	case r.Watermark != "":
-		return "", 0, badRequest("the PixelCNN family has no watermark option (got %q)", r.Watermark)
+		return "", 0, 0, badRequest("the PixelCNN family has no watermark option (got %q)", r.Watermark)
 	case r.NumImages < 0:
-		return "", 0, badRequest("number of images must be positive, got %d", r.NumImages)
+		return "", 0, 0, badRequest("number of images must be positive, got %d", r.NumImages)
 	case len(r.Seeds) > 0 || len(r.SchedulerOpts) > 0:
-		return "", 0, badRequest("the PixelCNN family has no per-prompt seeds or scheduler options")
+		return "", 0, 0, badRequest("the PixelCNN family has no per-prompt seeds or scheduler options")
 	}
 	switch r.Scheduler {
 	case "", PixelCNNCached:
@@ -147,15 +153,19 @@ func checkAutoregressive(r Request, temperature float64) (sampler string, _ floa
 	case PixelCNNNaive:
 		sampler = PixelCNNNaive
 	default:
-		return "", 0, badRequest("sampler %q: the PixelCNN family samples %q (the default) or %q", r.Scheduler, PixelCNNCached, PixelCNNNaive)
+		return "", 0, 0, badRequest("sampler %q: the PixelCNN family samples %q (the default) or %q", r.Scheduler, PixelCNNCached, PixelCNNNaive)
 	}
+	temperature, guidance = cfg.Temperature, cfg.Guidance
 	if r.Temperature != nil {
 		temperature = *r.Temperature
 		if !(temperature > 0) || math.IsInf(temperature, 0) {
-			return "", 0, badRequest("temperature must be a finite number > 0, got %v", temperature)
+			return "", 0, 0, badRequest("temperature must be a finite number > 0, got %v", temperature)
 		}
 	}
-	return sampler, temperature, nil
+	if r.Guidance != nil {
+		guidance = *r.Guidance
+	}
+	return sampler, temperature, guidance, nil
 }
 
 func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, error) {
@@ -168,7 +178,7 @@ func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, er
 	if len(r.Prompts) == 0 {
 		return nil, badRequest("no prompt given")
 	}
-	sampler, temperature, err := checkAutoregressive(r, p.cfg.Temperature)
+	sampler, temperature, guidance, err := checkAutoregressive(r, p.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +191,16 @@ func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, er
 		return nil, err
 	}
 	n := len(r.Prompts) * per
-	sp := &subpixelSampler{n: n, levels: p.cfg.Levels, temperature: temperature, gen: rng.New(r.Seed)}
+	sp := &subpixelSampler{n: n, levels: p.cfg.Levels, temperature: temperature, guidance: guidance, gen: rng.New(r.Seed)}
+	if sp.guided() {
+		// The unconditional half of the batch: the empty prompt's
+		// condition (the model trained on a share of those).
+		empty, err := attributeConditions([]string{""}, n)
+		if err != nil {
+			return nil, err
+		}
+		cond = append(cond, empty...)
+	}
 	var x []float32
 	var calls int
 	if sampler == PixelCNNNaive {
@@ -193,12 +212,12 @@ func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, er
 		return nil, err
 	}
 	s := p.cfg.SampleSize
-	res, err := imagesResult(x, n, s, s)
+	res, err := imagesResult(x[:n*3*s*s], n, s, s)
 	if err != nil {
 		return nil, err
 	}
 	res.ModelFamily, res.DenoiserCalls, res.Scheduler, res.Seed = FamilyPixelCNN, calls, sampler, r.Seed
-	res.Temperature = temperature
+	res.Temperature, res.Guidance = temperature, guidance
 	res.Timings.Denoiser = sp.inModel
 	res.Timings.Total = time.Since(start)
 	res.Timings.Host = res.Timings.Total - sp.inModel
@@ -208,17 +227,36 @@ func (p *pixelcnnPipeline) generate(ctx context.Context, r Request) (*Result, er
 // subpixelSampler draws subpixel values from logits, the same way for both
 // samplers: one uniform per picture and subpixel, in sampling order,
 // against the running sum of softmax(logits / temperature).
+//
+// With a guidance scale w > 1 (classifier-free guidance, Ho & Salimans
+// 2022, as autoregressive image models use it, e.g. Yu et al. 2022,
+// "Scaling autoregressive models for content-rich text-to-image
+// generation") the model runs on a batch of 2n: pictures 0…n−1 with
+// their prompts' conditions, n…2n−1 the same pixels with the empty
+// prompt's, and the logits drawn from are ℓ_u + w·(ℓ_c − ℓ_u).
 type subpixelSampler struct {
-	n, levels   int
-	temperature float64
-	gen         *rng.Generator
-	u           []float32
-	probs       []float64
-	inModel     time.Duration
+	n, levels             int
+	temperature, guidance float64
+	gen                   *rng.Generator
+	u                     []float32
+	probs                 []float64
+	inModel               time.Duration
 }
 
-// draw samples subpixel (channel ch) of every picture b from
-// logits[at(b, k)] and writes its value, v/127.5 − 1, with put(b, value).
+func (sp *subpixelSampler) guided() bool { return sp.guidance != 1 }
+
+// batch is the model's batch: n, or 2n with guidance.
+func (sp *subpixelSampler) batch() int {
+	if sp.guided() {
+		return 2 * sp.n
+	}
+	return sp.n
+}
+
+// draw samples one subpixel of every picture b < n from the model's
+// logits at(b, k) (b < batch()) and writes its value, v/127.5 − 1, with
+// put(b, value) (and put(b+n, value) with guidance, so that both halves
+// of the batch see the same pixels).
 func (sp *subpixelSampler) draw(at func(b, k int) float32, put func(b int, value float32)) {
 	if len(sp.u) != sp.n {
 		sp.u, sp.probs = make([]float32, sp.n), make([]float64, sp.levels)
@@ -227,7 +265,12 @@ func (sp *subpixelSampler) draw(at func(b, k int) float32, put func(b int, value
 	for b := range sp.n {
 		m := math.Inf(-1)
 		for k := range sp.levels {
-			sp.probs[k] = float64(at(b, k)) / sp.temperature
+			l := float64(at(b, k))
+			if sp.guided() {
+				u := float64(at(b+sp.n, k))
+				l = u + sp.guidance*(l-u)
+			}
+			sp.probs[k] = l / sp.temperature
 			m = math.Max(m, sp.probs[k])
 		}
 		sum := 0.0
@@ -243,6 +286,9 @@ func (sp *subpixelSampler) draw(at func(b, k int) float32, put func(b int, value
 			}
 		}
 		put(b, float32(v)/127.5-1)
+		if sp.guided() {
+			put(b+sp.n, float32(v)/127.5-1)
+		}
 	}
 }
 
@@ -261,7 +307,7 @@ func (sp *subpixelSampler) run(ctx context.Context, s *ort.Session, what string,
 // 3·S² runs of the whole network on the whole picture, of which only one
 // subpixel's logits are read.
 func (p *pixelcnnPipeline) sampleNaive(ctx context.Context, cond []float32, sp *subpixelSampler) ([]float32, int, error) {
-	n, s, k := sp.n, p.cfg.SampleSize, p.cfg.Levels
+	n, s, k := sp.batch(), p.cfg.SampleSize, p.cfg.Levels
 	plane := s * s
 	x := make([]float32, n*3*plane)
 	in := map[string]ort.Tensor{
@@ -292,7 +338,7 @@ func (p *pixelcnnPipeline) sampleNaive(ctx context.Context, cond []float32, sp *
 // depend on the rows above only), then hrow, whose cost is one row of the
 // horizontal stack, runs once per subpixel of the row.
 func (p *pixelcnnPipeline) sampleCached(ctx context.Context, cond []float32, sp *subpixelSampler) ([]float32, int, error) {
-	n, s, k, w, lc := sp.n, p.cfg.SampleSize, p.cfg.Levels, p.cfg.Window, p.cfg.LinkChannels
+	n, s, k, w, lc := sp.batch(), p.cfg.SampleSize, p.cfg.Levels, p.cfg.Window, p.cfg.LinkChannels
 	plane := s * s
 	x := make([]float32, n*3*plane)
 	window := make([]float32, n*3*w*s)

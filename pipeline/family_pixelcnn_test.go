@@ -49,25 +49,35 @@ func TestPixelCNNSamplersAgree(t *testing.T) {
 		}
 	}
 
-	// A batch of two prompts, two pictures each, near temperature 0.
+	// A batch of two prompts, two pictures each, near temperature 0,
+	// without and with classifier-free guidance.
 	prompts := []string{"a red circle at the top left", "a blue star"}
-	cold := 1e-4
-	res, err := p.Generate(ctx, pipeline.Request{Prompts: prompts, NumImages: 2, Seed: 4, Temperature: &cold})
+	logit := familytest.PixelCNNLogit(pixelcnnSeed)
+	empty, err := shapes.Condition("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logit := familytest.PixelCNNLogit(pixelcnnSeed)
-	for b := range res.N {
-		c, err := shapes.Condition(prompts[b/2])
+	cold := 1e-4
+	for _, w := range []float64{1, 2.5} {
+		res, err := p.Generate(ctx, pipeline.Request{Prompts: prompts, NumImages: 2, Seed: 4, Temperature: &cold, Guidance: &w})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := greedy(logit, c)
-		for pix := range 32 * 32 {
-			for ch := range 3 {
-				got := int(math.Round(float64(res.Images[(b*32*32+pix)*3+ch]) * 255))
-				if got != want[pix*3+ch] {
-					t.Fatalf("picture %d subpixel (%d, %d, %d) = %d, want the greedy %d", b, pix/32, pix%32, ch, got, want[pix*3+ch])
+		if res.Guidance != w || res.Temperature != cold {
+			t.Errorf("result says guidance %v temperature %v, want %v and %v", res.Guidance, res.Temperature, w, cold)
+		}
+		for b := range res.N {
+			c, err := shapes.Condition(prompts[b/2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := greedy(logit, c, empty, w)
+			for pix := range 32 * 32 {
+				for ch := range 3 {
+					got := int(math.Round(float64(res.Images[(b*32*32+pix)*3+ch]) * 255))
+					if got != want[pix*3+ch] {
+						t.Fatalf("guidance %v: picture %d subpixel (%d, %d, %d) = %d, want the greedy %d", w, b, pix/32, pix%32, ch, got, want[pix*3+ch])
+					}
 				}
 			}
 		}
@@ -75,16 +85,21 @@ func TestPixelCNNSamplersAgree(t *testing.T) {
 }
 
 // greedy draws the reference model's most likely picture subpixel by
-// subpixel, as 8-bit values in HWC order.
-func greedy(logit func(x, c []float32, ch, k, y, i int) float32, c []float32) []int {
+// subpixel under guidance w (the logits ℓ_u + w·(ℓ_c − ℓ_u) of the
+// conditions c and empty), as 8-bit values in HWC order.
+func greedy(logit func(x, c []float32, ch, k, y, i int) float32, c, empty []float32, w float64) []int {
 	x := make([]float32, 3*32*32)
 	out := make([]int, 3*32*32)
+	guided := func(ch, k, y, i int) float64 {
+		u := float64(logit(x, empty, ch, k, y, i))
+		return u + w*(float64(logit(x, c, ch, k, y, i))-u)
+	}
 	for y := range 32 {
 		for i := range 32 {
 			for ch := range 3 {
 				best := 0
 				for k := 1; k < 256; k++ {
-					if logit(x, c, ch, k, y, i) > logit(x, c, ch, best, y, i) {
+					if guided(ch, k, y, i) > guided(ch, best, y, i) {
 						best = k
 					}
 				}
@@ -140,7 +155,7 @@ func TestPixelCNNLikelihoodIsExact(t *testing.T) {
 
 func TestPixelCNNBadRequests(t *testing.T) {
 	p := familytest.Load(t, familytest.WritePixelCNN)
-	zero, neg, inf, g := 0.0, -1.0, math.Inf(1), 3.0
+	zero, neg, inf, half := 0.0, -1.0, math.Inf(1), 0.5
 	tests := []struct {
 		name string
 		req  pipeline.Request
@@ -153,7 +168,7 @@ func TestPixelCNNBadRequests(t *testing.T) {
 		{"infinite temperature", pipeline.Request{Prompts: []string{"a red circle"}, Temperature: &inf}, "temperature must be"},
 		{"steps", pipeline.Request{Prompts: []string{"a red circle"}, Steps: 20}, "steps do not apply"},
 		{"sampler", pipeline.Request{Prompts: []string{"a red circle"}, Scheduler: "DDIM"}, `sampler "DDIM"`},
-		{"guidance", pipeline.Request{Prompts: []string{"a red circle"}, Guidance: &g}, "no guidance"},
+		{"guidance below 1", pipeline.Request{Prompts: []string{"a red circle"}, Guidance: &half}, "guidance scale must be a finite number ≥ 1"},
 		{"size", pipeline.Request{Prompts: []string{"a red circle"}, Height: 64, Width: 64}, "only makes 32x32"},
 	}
 	for _, tt := range tests {
@@ -161,6 +176,24 @@ func TestPixelCNNBadRequests(t *testing.T) {
 			_, err := p.Generate(context.Background(), tt.req)
 			if !errors.Is(err, pipeline.ErrBadRequest) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want ErrBadRequest containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// BenchmarkPixelCNNSampling times one picture of the tiny test checkpoint
+// with each sampler (the shipped model's figures are in
+// scripts/train_pixelcnn/README.md).
+func BenchmarkPixelCNNSampling(b *testing.B) {
+	p := familytest.Load(b, familytest.WritePixelCNN)
+	for _, sampler := range []string{pipeline.PixelCNNCached, pipeline.PixelCNNNaive} {
+		b.Run(sampler, func(b *testing.B) {
+			req := pipeline.Request{Prompts: []string{"a red circle"}, Scheduler: sampler}
+			for i := 0; i < b.N; i++ {
+				req.Seed = uint64(i)
+				if _, err := p.Generate(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -24,8 +24,10 @@ type componentConfig struct {
 	Head          int64  `json:"head"`
 	CondMap       int64  `json:"cond_map"`
 	Order         string `json:"order"`
-	// Temperature is the pipeline's default sampling temperature.
+	// Temperature and Guidance are the pipeline's default sampling
+	// temperature and classifier-free guidance scale.
 	Temperature float64 `json:"temperature"`
+	Guidance    float64 `json:"guidance"`
 	// Parameters counts the component's weights; NetworkParameters the
 	// whole network's (the three components share their weights).
 	Parameters        int64 `json:"parameters"`
@@ -33,10 +35,10 @@ type componentConfig struct {
 }
 
 // export writes the model with weights w and the default sampling
-// temperature to out (replaced as a whole,
+// temperature and guidance scale to out (replaced as a whole,
 // through a temporary folder): model_index.json, and full/, vstack/ and
 // hrow/ each with model.onnx (float16 initializers) and config.json.
-func export(out string, cfg config, temperature float64, w map[string]*onnxexport.Tensor) error {
+func export(out string, cfg config, temperature, guidance float64, w map[string]*onnxexport.Tensor) error {
 	tmp := filepath.Clean(out) + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -72,7 +74,7 @@ func export(out string, cfg config, temperature float64, w map[string]*onnxexpor
 		cc := componentConfig{SampleSize: imageSize, ConditionSize: shapes.ConditionSize, Levels: levels,
 			Window: cfg.window(), LinkChannels: int64(cfg.Layers) * 2 * cfg.Channels,
 			Channels: cfg.Channels, Layers: cfg.Layers, Head: cfg.Head, CondMap: cfg.CondMap,
-			Order: "rows, columns, R G B", Temperature: temperature, Parameters: n, NetworkParameters: total}
+			Order: "rows, columns, R G B", Temperature: temperature, Guidance: guidance, Parameters: n, NetworkParameters: total}
 		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ type options struct {
 	steps, every     int
 	batch            int64
 	lr, temperature  float64
+	guidance         float64
 	pictures         int
 	emptyRate        float64
 	threads          int
@@ -59,6 +60,7 @@ func main() {
 	flag.IntVar(&o.every, "checkpoint-every", 250, "steps between checkpoints")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainer's RNG")
 	flag.Float64Var(&o.temperature, "temperature", 1, "the default sampling temperature written to the exported config.json")
+	flag.Float64Var(&o.guidance, "guidance", 1, "the default classifier-free guidance scale written to the exported config.json (1: none)")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.BoolVar(&o.raw, "raw-weights", false, "with -export-only: export the raw weights instead of their EMA")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the EMA weights of the last checkpoint to -out without training (a copy of the checkpoint is read, so a run may go on beside it)")
@@ -103,7 +105,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		return export(o.out, o.cfg, o.temperature, w)
+		return export(o.out, o.cfg, o.temperature, o.guidance, w)
 	}
 	start := time.Now()
 	w, err := trainrun.Phase(ctx, topts, o.name, g, data, o.steps, o.lr, true)
@@ -114,7 +116,7 @@ func run(ctx context.Context, o options) error {
 	if o.out == "" {
 		return nil
 	}
-	if err := export(o.out, o.cfg, o.temperature, w); err != nil {
+	if err := export(o.out, o.cfg, o.temperature, o.guidance, w); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Println("exported", o.out)
