@@ -39,6 +39,7 @@ type options struct {
 	guidance         float64
 	pictures         int
 	emptyRate        float64
+	edgeWeight       float64
 	threads          int
 	seed             uint64
 	probe            bool
@@ -56,6 +57,7 @@ func main() {
 	flag.Float64Var(&o.lr, "lr", 2e-3, "peak learning rate (warmup, cosine decay)")
 	flag.IntVar(&o.pictures, "pictures", 100000, "training pictures (the first of the train split)")
 	flag.Float64Var(&o.emptyRate, "empty-rate", 0.05, "share of examples given the empty prompt's condition")
+	flag.Float64Var(&o.edgeWeight, "edge-weight", 0, "when > 0, weight the loss of subpixels whose pixel differs from its left or upper neighbour by 1 + this (0: plain maximum likelihood)")
 	flag.IntVar(&o.threads, "threads", 1, "ONNX Runtime intra-op threads (0: its default)")
 	flag.IntVar(&o.every, "checkpoint-every", 250, "steps between checkpoints")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainer's RNG")
@@ -84,12 +86,12 @@ func run(ctx context.Context, o options) error {
 	if err := ort.Init(lib); err != nil {
 		return err
 	}
-	b, loss := trainLoss(o.cfg, o.seed, o.batch)
+	b, loss := trainLoss(o.cfg, o.seed, o.batch, o.edgeWeight)
 	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.998})
 	if err != nil {
 		return err
 	}
-	data, err := newPictures(o.pictures, o.emptyRate)
+	data, err := newPictures(o.pictures, o.emptyRate, o.edgeWeight)
 	if err != nil {
 		return err
 	}

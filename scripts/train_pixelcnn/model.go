@@ -228,14 +228,33 @@ func (n *net) forward(x, c *onnxexport.Value) *onnxexport.Value {
 // [B,3,32,32] (the pixels v as v/127.5 − 1), labels [B,3,32,32] (v, int64)
 // and condition [B,70]. The loss is −log P(v | c) per subpixel in nats:
 // loss/ln 2 is the batch's bits/dim.
-func trainLoss(cfg config, seed uint64, batch int64) (*onnxexport.Builder, *onnxexport.Value) {
+//
+// With edgeWeight > 0 the graph also reads weights [B,3,32,32] and the
+// loss is the weighted mean Σ w·(−log P) / Σ w (see pictures.Example):
+// a weighted maximum likelihood that gives more of the gradient to the
+// subpixels where a picture changes, the few where the prompt decides
+// what comes (a shape's first pixels, its color, its outline) among many
+// that repeat their neighbours. The model stays a normalized
+// distribution; its bits/dim are measured unweighted.
+func trainLoss(cfg config, seed uint64, batch int64, edgeWeight float64) (*onnxexport.Builder, *onnxexport.Value) {
 	b := onnxexport.NewBuilder("pixelcnn")
 	n := newNet(b, cfg, seed)
-	x := b.Input(inSample, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
-	labels := b.Input("labels", onnxexport.Int64, onnxexport.D(batch), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
+	dims := []onnxexport.Dim{onnxexport.D(batch), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize)}
+	x := b.Input(inSample, onnxexport.Float32, dims...)
+	labels := b.Input("labels", onnxexport.Int64, dims...)
 	c := b.Input(inCondition, onnxexport.Float32, onnxexport.D(batch), onnxexport.D(shapes.ConditionSize))
-	logits := b.Transpose(n.forward(x, c), 0, 1, 3, 4, 2) // [B,3,H,W,256]
-	return b, b.CrossEntropyLoss(b.Reshape(logits, -1, levels), b.Reshape(labels, -1))
+	logits := b.Reshape(b.Transpose(n.forward(x, c), 0, 1, 3, 4, 2), -1, levels) // [B·3·H·W, 256]
+	flat := b.Reshape(labels, -1)
+	if edgeWeight <= 0 {
+		return b, b.CrossEntropyLoss(logits, flat)
+	}
+	w := b.Reshape(b.Input("weights", onnxexport.Float32, dims...), -1)
+	logp := b.Op("LogSoftmax", []*onnxexport.Value{logits}, []onnxexport.Attr{onnxexport.IntAttr("axis", 1)},
+		onnxexport.ValueType{DType: onnxexport.Float32, Shape: logits.Shape()})[0]
+	oneHot := b.Op("OneHot", []*onnxexport.Value{flat, b.ConstInts(levels), b.ConstFloat32([]int64{2}, []float32{0, 1})},
+		[]onnxexport.Attr{onnxexport.IntAttr("axis", -1)}, onnxexport.ValueType{DType: onnxexport.Float32, Shape: logits.Shape()})[0]
+	picked := b.ReduceSum(b.Mul(logp, oneHot), false, 1)
+	return b, b.Neg(b.Div(b.ReduceSum(b.Mul(picked, w), false), b.ReduceSum(w, false)))
 }
 
 // Names of the exported graphs' inputs and outputs (the contract the

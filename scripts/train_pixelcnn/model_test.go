@@ -20,7 +20,7 @@ var tinyConfig = config{Channels: 8, Layers: 3, Head: 4, CondMap: 4}
 // (the zero-initialized position map too) drawn at random, so that no
 // path through the network is silent.
 func randomWeights(cfg config) map[string]*onnxexport.Tensor {
-	b, _ := trainLoss(cfg, 3, 1)
+	b, _ := trainLoss(cfg, 3, 1, 0)
 	rng := rand.New(rand.NewPCG(4, 5))
 	w := map[string]*onnxexport.Tensor{}
 	for _, p := range b.Params() {
@@ -195,6 +195,75 @@ func TestRowGraphsMatchFull(t *testing.T) {
 					if math.Abs(float64(got-wantV)) > 1e-3*(1+math.Abs(float64(wantV))) {
 						t.Fatalf("row %d: logit (ch %d, level %d, column %d) = %v, want %v (full graph)", y, ch, k, i, got, wantV)
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestWeightedLossWithUnitWeights checks that the weighted loss with all
+// weights 1 is the plain cross-entropy, and that edgeWeights marks the
+// pixels that differ from their left or upper neighbour.
+func TestWeightedLossWithUnitWeights(t *testing.T) {
+	testort.Init(t)
+	cfg := tinyConfig
+	w := randomWeights(cfg)
+	s, err := shapes.Dataset{Split: shapes.HeldOut, Size: imageSize}.Sample(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, subpixels)
+	labels := make([]int64, subpixels)
+	planes(s.Image.Pix, s.Image.Stride, x, labels)
+	c, err := shapes.Condition(s.Caption)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dims := []int64{1, 3, imageSize, imageSize}
+	in := map[string]ort.Tensor{
+		inSample:    {Shape: dims, F32: x},
+		"labels":    {Shape: dims, I64: labels},
+		inCondition: {Shape: []int64{1, shapes.ConditionSize}, F32: c},
+	}
+	loss := func(edge float64) float32 {
+		b, l := trainLoss(cfg, 3, 1, edge)
+		b.Output("loss", b.Reshape(l, 1))
+		out := map[string]*ort.Tensor{"loss": {}}
+		if err := openGraph(t, b, w).Run(context.Background(), in, out); err != nil {
+			t.Fatal(err)
+		}
+		return out["loss"].F32[0]
+	}
+	plain := loss(0)
+	ones := make([]float32, subpixels)
+	for i := range ones {
+		ones[i] = 1
+	}
+	in["weights"] = ort.Tensor{Shape: dims, F32: ones}
+	if weighted := loss(3); math.Abs(float64(weighted-plain)) > 1e-5*math.Abs(float64(plain)) {
+		t.Errorf("weighted loss with unit weights %v, plain cross-entropy %v", weighted, plain)
+	}
+
+	// A 32x32 picture, black with one white pixel at (5, 7): it and the
+	// pixels right of it and below it differ from a neighbour.
+	pix := make([]uint8, 4*imageSize*imageSize)
+	for i := 3; i < len(pix); i += 4 {
+		pix[i] = 255
+	}
+	for c := range 3 {
+		pix[(5*imageSize+7)*4+c] = 255
+	}
+	got := make([]float32, subpixels)
+	edgeWeights(pix, 4*imageSize, 2, got)
+	for y := range imageSize {
+		for i := range imageSize {
+			want := float32(1)
+			if (y == 5 && (i == 7 || i == 8)) || (y == 6 && i == 7) {
+				want = 3
+			}
+			for ch := range 3 {
+				if v := got[(ch*imageSize+y)*imageSize+i]; v != want {
+					t.Fatalf("weight at (%d, %d, %d) = %v, want %v", y, i, ch, v, want)
 				}
 			}
 		}
