@@ -160,6 +160,7 @@ func (m Model) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	var st Stats
+	var models []*onnxexport.Model
 	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -180,10 +181,12 @@ func (m Model) Stats() (Stats, error) {
 		if err != nil {
 			return fmt.Errorf("builtin: %s/%s: %w", m.Name, p, err)
 		}
-		st.Parameters += model.NumParams()
+		models = append(models, model)
 		st.Components = append(st.Components, path.Dir(p))
 		return nil
 	})
 	sort.Strings(st.Components)
+	// Components that share weights (the PixelCNN's graphs) count them once.
+	st.Parameters = onnxexport.UniqueParams(models...)
 	return st, err
 }

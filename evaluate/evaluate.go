@@ -2,8 +2,6 @@ package evaluate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"image"
 	"os"
@@ -322,46 +320,20 @@ func median(v []float64) float64 {
 }
 
 // CountParameters sums the initializer elements of every component's
-// model.onnx (external data included) in a checkpoint folder. A tensor
-// that several components hold alike (the same name, shape and values, as
-// the PixelCNN's full, vstack and hrow graphs share their weights) counts
-// once.
+// model.onnx (external data included) in a checkpoint folder, a tensor
+// that several components share counted once (onnxexport.UniqueParams).
 func CountParameters(dir string) (int64, error) {
 	matches, err := filepath.Glob(filepath.Join(dir, "*", "model.onnx"))
 	if err != nil {
 		return 0, err
 	}
-	var total int64
-	seen := map[string]bool{}
+	var models []*onnxexport.Model
 	for _, m := range matches {
 		model, err := onnxexport.ReadModel(m)
 		if err != nil {
 			return 0, fmt.Errorf("evaluate: count parameters: %w", err)
 		}
-		for name, t := range model.Initializers {
-			if !t.DType.IsFloat() {
-				continue
-			}
-			key := fmt.Sprintf("%s %v %x", name, t.Shape, tensorDigest(t))
-			if !seen[key] {
-				seen[key] = true
-				total += t.NumElements()
-			}
-		}
+		models = append(models, model)
 	}
-	return total, nil
-}
-
-// tensorDigest is a SHA-256 of a floating-point tensor's values.
-func tensorDigest(t *onnxexport.Tensor) []byte {
-	h := sha256.New()
-	switch {
-	case t.Float32 != nil:
-		binary.Write(h, binary.LittleEndian, t.Float32)
-	case t.Float16 != nil:
-		binary.Write(h, binary.LittleEndian, t.Float16)
-	case t.Float64 != nil:
-		binary.Write(h, binary.LittleEndian, t.Float64)
-	}
-	return h.Sum(nil)
+	return onnxexport.UniqueParams(models...), nil
 }
