@@ -62,6 +62,9 @@ var models = []Model{
 	{Name: "vqgpt", Family: "vqgpt", Summary: "decoder-only transformer over builtin:vqvae's codes after BPE text tokens; KV cache, CFG, top-k/top-p",
 		Knows: "prompts in the shapes vocabulary (BPE text tokens); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: embedded("vqgpt")},
+	{Name: "pixelcnn", Family: "pixelcnn", Summary: "conditional gated PixelCNN: pixel-by-pixel sampling (--temperature); exact likelihood",
+		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
+		fsys: embedded("pixelcnn")},
 }
 
 func embedded(name string) func() (fs.FS, error) {
@@ -166,6 +169,7 @@ func (m Model) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	var st Stats
+	var models []*onnxexport.Model
 	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -186,10 +190,12 @@ func (m Model) Stats() (Stats, error) {
 		if err != nil {
 			return fmt.Errorf("builtin: %s/%s: %w", m.Name, p, err)
 		}
-		st.Parameters += model.NumParams()
+		models = append(models, model)
 		st.Components = append(st.Components, path.Dir(p))
 		return nil
 	})
 	sort.Strings(st.Components)
+	// Components that share weights (the PixelCNN's graphs) count them once.
+	st.Parameters = onnxexport.UniqueParams(models...)
 	return st, err
 }

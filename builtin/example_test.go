@@ -21,5 +21,6 @@ func Example() {
 	// builtin:gan gan [generate eval]
 	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
 	// builtin:vqgpt vqgpt [generate eval]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt)
+	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn)
 }

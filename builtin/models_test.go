@@ -94,3 +94,35 @@ func TestShippedVQVAE(t *testing.T) {
 		t.Errorf("builtin:vqvae reconstructions of 20 held-out pictures: %s", rep)
 	}
 }
+
+// TestShippedPixelCNN guards the shipped weights: the exact likelihood of
+// held-out pictures (deterministic) and the samples' colors on a few
+// held-out prompts (the README's figures are on 200).
+func TestShippedPixelCNN(t *testing.T) {
+	p := open(t, "pixelcnn")
+	var imgs []image.Image
+	var caps []string
+	for i := range 8 {
+		s, err := shapes.Dataset{Split: shapes.HeldOut, Size: 32}.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, s.Image)
+		caps = append(caps, s.Caption)
+	}
+	ctx := context.Background()
+	lik, err := p.Likelihood(ctx, pipeline.LikelihoodRequest{Images: imgs, Prompts: caps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lik.Exact || lik.ELBOBitsPerDim > 0.6 {
+		t.Errorf("builtin:pixelcnn on 8 held-out pictures: %.4f bits/dim (exact %v), want at most 0.6", lik.ELBOBitsPerDim, lik.Exact)
+	}
+	rep, err := evaluate.Run(ctx, p, "pixelcnn", evaluate.Options{N: 12, NoFrechet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Color < 0.35 {
+		t.Errorf("builtin:pixelcnn on 12 held-out prompts: %s", rep.Text)
+	}
+}

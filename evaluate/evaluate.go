@@ -88,6 +88,9 @@ type Bits struct {
 	ELBO     float64 `json:"elbo"`
 	IWAE1    float64 `json:"iwae_1"`
 	IWAE64   float64 `json:"iwae_64"`
+	// Exact says the three are one exact value (an autoregressive
+	// family's likelihood), not bounds.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // Reconstruction describes a tokenizer's round trips of held-out pictures.
@@ -303,7 +306,7 @@ func likelihood(ctx context.Context, p *pipeline.Pipeline, o Options, rep *Repor
 		return fmt.Errorf("evaluate: %w", err)
 	}
 	o.progress("likelihood", 2*n, 2*n)
-	rep.Bits = &Bits{Pictures: n, ELBO: many.ELBOBitsPerDim, IWAE1: one.IWAEBitsPerDim, IWAE64: many.IWAEBitsPerDim}
+	rep.Bits = &Bits{Pictures: n, ELBO: many.ELBOBitsPerDim, IWAE1: one.IWAEBitsPerDim, IWAE64: many.IWAEBitsPerDim, Exact: one.Exact && many.Exact}
 	return nil
 }
 
@@ -317,19 +320,20 @@ func median(v []float64) float64 {
 }
 
 // CountParameters sums the initializer elements of every component's
-// model.onnx (external data included) in a checkpoint folder.
+// model.onnx (external data included) in a checkpoint folder, a tensor
+// that several components share counted once (onnxexport.UniqueParams).
 func CountParameters(dir string) (int64, error) {
 	matches, err := filepath.Glob(filepath.Join(dir, "*", "model.onnx"))
 	if err != nil {
 		return 0, err
 	}
-	var total int64
+	var models []*onnxexport.Model
 	for _, m := range matches {
 		model, err := onnxexport.ReadModel(m)
 		if err != nil {
 			return 0, fmt.Errorf("evaluate: count parameters: %w", err)
 		}
-		total += model.NumParams()
+		models = append(models, model)
 	}
-	return total, nil
+	return onnxexport.UniqueParams(models...), nil
 }

@@ -1,6 +1,8 @@
 package onnxexport
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -139,6 +141,42 @@ func (m *Model) NumParams() int64 {
 		}
 	}
 	return n
+}
+
+// UniqueParams is NumParams over several models (the components of one
+// checkpoint), counting once a tensor that several of them hold alike:
+// the same name, shape and values, as the PixelCNN family's full, vstack
+// and hrow graphs share their weights.
+func UniqueParams(models ...*Model) int64 {
+	var n int64
+	seen := map[string]bool{}
+	for _, m := range models {
+		for name, t := range m.Initializers {
+			if !t.DType.IsFloat() {
+				continue
+			}
+			key := fmt.Sprintf("%s %v %x", name, t.Shape, tensorDigest(t))
+			if !seen[key] {
+				seen[key] = true
+				n += t.NumElements()
+			}
+		}
+	}
+	return n
+}
+
+// tensorDigest is a SHA-256 of a floating-point tensor's values.
+func tensorDigest(t *Tensor) []byte {
+	h := sha256.New()
+	switch {
+	case t.Float32 != nil:
+		binary.Write(h, binary.LittleEndian, t.Float32)
+	case t.Float16 != nil:
+		binary.Write(h, binary.LittleEndian, t.Float16)
+	case t.Float64 != nil:
+		binary.Write(h, binary.LittleEndian, t.Float64)
+	}
+	return h.Sum(nil)
 }
 
 // maxTensorElements bounds decoded tensors so a corrupt header cannot make

@@ -24,6 +24,9 @@ const (
 	FamilyGAN   Family = "gan"   // imagegen's conditional GAN generator (ImagegenGANPipeline)
 	FamilyFlow  Family = "flow"  // imagegen's conditional normalizing flow (ImagegenFlowPipeline)
 	FamilyVQGPT Family = "vqgpt" // imagegen's transformer over VQ-VAE codes (ImagegenVQGPTPipeline)
+	// FamilyPixelCNN is imagegen's conditional gated PixelCNN
+	// (ImagegenPixelCNNPipeline).
+	FamilyPixelCNN Family = "pixelcnn"
 )
 
 // familyLoaders opens each family's checkpoints: the room of each family
@@ -38,6 +41,8 @@ var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family,
 	FamilyGAN:   loadGAN,
 	FamilyFlow:  loadFlow,
 	FamilyVQGPT: loadVQGPT,
+
+	FamilyPixelCNN: loadPixelCNN,
 }
 
 // pipelineClasses maps model_index.json's _class_name to a family:
@@ -60,6 +65,8 @@ var pipelineClasses = map[string]Family{
 	"ImagegenGANPipeline":   FamilyGAN,
 	"ImagegenFlowPipeline":  FamilyFlow,
 	"ImagegenVQGPTPipeline": FamilyVQGPT,
+
+	"ImagegenPixelCNNPipeline": FamilyPixelCNN,
 }
 
 // KnownClasses returns the model_index.json _class_name values Load

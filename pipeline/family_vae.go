@@ -441,6 +441,9 @@ type LikelihoodResult struct {
 	ELBOBitsPerDim  float64 // −ELBO / (D ln 2)
 	IWAEBitsPerDim  float64 // −IWAE_k / (D ln 2); equals the ELBO's estimate at k = 1
 	KL              float64 // mean KL(q(z|x) ‖ p(z)) in nats
+	// Exact says the model's likelihood is exact (an autoregressive
+	// family): ELBO and IWAE then both hold −log₂ P(x) / D.
+	Exact bool
 }
 
 // likelihoodFamily is implemented by families with a likelihood.

@@ -144,6 +144,7 @@ type Result struct {
 	Steps           int
 	Guidance        float64
 	Strength        float64 // img2img / inpainting strength used (0 for text-to-image)
+	Temperature     float64 // sampling temperature used (autoregressive families; 0 otherwise)
 	Seed            uint64
 	ModelFamily     Family
 	DenoiserCalls   int

@@ -72,8 +72,8 @@ func TestFlowEncodeDecodeCommands(t *testing.T) {
 		{"wrong shape", []string{"decode", "--model", model, wrongShape}, "decodes float32 latents [N, 3072]"},
 		{"int64 latents", []string{"decode", "--model", model, ints}, "npy dtype"},
 		{"prompt count", []string{"decode", "--model", model, z, "--prompt", "a red circle", "--prompt", "a blue star", "--prompt", "a star"}, "3 prompts for 2 latents"},
-		{"zero temperature", []string{"generate", "--model", model, "--temperature", "0", "a red circle"}, "--temperature must be > 0"},
-		{"negative temperature", []string{"generate", "--model", model, "--temperature=-0.5", "a red circle"}, "--temperature must be > 0"},
+		{"zero temperature", []string{"generate", "--model", model, "--temperature", "0", "a red circle"}, "--temperature must be a finite number > 0"},
+		{"negative temperature", []string{"generate", "--model", model, "--temperature=-0.5", "a red circle"}, "--temperature must be a finite number > 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := filepath.Join(dir, "bad-"+strings.ReplaceAll(tc.name, " ", "-")+".png")

@@ -70,7 +70,7 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.png or .npy)", Value: "out.png"},
 			&cli.StringFlag{Name: "save-latents", Usage: "also write the final latents to `FILE.npy`"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary on stdout"},
-			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature > 0: of a flow's latent, ε ~ N(0, τ²I), or of an autoregressive model's tokens (default: the model's)"},
+			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature > 0: of a flow's latent, ε ~ N(0, τ²I), or of an autoregressive model's tokens or pixels (default: the model's)"},
 			&cli.IntFlag{Name: "top-k", Usage: "sample among the k likeliest tokens (autoregressive models; 0 = all)"},
 			&cli.Float64Flag{Name: "top-p", Usage: "sample among the likeliest tokens whose probability reaches p, in (0, 1] (autoregressive models)"},
 			&cli.StringFlag{Name: "save-steps", Usage: "write the partial pictures of an autoregressive model to `DIR` (tokens so far, the rest blank) every --save-every tokens"},
@@ -236,7 +236,7 @@ func runGenerate(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(map[string]any{
 			"outputs": paths, "model": dir, "family": res.ModelFamily, "scheduler": res.Scheduler,
-			"steps": res.Steps, "guidance": res.Guidance, "seed": res.Seed, "width": res.W, "height": res.H,
+			"steps": res.Steps, "guidance": res.Guidance, "temperature": res.Temperature, "seed": res.Seed, "width": res.W, "height": res.H,
 			"denoiser_calls": res.DenoiserCalls, "load_seconds": loaded.Seconds(), "generate_seconds": genTime.Seconds(),
 			"timings": map[string]any{
 				"text_encode_seconds": res.Timings.TextEncode.Seconds(), "denoiser_seconds": res.Timings.Denoiser.Seconds(),

@@ -141,6 +141,8 @@ func TestGenerateFiles(t *testing.T) {
 	}{
 		{"size", []string{"--height", "33"}, "multiples of 2"},
 		{"steps", []string{"--steps", "0"}, "at least 1"},
+		{"temperature 0", []string{"--temperature", "0"}, "--temperature must be a finite number > 0, got 0"},
+		{"negative temperature", []string{"--temperature", "-0.5"}, "--temperature must be a finite number > 0, got -0.5"},
 		{"extension", []string{"-o", filepath.Join(tmp, "bad.jpg")}, ".png or .npy"},
 		{"missing model", []string{"--model", filepath.Join(tmp, "nope")}, "does not exist"},
 		{"unknown model name", []string{"--model", "no-such-model"}, "not a folder, an hf: or builtin: reference or a models.yaml name"},

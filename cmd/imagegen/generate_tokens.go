@@ -15,13 +15,11 @@ import (
 // (--temperature, --top-k, --top-p, --save-steps, --save-every) into req,
 // refusing values no sampler can use.
 func tokenSamplingFlags(c *cli.Context, req *pipeline.Request) error {
-	if c.IsSet("temperature") {
-		t := c.Float64("temperature")
-		if !(t > 0) {
-			return fmt.Errorf("generate: --temperature must be > 0, got %v", t)
-		}
-		req.Temperature = t
+	t, err := temperatureFlag(c, "generate")
+	if err != nil {
+		return err
 	}
+	req.Temperature = t
 	if k := c.Int("top-k"); k < 0 {
 		return fmt.Errorf("generate: --top-k must be 0 (all tokens) or positive, got %d", k)
 	} else {

@@ -38,8 +38,8 @@ func TestGenerateTokenFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--temperature", "0"}, "--temperature must be > 0"},
-		{[]string{"--temperature", "-1"}, "--temperature must be > 0"},
+		{[]string{"--temperature", "0"}, "--temperature must be a finite number > 0"},
+		{[]string{"--temperature", "-1"}, "--temperature must be a finite number > 0"},
 		{[]string{"--top-p", "0"}, "--top-p must be in (0, 1]"},
 		{[]string{"--top-p", "1.01"}, "--top-p must be in (0, 1]"},
 		{[]string{"--top-k", "-1"}, "--top-k must be 0"},

@@ -1,5 +1,5 @@
 // Package familytest writes tiny random-weight checkpoints of imagegen's own
-// families (VAE, VQ-VAE, GAN, flow) in their folder layout, so tests of the pipeline
+// families (VAE, VQ-VAE, GAN, flow, PixelCNN) in their folder layout, so tests of the pipeline
 // and the CLI run without the shipped weights. The networks are the
 // smallest graphs with the right inputs and outputs, not the real
 // architectures.

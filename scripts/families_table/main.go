@@ -69,7 +69,7 @@ func run(n int, models []string, save string, threads int) error {
 		if err != nil {
 			return err
 		}
-		o := evaluate.Options{N: n, Session: sess, Likelihood: p.Family() == pipeline.FamilyVAE || p.Family() == pipeline.FamilyFlow}
+		o := evaluate.Options{N: n, Session: sess, Likelihood: p.Family() == pipeline.FamilyVAE || p.Family() == pipeline.FamilyFlow || p.Family() == pipeline.FamilyPixelCNN}
 		if save != "" {
 			o.SaveDir = filepath.Join(save, strings.TrimPrefix(name, builtin.Scheme))
 		}
@@ -80,7 +80,9 @@ func run(n int, models []string, save string, threads int) error {
 		}
 		floor = *rep.FrechetReal
 		bits := "—"
-		if b := rep.Bits; b != nil {
+		if b := rep.Bits; b != nil && b.Exact {
+			bits = fmt.Sprintf("%.3f (exact)", b.ELBO)
+		} else if b != nil {
 			bits = fmt.Sprintf("%.3f / %.3f / %.3f", b.ELBO, b.IWAE1, b.IWAE64)
 		}
 		label := "`" + name + "`"
