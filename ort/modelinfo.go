@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // IOInfo describes one declared model input or output.
@@ -47,11 +48,27 @@ func (i IOInfo) String() string {
 // ErrFormat is wrapped by errors about files that are not valid ONNX models.
 var ErrFormat = errors.New("not a valid ONNX model")
 
-// readModelIO scans an ONNX ModelProto for the graph's declared inputs and
-// outputs without loading its weights: every other field, initializers
-// included, is skipped by length. This keeps opening a multi-gigabyte UNet
-// to a single load by ONNX Runtime itself.
+// modelScan is what scanModel reads from an ONNX file.
+type modelScan struct {
+	inputs, outputs []IOInfo
+	// external lists the files, relative to the model's folder, that the
+	// main graph's initializers keep their data in, each once.
+	external []string
+}
+
+// readModelIO returns the graph's declared inputs and outputs.
 func readModelIO(r io.Reader) (inputs, outputs []IOInfo, err error) {
+	m, err := scanModel(r)
+	return m.inputs, m.outputs, err
+}
+
+// scanModel scans an ONNX ModelProto for the graph's declared inputs and
+// outputs and its external data files without loading its weights: every
+// other field, initializer data included, is skipped by length. This
+// keeps opening a multi-gigabyte UNet to a single load by ONNX Runtime
+// itself.
+func scanModel(r io.Reader) (modelScan, error) {
+	var m modelScan
 	sc := &pbScanner{r: bufio.NewReaderSize(r, 1<<16)}
 	sawGraph := false
 	for {
@@ -60,30 +77,30 @@ func readModelIO(r io.Reader) (inputs, outputs []IOInfo, err error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return modelScan{}, err
 		}
 		if field == 7 && wire == 2 { // ModelProto.graph
 			n, err := sc.varint()
 			if err != nil {
-				return nil, nil, err
+				return modelScan{}, err
 			}
 			sawGraph = true
-			if err := sc.graph(int64(n), &inputs, &outputs); err != nil {
-				return nil, nil, err
+			if err := sc.graph(int64(n), &m); err != nil {
+				return modelScan{}, err
 			}
 			continue
 		}
 		if err := sc.skip(wire); err != nil {
-			return nil, nil, err
+			return modelScan{}, err
 		}
 	}
 	if !sawGraph {
-		return nil, nil, fmt.Errorf("%w: no graph", ErrFormat)
+		return modelScan{}, fmt.Errorf("%w: no graph", ErrFormat)
 	}
-	if len(outputs) == 0 {
-		return nil, nil, fmt.Errorf("%w: graph declares no outputs", ErrFormat)
+	if len(m.outputs) == 0 {
+		return modelScan{}, fmt.Errorf("%w: graph declares no outputs", ErrFormat)
 	}
-	return inputs, outputs, nil
+	return m, nil
 }
 
 type pbScanner struct {
@@ -178,7 +195,7 @@ func (s *pbScanner) bytes(n int64) ([]byte, error) {
 	return b, truncated(err)
 }
 
-func (s *pbScanner) graph(n int64, inputs, outputs *[]IOInfo) error {
+func (s *pbScanner) graph(n int64, m *modelScan) error {
 	end := s.pos + n
 	for s.pos < end {
 		field, wire, err := s.tag()
@@ -199,9 +216,19 @@ func (s *pbScanner) graph(n int64, inputs, outputs *[]IOInfo) error {
 				return err
 			}
 			if field == 11 {
-				*inputs = append(*inputs, info)
+				m.inputs = append(m.inputs, info)
 			} else {
-				*outputs = append(*outputs, info)
+				m.outputs = append(m.outputs, info)
+			}
+			continue
+		}
+		if field == 5 && wire == 2 { // GraphProto.initializer
+			ln, err := s.varint()
+			if err != nil {
+				return truncated(err)
+			}
+			if err := s.initializer(int64(ln), m); err != nil {
+				return err
 			}
 			continue
 		}
@@ -211,6 +238,52 @@ func (s *pbScanner) graph(n int64, inputs, outputs *[]IOInfo) error {
 	}
 	if s.pos != end {
 		return fmt.Errorf("%w: graph length mismatch", ErrFormat)
+	}
+	return nil
+}
+
+// initializer scans one TensorProto for the location of its external
+// data, skipping its raw data.
+func (s *pbScanner) initializer(n int64, m *modelScan) error {
+	end := s.pos + n
+	for s.pos < end {
+		field, wire, err := s.tag()
+		if err != nil {
+			return truncated(err)
+		}
+		if field != 13 || wire != 2 { // TensorProto.external_data
+			if err := s.skip(wire); err != nil {
+				return err
+			}
+			continue
+		}
+		ln, err := s.varint()
+		if err != nil {
+			return truncated(err)
+		}
+		b, err := s.bytes(int64(ln))
+		if err != nil {
+			return err
+		}
+		var key, value string
+		err = msgFields(b, func(field, wire int, _ uint64, payload []byte) error {
+			switch {
+			case field == 1 && wire == 2:
+				key = string(payload)
+			case field == 2 && wire == 2:
+				value = string(payload)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if key == "location" && !slices.Contains(m.external, value) {
+			m.external = append(m.external, value)
+		}
+	}
+	if s.pos != end {
+		return fmt.Errorf("%w: initializer length mismatch", ErrFormat)
 	}
 	return nil
 }
@@ -359,10 +432,15 @@ func ReadModelInfo(path string) (inputs, outputs []IOInfo, err error) {
 }
 
 func readModelIOFile(path string) ([]IOInfo, []IOInfo, error) {
+	m, err := scanModelFile(path)
+	return m.inputs, m.outputs, err
+}
+
+func scanModelFile(path string) (modelScan, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return modelScan{}, err
 	}
 	defer f.Close()
-	return readModelIO(f)
+	return scanModel(f)
 }

@@ -140,7 +140,7 @@ func runGenerate(c *cli.Context) error {
 	}
 	start := time.Now()
 	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
-		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
+		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice, Cache: graphCache(c)},
 		LowMem:  c.Bool("low-mem"),
 	})
 	if err != nil {

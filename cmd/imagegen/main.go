@@ -38,6 +38,7 @@ func newApp() *cli.App {
 			watermarkCommand(),
 			serveCommand(),
 			workerCommand(),
+			cacheCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.
