@@ -84,3 +84,10 @@ func RewriteManifest(entry string) error {
 	}
 	return os.WriteFile(filepath.Join(entry, entryManifest), data, 0o644)
 }
+
+// ReshapeModel reshapes x to the shape given at run time (an impossible
+// shape fails inside ONNX Runtime's executor).
+var ReshapeModel = buildModel(
+	[]tnode{{op: "Reshape", inputs: []string{"x", "shape"}, outputs: []string{"y"}}},
+	[]tvi{{"x", onnxFloat, []any{"n"}}, {"shape", onnxInt64, []any{1}}},
+	[]tvi{{"y", onnxFloat, []any{"m"}}})
