@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -169,6 +170,11 @@ func (c *GraphCache) build(src modelSource, in, out []IOInfo, opts Options, key 
 	}
 	wopts := opts
 	wopts.OptimizedModelPath = filepath.Join(tmp, entryGraph)
+	// Save the weights as the kernels prepacked them too: later loads map
+	// them from the file instead of packing copies on the heap (an SD 1.5
+	// UNet: 1.1 GB less heap, for an entry 1.1 GB larger than the model).
+	wopts.Config = map[string]string{cfgSavePrepacked: "1"}
+	maps.Copy(wopts.Config, opts.Config)
 	s, err := src.open(in, out, wopts)
 	if err != nil {
 		os.RemoveAll(tmp)
@@ -190,7 +196,7 @@ func (c *GraphCache) build(src modelSource, in, out []IOInfo, opts Options, key 
 
 // prepare makes the temporary folder an entry is written into, after
 // checking there is room for about twice the model (the optimized weights
-// plus the prepacked copies ONNX Runtime may write beside them).
+// plus the prepacked copies written beside them).
 func (c *GraphCache) prepare(key string, total int64) (string, error) {
 	dir := c.dir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {

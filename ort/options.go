@@ -250,4 +250,5 @@ const (
 	cfgOptimizedDataFile    = "session.optimized_model_external_initializers_file_name"
 	cfgOptimizedDataMinSize = "session.optimized_model_external_initializers_min_size_in_bytes"
 	cfgExternalDataFolder   = "session.model_external_initializers_file_folder_path"
+	cfgSavePrepacked        = "session.save_external_prepacked_constant_initializers"
 )

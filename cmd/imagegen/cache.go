@@ -16,7 +16,7 @@ func graphCacheFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "graph-cache", EnvVars: []string{"IMAGEGEN_GRAPH_CACHE"},
 			Usage: "`DIR` keeping the graphs ONNX Runtime optimized, so later loads of a model skip the optimizer (default: " + ort.DefaultGraphCacheDir() + ")"},
-		&cli.BoolFlag{Name: "no-graph-cache", Usage: "load models without the optimized-graph cache"},
+		&cli.BoolFlag{Name: "no-graph-cache", EnvVars: []string{"IMAGEGEN_NO_GRAPH_CACHE"}, Usage: "load models without the optimized-graph cache"},
 	}
 }
 
