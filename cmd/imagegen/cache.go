@@ -59,7 +59,7 @@ func cacheCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					fmt.Printf("removed %d entries (%s) from %s\n", n, humanBytes(size), cacheDir(gc))
+					fmt.Printf("removed %s (%s) from %s\n", plural(n, "entry", "entries"), humanBytes(size), cacheDir(gc))
 					return nil
 				},
 			},
@@ -79,7 +79,7 @@ func printCacheEntries(c *cli.Context, gc *ort.GraphCache, entries []ort.GraphCa
 	for _, e := range entries {
 		total += e.Bytes
 	}
-	fmt.Printf("%s: %d entries, %s\n", cacheDir(gc), len(entries), humanBytes(total))
+	fmt.Printf("%s: %s, %s\n", cacheDir(gc), plural(len(entries), "entry", "entries"), humanBytes(total))
 	if len(entries) == 0 {
 		return nil
 	}
@@ -94,4 +94,12 @@ func printCacheEntries(c *cli.Context, gc *ort.GraphCache, entries []ort.GraphCa
 			e.Used.Local().Format(time.DateTime), src)
 	}
 	return w.Flush()
+}
+
+// plural writes n with the singular or plural noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

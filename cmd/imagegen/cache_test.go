@@ -24,11 +24,11 @@ func TestCacheCommand(t *testing.T) {
 	}
 	s.Close()
 	out, err = runCLI(t, "--graph-cache", dir, "cache", "ls")
-	if err != nil || !strings.Contains(out, "1 entries") || !strings.Contains(out, model) || strings.Contains(out, "unusable") {
+	if err != nil || !strings.Contains(out, "1 entry,") || !strings.Contains(out, model) || strings.Contains(out, "unusable") {
 		t.Fatalf("ls after one load: %q, %v", out, err)
 	}
 	out, err = runCLI(t, "--graph-cache", dir, "cache", "clear")
-	if err != nil || !strings.HasPrefix(out, "removed 1 entries") {
+	if err != nil || !strings.HasPrefix(out, "removed 1 entry ") {
 		t.Fatalf("clear: %q, %v", out, err)
 	}
 	if out, _ := runCLI(t, "--graph-cache", dir, "cache", "ls"); !strings.Contains(out, "0 entries") {
