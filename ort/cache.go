@@ -168,6 +168,7 @@ func (c *GraphCache) build(src modelSource, in, out []IOInfo, opts Options, key 
 		notice("cannot write to %s (%v); loading %s uncached", c.dir(), err, src.name)
 		return src.open(in, out, opts)
 	}
+	notice("first load of %s: saving its optimized graph in %s (later loads skip the optimizer)", src.name, c.dir())
 	wopts := opts
 	wopts.OptimizedModelPath = filepath.Join(tmp, entryGraph)
 	// Save the weights as the kernels prepacked them too: later loads map

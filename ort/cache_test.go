@@ -91,9 +91,12 @@ func TestGraphCacheSecondLoadHits(t *testing.T) {
 	testort.Init(t)
 	c := &ort.GraphCache{Dir: t.TempDir()}
 	path := writeMatMul(t, t.TempDir(), 0.5)
-	first, _ := openMatMul(t, path, c, 0.5)
+	first, said := openMatMul(t, path, c, 0.5)
 	if first.GraphCacheHit() {
 		t.Error("first load: hit on an empty cache")
+	}
+	if !said.has("first load") {
+		t.Errorf("first load: notices %q do not say the graph is being saved", said)
 	}
 	es := soundEntries(t, c)
 	if len(es) != 1 || es[0].Source != path || es[0].Runtime != ort.Version() || es[0].Device != "cpu" || es[0].Bytes == 0 {
@@ -102,9 +105,12 @@ func TestGraphCacheSecondLoadHits(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.Dir, es[0].Key, "model.onnx_data")); err != nil {
 		t.Errorf("the entry has no external weights: %v", err)
 	}
-	second, _ := openMatMul(t, path, c, 0.5)
+	second, said := openMatMul(t, path, c, 0.5)
 	if !second.GraphCacheHit() {
 		t.Error("second load: not served from the cache")
+	}
+	if len(said) != 0 {
+		t.Errorf("second load: notices %q, want none", said)
 	}
 	if es := soundEntries(t, c); len(es) != 1 {
 		t.Errorf("after the second load: %d entries, want 1", len(es))
