@@ -34,7 +34,7 @@ import (
 // uncached with a notice.
 //
 // Processes may share a folder: an entry is written under a temporary name
-// and renamed into place when complete.
+// and renamed into place when complete. Only CPU sessions are cached.
 type GraphCache struct {
 	// Dir holds the entries, one folder each ("" = DefaultGraphCacheDir).
 	Dir string
@@ -115,6 +115,12 @@ func (c *GraphCache) open(src modelSource, in, out []IOInfo, opts Options) (*Ses
 	}
 	so.Destroy()
 	opts.Device = dev
+	if dev.Kind != DeviceCPU {
+		// A graph optimized for CUDA may hold the copies between host and
+		// device that the provider inserted; loading it again has not been
+		// tried on a GPU, so CUDA sessions load uncached.
+		return src.open(in, out, opts)
+	}
 	key, total, err := cacheKey(src, opts)
 	if err != nil {
 		notice("cannot fingerprint %s (%v); loading it uncached", src.name, err)
