@@ -253,3 +253,37 @@ func TestFuseAttentionNoGraph(t *testing.T) {
 		t.Fatalf("got %v, want ErrNoGraph", err)
 	}
 }
+
+// TestFuseAttentionLeavesOddScales removes the key's sqrt(1/sqrt(d))
+// factor from one attention of the sd1-tiny UNet: its scale is then
+// d^-1/4, which MultiHeadAttention cannot take without a constant head
+// size, so that attention must stay decomposed and the others fuse.
+func TestFuseAttentionLeavesOddScales(t *testing.T) {
+	m, _ := readModel(t, filepath.Join(conformance.Dir(t, "sd1-tiny"), "unet", "model.onnx"))
+	producer := map[string]*onnxpb.NodeProto{}
+	for _, n := range m.Graph.Node {
+		for _, o := range n.Output {
+			producer[o] = n
+		}
+	}
+	edited := false
+	for _, n := range m.Graph.Node {
+		if n.GetOpType() != "Softmax" {
+			continue
+		}
+		qk := producer[n.Input[0]]
+		if mul := producer[qk.Input[1]]; qk.GetOpType() == "MatMul" && mul != nil && mul.GetOpType() == "Mul" {
+			qk.Input[1] = mul.Input[0]
+			edited = true
+		}
+		break
+	}
+	if !edited {
+		t.Fatal("the first attention has no scaled key to edit")
+	}
+	softmax := countOps(m, "Softmax")
+	n, err := graphopt.FuseAttention(m)
+	if err != nil || n != softmax-1 || countOps(m, "Softmax") != 1 {
+		t.Fatalf("fused %d of %d (err %v), %d Softmax left; want all but the edited one", n, softmax, err, countOps(m, "Softmax"))
+	}
+}
