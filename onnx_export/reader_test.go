@@ -68,18 +68,7 @@ func TestLoadParams(t *testing.T) {
 
 func TestFloat16Weights(t *testing.T) {
 	b := smallGraph(t)
-	m, err := b.Build(WithFloat16Weights())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeModel(data, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBuilt(t, b, WithFloat16Weights())
 	half := got.Initializers["fc.weight::float16"]
 	if half == nil || half.DType != Float16 {
 		t.Fatalf("no float16 fc.weight: %v", got.Initializers)
@@ -176,18 +165,7 @@ func TestNumParamsCountsTrainableWeights(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.build()
-			m, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := proto.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := DecodeModel(data, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := decodeBuilt(t, b)
 			var consts int64
 			for _, in := range b.Initializers() {
 				if !in.Trainable && in.Tensor.DType.IsFloat() {
@@ -205,4 +183,22 @@ func TestNumParamsCountsTrainableWeights(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeBuilt builds b's model, serializes it and decodes it back.
+func decodeBuilt(t *testing.T, b *Builder, opts ...BuildOption) *Model {
+	t.Helper()
+	m, err := b.Build(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeModel(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
