@@ -42,6 +42,25 @@ func SD15() SDConfig {
 	}
 }
 
+// SD21 is Stable Diffusion 2.1 at the 512x512 size of SD 2.1-base and
+// SD-Turbo: the SD 1.5 UNet layout with 64-wide heads (5/10/20/20 per
+// level), linear projections into and out of its transformers and
+// 1024-wide cross-attention, the OpenCLIP ViT-H text encoder (23 of its 24
+// layers, 1024 wide, GELU) and the SD 1.5 VAE.
+func SD21() SDConfig {
+	c := SD15()
+	c.Name = "sd21"
+	c.Text = CLIPTextConfig{
+		VocabSize: 49408, HiddenSize: 1024, IntermediateSize: 4096, NumLayers: 23, NumHeads: 16,
+		MaxPositionEmbeddings: 77, HiddenAct: "gelu", LayerNormEps: 1e-5,
+		BOSTokenID: 49406, EOSTokenID: 49407,
+	}
+	c.UNet.AttentionHeads = []int64{5, 10, 20, 20}
+	c.UNet.CrossAttentionDim = 1024
+	c.UNet.LinearProjection = true
+	return c
+}
+
 // TinySD is a few-megabyte SD-1.x-layout model for tests: the same
 // architecture as the sd1-tiny conformance checkpoint (UNet 32/64, CLIP 32
 // wide with 5 layers, VAE 32/64), with a byte-level tokenizer vocabulary.
@@ -70,7 +89,7 @@ func TinySD() SDConfig {
 }
 
 // archs is the immutable registry behind ArchByName.
-var archs = map[string]func() SDConfig{"sd15": SD15, "tiny-sd": TinySD}
+var archs = map[string]func() SDConfig{"sd15": SD15, "sd21": SD21, "tiny-sd": TinySD}
 
 // ErrUnknownArch is returned (wrapped) by ArchByName.
 var ErrUnknownArch = fmt.Errorf("unknown architecture")
@@ -85,7 +104,7 @@ func ArchNames() []string {
 	return names
 }
 
-// ArchByName returns the named architecture ("sd15", "tiny-sd").
+// ArchByName returns the named architecture ("sd15", "sd21", "tiny-sd").
 func ArchByName(name string) (SDConfig, error) {
 	f, ok := archs[name]
 	if !ok {

@@ -131,12 +131,14 @@ func (m *Model) OpCounts() map[string]int {
 	return counts
 }
 
-// NumParams returns the number of elements in floating-point initializers,
-// the usual "parameter count" of a network.
+// NumParams returns the number of trainable weights, counted the way
+// PyTorch counts a module's parameters: the elements of floating-point
+// initializers that are not helper constants (see NumConstants). For
+// imagegen's SD 1.5 UNet export this is PyTorch's 859,520,964.
 func (m *Model) NumParams() int64 {
 	var n int64
-	for _, t := range m.Initializers {
-		if t.DType.IsFloat() {
+	for name, t := range m.Initializers {
+		if t.DType.IsFloat() && !isHelperConstant(name, t) {
 			n += t.NumElements()
 		}
 	}
@@ -152,7 +154,7 @@ func UniqueParams(models ...*Model) int64 {
 	seen := map[string]bool{}
 	for _, m := range models {
 		for name, t := range m.Initializers {
-			if !t.DType.IsFloat() {
+			if !t.DType.IsFloat() || isHelperConstant(name, t) {
 				continue
 			}
 			key := fmt.Sprintf("%s %v %x", name, t.Shape, tensorDigest(t))
@@ -160,6 +162,21 @@ func UniqueParams(models ...*Model) int64 {
 				seen[key] = true
 				n += t.NumElements()
 			}
+		}
+	}
+	return n
+}
+
+// NumConstants returns the number of elements of floating-point
+// initializers that are helper constants rather than weights: scalars
+// (epsilons, attention scales) and the tensors imagegen's Builder.Const
+// adds (named SCOPE.const_N: the ones and zeros of a GroupNorm lowered to
+// InstanceNormalization, the timestep frequencies).
+func (m *Model) NumConstants() int64 {
+	var n int64
+	for name, t := range m.Initializers {
+		if t.DType.IsFloat() && isHelperConstant(name, t) {
+			n += t.NumElements()
 		}
 	}
 	return n
@@ -177,6 +194,20 @@ func tensorDigest(t *Tensor) []byte {
 		binary.Write(h, binary.LittleEndian, t.Float64)
 	}
 	return h.Sum(nil)
+}
+
+// isHelperConstant reports whether the initializer name is a constant of
+// the graph rather than a weight. Exporters name weights after their
+// module (down_blocks.0.resnets.0.conv1.weight) or, when they fold a
+// transpose into them, after the op (onnx::MatMul_1627), so names alone
+// do not tell; a weight is never a scalar, and imagegen's exporter names
+// its constants SCOPE.const_N.
+func isHelperConstant(name string, t *Tensor) bool {
+	if t.NumElements() <= 1 {
+		return true
+	}
+	base := name[strings.LastIndexByte(name, '.')+1:]
+	return strings.HasPrefix(base, "const_")
 }
 
 // maxTensorElements bounds decoded tensors so a corrupt header cannot make

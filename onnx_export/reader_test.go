@@ -68,18 +68,7 @@ func TestLoadParams(t *testing.T) {
 
 func TestFloat16Weights(t *testing.T) {
 	b := smallGraph(t)
-	m, err := b.Build(WithFloat16Weights())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeModel(data, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBuilt(t, b, WithFloat16Weights())
 	half := got.Initializers["fc.weight::float16"]
 	if half == nil || half.DType != Float16 {
 		t.Fatalf("no float16 fc.weight: %v", got.Initializers)
@@ -159,4 +148,57 @@ func FuzzDecodeModel(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNumParamsCountsTrainableWeights reads back exported tiny-sd graphs
+// and checks that the count of a read model matches the builder's count of
+// trainable initializers, with the builder's constants counted apart.
+func TestNumParamsCountsTrainableWeights(t *testing.T) {
+	cfg := TinySD()
+	for _, tc := range []struct {
+		name  string
+		build func() *Builder
+	}{
+		{"unet", func() *Builder { return NewUNetGraph(cfg.UNet, 1) }},
+		{"text_encoder", func() *Builder { return NewCLIPTextGraph(cfg.Text, 1) }},
+		{"vae_decoder", func() *Builder { return NewVAEDecoderGraph(cfg.VAE, 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.build()
+			got := decodeBuilt(t, b)
+			var consts int64
+			for _, in := range b.Initializers() {
+				if !in.Trainable && in.Tensor.DType.IsFloat() {
+					consts += in.Tensor.NumElements()
+				}
+			}
+			if consts == 0 {
+				t.Fatal("the graph has no float constants; the test checks nothing")
+			}
+			if n, want := got.NumParams(), b.NumParams(); n != want {
+				t.Errorf("NumParams = %d, want the builder's %d", n, want)
+			}
+			if n := got.NumConstants(); n != consts {
+				t.Errorf("NumConstants = %d, want %d", n, consts)
+			}
+		})
+	}
+}
+
+// decodeBuilt builds b's model, serializes it and decodes it back.
+func decodeBuilt(t *testing.T, b *Builder, opts ...BuildOption) *Model {
+	t.Helper()
+	m, err := b.Build(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeModel(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -35,3 +35,28 @@ func TestSD15ParamCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestSD21Config checks the SD 2.1 architecture against its diffusers
+// configuration: 64-wide heads at every level, 1024-wide cross-attention
+// fed by a 1024-wide text encoder, and a valid UNet.
+func TestSD21Config(t *testing.T) {
+	c, err := ArchByName("sd21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UNet.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for level, ch := range c.UNet.BlockOutChannels {
+		if d := ch / c.UNet.heads(level); d != 64 {
+			t.Errorf("level %d: head width %d, want 64", level, d)
+		}
+	}
+	if c.UNet.CrossAttentionDim != c.Text.HiddenSize || c.Text.HiddenSize != 1024 || !c.UNet.LinearProjection {
+		t.Errorf("cross-attention %d, text width %d, linear projection %v; want 1024, 1024, true",
+			c.UNet.CrossAttentionDim, c.Text.HiddenSize, c.UNet.LinearProjection)
+	}
+	if sd15 := SD15(); c.VAE.ScalingFactor != sd15.VAE.ScalingFactor || len(c.VAE.BlockOutChannels) != 4 {
+		t.Errorf("VAE %+v, want SD 1.5's", c.VAE)
+	}
+}

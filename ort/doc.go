@@ -9,6 +9,10 @@
 // github.com/yalue/onnxruntime_go). It does not find or download the
 // library; package ortlib does that.
 //
+// A GraphCache in Options keeps the graphs ONNX Runtime optimizes, so the
+// second and later loads of a large model skip the optimizer and map the
+// weights from the cached copy.
+//
 // Sessions are created once and reused; Run honours context cancellation
 // through ONNX Runtime's run-level terminate flag, so a cancelled run stops
 // within one operator.

@@ -3,6 +3,8 @@ package ort
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 
 	ortgo "github.com/yalue/onnxruntime_go"
@@ -30,7 +32,11 @@ func Init(libPath string) error {
 		return nil
 	}
 	ortgo.SetSharedLibraryPath(libPath)
-	if err := ortgo.InitializeEnvironment(ortgo.WithLogLevelError()); err != nil {
+	// ONNX Runtime would print each error it returns on stderr too, in
+	// terminal colours, before imagegen's own one-line error: only its
+	// fatal messages are left to its logger. Every error still reaches the
+	// caller, as the returned error.
+	if err := ortgo.InitializeEnvironment(logLevelOption()); err != nil {
 		return fmt.Errorf("ort: load %s: %w", libPath, err)
 	}
 	initPath = libPath
@@ -73,4 +79,23 @@ func Providers() ([]string, error) {
 		return ps, cerr
 	}
 	return append(ps, "CUDAExecutionProvider"), nil
+}
+
+// EnvLogLevel names the environment variable that raises ONNX Runtime's own
+// logging on stderr for debugging: verbose, info, warning, error or fatal
+// (the default).
+const EnvLogLevel = "IMAGEGEN_ORT_LOG_LEVEL"
+
+func logLevelOption() ortgo.EnvironmentOption {
+	switch strings.ToLower(os.Getenv(EnvLogLevel)) {
+	case "verbose":
+		return ortgo.WithLogLevelVerbose()
+	case "info":
+		return ortgo.WithLogLevelInfo()
+	case "warning":
+		return ortgo.WithLogLevelWarning()
+	case "error":
+		return ortgo.WithLogLevelError()
+	}
+	return ortgo.WithLogLevelFatal()
 }

@@ -493,12 +493,21 @@ func ReadModelInfo(path string) (inputs, outputs []IOInfo, err error) {
 }
 
 func readModelIOFile(path string) ([]IOInfo, []IOInfo, error) {
-	f, err := os.Open(path)
+	m, err := scanModelFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	return m.Inputs, m.Outputs, nil
+}
+
+// scanModelFile is scanModel of the file at path.
+func scanModelFile(path string) (*ModelSummary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
-	return readModelIO(f)
+	return scanModel(f)
 }
 
 // ModelSummary is what ScanModel reads from an ONNX file without loading

@@ -96,6 +96,10 @@ type Options struct {
 	// more go to an external data file beside it named after it plus
 	// "_data" (Config may override both settings).
 	OptimizedModelPath string
+	// Cache, when set, keeps the graphs ONNX Runtime optimizes so later
+	// loads of the same model skip the optimizer (see GraphCache). It is
+	// not used when OptimizedModelPath is set.
+	Cache *GraphCache
 	// CUDAMemLimit caps the CUDA arena in bytes (0 = no limit).
 	CUDAMemLimit int64
 	// CUDNNConvAlgoSearch is "EXHAUSTIVE", "HEURISTIC" or "DEFAULT"
@@ -245,4 +249,6 @@ func firstLine(s string) string {
 const (
 	cfgOptimizedDataFile    = "session.optimized_model_external_initializers_file_name"
 	cfgOptimizedDataMinSize = "session.optimized_model_external_initializers_min_size_in_bytes"
+	cfgExternalDataFolder   = "session.model_external_initializers_file_folder_path"
+	cfgSavePrepacked        = "session.save_external_prepacked_constant_initializers"
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	ortgo "github.com/yalue/onnxruntime_go"
@@ -19,6 +20,8 @@ type Session struct {
 	outputs []IOInfo
 	device  Device
 	runOpts *ortgo.RunOptions
+	// cacheHit is set when the session was opened from a GraphCache entry.
+	cacheHit bool
 
 	mu    sync.Mutex
 	bufs  map[string][]byte    // per-input float16 conversion buffers
@@ -37,12 +40,7 @@ func Open(path string, opts Options) (*Session, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("ort: open model: %w", err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("ort: open model: %w", err)
-	}
-	m, err := scanModel(f)
-	f.Close()
+	m, err := scanModelFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", path, err)
 	}
@@ -51,13 +49,14 @@ func Open(path string, opts Options) (*Session, error) {
 			return s, err
 		}
 	}
-	return newSession(path, m, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
-		return ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
-	})
+	src := modelSource{name: path, path: path, dataDir: filepath.Dir(path), external: m.ExternalData, ops: m.Ops}
+	return openSource(src, m.Inputs, m.Outputs, opts)
 }
 
 // OpenBytes loads a model held in memory (for example one embedded with
-// go:embed); name is used in error messages.
+// go:embed); name is used in error messages. A model whose weights are in
+// external data files names their folder with the session configuration
+// entry "session.model_external_initializers_file_folder_path".
 func OpenBytes(name string, data []byte, opts Options) (*Session, error) {
 	if !ortgo.IsInitialized() {
 		return nil, ErrNotInitialized
@@ -78,21 +77,59 @@ func OpenBytes(name string, data []byte, opts Options) (*Session, error) {
 			data = rewritten
 		}
 	}
-	return newSession(name, m, opts, func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
-		return ortgo.NewDynamicAdvancedSessionWithONNXData(data, ins, outs, so)
-	})
+	src := modelSource{name: name, data: data, dataDir: opts.Config[cfgExternalDataFolder], external: m.ExternalData, ops: m.Ops}
+	return openSource(src, m.Inputs, m.Outputs, opts)
 }
 
-func newSession(name string, m *ModelSummary, opts Options,
-	create func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error)) (*Session, error) {
-	in, out := m.Inputs, m.Outputs
+// modelSource is a model to open: a file, or bytes; the files named in
+// external hold its weights and sit in dataDir; ops are its operators.
+type modelSource struct {
+	name     string
+	path     string
+	data     []byte
+	dataDir  string
+	external []string
+	ops      []Op
+}
+
+// createFunc makes the ONNX Runtime session of a model.
+type createFunc func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error)
+
+func fromFile(path string) createFunc {
+	return func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
+		return ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
+	}
+}
+
+// open loads m without the graph cache.
+func (m modelSource) open(in, out []IOInfo, opts Options) (*Session, error) {
+	create := fromFile(m.path)
+	if m.path == "" {
+		create = func(ins, outs []string, so *ortgo.SessionOptions) (*ortgo.DynamicAdvancedSession, error) {
+			return ortgo.NewDynamicAdvancedSessionWithONNXData(m.data, ins, outs, so)
+		}
+	}
+	return newSession(m.name, in, out, m.ops, opts, create)
+}
+
+// openSource loads m through opts.Cache when one is set.
+func openSource(m modelSource, in, out []IOInfo, opts Options) (*Session, error) {
+	if opts.Cache == nil || opts.OptimizedModelPath != "" {
+		return m.open(in, out, opts)
+	}
+	return opts.Cache.open(m, in, out, opts)
+}
+
+// newSession creates the session of a model with the given inputs,
+// outputs and operators (checked against the CPU's kernels first).
+func newSession(name string, in, out []IOInfo, ops []Op, opts Options, create createFunc) (*Session, error) {
 	so, dev, err := opts.sessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: open model %s: %w", name, err)
 	}
 	defer so.Destroy()
 	if dev.Kind == DeviceCPU {
-		if err := checkCPUOps(m.Ops); err != nil {
+		if err := checkCPUOps(ops); err != nil {
 			return nil, fmt.Errorf("ort: open model %s: %w", name, err)
 		}
 	}
@@ -122,6 +159,10 @@ func newSession(name string, m *ModelSummary, opts Options,
 
 // Name returns the model's file path (or the name given to OpenBytes).
 func (s *Session) Name() string { return s.name }
+
+// GraphCacheHit reports whether the session was opened from an entry of
+// Options.Cache (false for a first load, which writes the entry).
+func (s *Session) GraphCacheHit() bool { return s.cacheHit }
 
 // Device returns the device the session runs on (DeviceAuto resolved).
 func (s *Session) Device() Device { return s.device }

@@ -1,6 +1,9 @@
 package ort
 
 import (
+	"encoding/binary"
+	"math"
+
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -62,8 +65,41 @@ func valueInfo(v tvi) []byte {
 	return b
 }
 
+// tinit is a float32 initializer.
+type tinit struct {
+	name string
+	dims []int64
+	data []float32
+}
+
+func (ti tinit) encode() []byte {
+	var b []byte
+	for _, d := range ti.dims {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(d))
+	}
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, onnxFloat)
+	b = protowire.AppendTag(b, 8, protowire.BytesType)
+	b = protowire.AppendString(b, ti.name)
+	raw := make([]byte, 0, 4*len(ti.data))
+	for _, v := range ti.data {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
+	}
+	b = protowire.AppendTag(b, 9, protowire.BytesType)
+	return protowire.AppendBytes(b, raw)
+}
+
 func buildModel(nodes []tnode, inputs, outputs []tvi) []byte {
+	return buildModelInit(nodes, inputs, outputs, nil)
+}
+
+func buildModelInit(nodes []tnode, inputs, outputs []tvi, inits []tinit) []byte {
 	var g []byte
+	for _, ti := range inits {
+		g = protowire.AppendTag(g, 5, protowire.BytesType)
+		g = protowire.AppendBytes(g, ti.encode())
+	}
 	for _, n := range nodes {
 		var nb []byte
 		for _, in := range n.inputs {

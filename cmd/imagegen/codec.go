@@ -79,7 +79,7 @@ func openModel(c *cli.Context, command string) (*pipeline.Pipeline, string, erro
 	if err := initRuntime(c); err != nil {
 		return nil, "", fmt.Errorf("%s: %w", command, err)
 	}
-	p, err := pipeline.Load(c.Context, dir, pipeline.Options{Session: ort.Options{IntraOpThreads: c.Int("threads")}})
+	p, err := pipeline.Load(c.Context, dir, pipeline.Options{Session: ort.Options{IntraOpThreads: c.Int("threads"), Cache: graphCache(c)}})
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", command, err)
 	}

@@ -11,11 +11,11 @@ import (
 
 // globalFlags are accepted before any subcommand and read by all of them.
 func globalFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "ort-lib", Usage: "path to libonnxruntime (default: $IMAGEGEN_ORT_LIB, $ONNXRUNTIME_SHARED_LIBRARY_PATH, the cache, then download)", EnvVars: nil},
 		&cli.StringSliceFlag{Name: "models", Usage: "extra models.yaml `FILE` (read after ./models.yaml and ~/.config/imagegen/models.yaml)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bars or notices"},
-	}
+	}, graphCacheFlags()...)
 }
 
 // oneLine folds an error message onto a single line for stderr.

@@ -17,7 +17,7 @@ func exportCommand() *cli.Command {
 		Usage:     "write a Stable-Diffusion-layout ONNX model (Optimum folder) defined in Go, with random weights",
 		ArgsUsage: "DIR",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "arch", Value: "tiny-sd", Usage: "architecture: " + strings.Join(onnxexport.ArchNames(), ", ") + " (sd15 is full size, ~4 GB)"},
+			&cli.StringFlag{Name: "arch", Value: "tiny-sd", Usage: "architecture: " + strings.Join(onnxexport.ArchNames(), ", ") + " (sd15 and sd21 are full size, ~4 and ~5 GB)"},
 			&cli.BoolFlag{Name: "random-weights", Value: true, Usage: "initialize weights randomly from --seed (the only source of weights for now)"},
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "random seed for the weights"},
 			&cli.BoolFlag{Name: "fp16-weights", Usage: "store weights as float16 (computation stays float32)"},

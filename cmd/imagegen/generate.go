@@ -189,7 +189,7 @@ func runGenerate(c *cli.Context) error {
 	}
 	start := time.Now()
 	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
-		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice},
+		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice, Cache: graphCache(c)},
 		LowMem:  c.Bool("low-mem"), LoRAs: loras, StrictLoRA: c.Bool("strict-lora"),
 		PreviewDecoder: c.String("preview-decoder"), VAETile: c.Int("vae-tile"),
 		Embeddings: c.StringSlice("embedding"),

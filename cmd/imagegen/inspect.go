@@ -22,7 +22,8 @@ type inspectReport struct {
 	Outputs    []inspectValue    `json:"outputs"`
 	Nodes      int               `json:"nodes"`
 	OpCounts   map[string]int    `json:"op_counts"`
-	Parameters int64             `json:"parameters"`
+	Parameters int64             `json:"parameters"` // trainable weights, as PyTorch counts them
+	Constants  int64             `json:"constants"`  // elements of helper-constant initializers
 	Tensors    int               `json:"initializers"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
 }
@@ -64,7 +65,8 @@ func inspectModel(path string) (*inspectReport, error) {
 	r := &inspectReport{
 		Path: path, Producer: m.Proto.GetProducerName(), IRVersion: m.Proto.GetIrVersion(), Opset: m.Opset,
 		Nodes: len(m.Proto.GetGraph().GetNode()), OpCounts: m.OpCounts(), Parameters: m.NumParams(),
-		Tensors: len(m.Initializers), Metadata: m.Metadata,
+		Constants: m.NumConstants(),
+		Tensors:   len(m.Initializers), Metadata: m.Metadata,
 	}
 	conv := func(vs []onnxexport.ValueInfo) []inspectValue {
 		out := make([]inspectValue, 0, len(vs))
@@ -92,7 +94,8 @@ func writeInspect(w io.Writer, r *inspectReport) {
 			fmt.Fprintf(w, "    %-28s %-8s [%s]\n", v.Name, v.DType, strings.Join(v.Shape, ","))
 		}
 	}
-	fmt.Fprintf(w, "  parameters: %d in %d initializers (%s)\n", r.Parameters, r.Tensors, humanCount(r.Parameters))
+	fmt.Fprintf(w, "  parameters: %d trainable weights (%s); %d constant elements; %d initializers\n",
+		r.Parameters, humanCount(r.Parameters), r.Constants, r.Tensors)
 	ops := make([]string, 0, len(r.OpCounts))
 	for op := range r.OpCounts {
 		ops = append(ops, op)

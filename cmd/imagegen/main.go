@@ -42,6 +42,7 @@ func newApp() *cli.App {
 			detectCommand(),
 			serveCommand(),
 			workerCommand(),
+			cacheCommand(),
 		},
 		HideHelpCommand: true,
 		// Prompts and scheduler options contain commas; never split them.

@@ -126,7 +126,7 @@ func newEngine(c *cli.Context, reg *modelreg.Registry, log *slog.Logger) (*engin
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := pipeline.Options{Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"),
+	opts := pipeline.Options{Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Cache: graphCache(c),
 		Notice: func(m string) { log.Info("onnxruntime", "notice", m) }}}
 	load := func(ctx context.Context, name string) (*engine.Model, error) {
 		dir, defaults, err := modelDir(ctx, reg, name)

@@ -5,6 +5,9 @@
 // MatMul with head-splitting Reshape/Transpose around them) becomes one
 // com.microsoft.MultiHeadAttention node, whose CPU kernel runs flash
 // attention and never materializes the [B, heads, S, S] score matrix.
+// Both forms match: constant head shapes and scales (imagegen's exports),
+// and torch's export of scaled_dot_product_attention, whose head size and
+// sqrt(1/sqrt(d)) scales are computed from shapes at run time.
 //
 // It works on the graph only: initializers, including external data, are
 // left as they are. It is not a general optimizer (ONNX Runtime does
