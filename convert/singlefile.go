@@ -221,6 +221,9 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 			prediction = "v_prediction"
 		}
 	}
+	if family == FamilySD2 && prediction == "epsilon" && opts.Config == nil {
+		ck.Config.UNet.SampleSize = 64 // SD 2 base draws 512-pixel pictures
+	}
 	sched, _ := json.MarshalIndent(schedulerFor(family, prediction), "", "  ")
 	ck.Files["scheduler/scheduler_config.json"] = sched
 	return ck, nil
