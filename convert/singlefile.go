@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -90,7 +91,7 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 	f.Close()
 	family, err := DetectFamily(names)
 	if err != nil {
-		return nil, fmt.Errorf("convert: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if opts.TokenizerDir == "" {
 		return nil, fmt.Errorf("convert: %s: a single-file checkpoint holds no tokenizer: name a CLIP tokenizer folder (vocab.json, merges.txt)", path)
@@ -144,7 +145,7 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 			return nil, err
 		}
 		if ck.Config, err = inferConfig(unet, vae, 0.18215, ck.Weights["text_encoder"], "gelu", nil); err != nil {
-			return nil, fmt.Errorf("convert: %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		ck.Config.UNet.SampleSize = 96 // 768-pixel pictures, with v-prediction
 	case FamilySDXL:
@@ -158,7 +159,7 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 			return nil, err
 		}
 		if ck.Config, err = inferConfig(unet, vae, 0.13025, ck.Weights["text_encoder"], "quick_gelu", ck.Weights["text_encoder_2"]); err != nil {
-			return nil, fmt.Errorf("convert: %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	if opts.Config != nil {
@@ -174,32 +175,7 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 			t.Shape = t.Shape[:2] // a 1×1 convolution's kernel is the Linear weight
 		}
 	}
-	var rest []string
-	for _, u := range unknown {
-		if !strings.HasSuffix(u, "position_ids") {
-			rest = append(rest, u)
-		}
-	}
-	predictV := false
-	for _, n := range names {
-		if n == "v_pred" {
-			predictV = true
-			continue
-		}
-		known := strings.HasPrefix(n, ldmUNet) || strings.HasPrefix(n, ldmVAE) || strings.HasPrefix(n, "model_ema.") ||
-			n == "alphas_cumprod" || isScheduleBuffer(n)
-		for _, p := range prefixes {
-			known = known || strings.HasPrefix(n, p)
-		}
-		if !known {
-			rest = append(rest, n)
-		}
-	}
-	if len(rest) > 0 {
-		sort.Strings(rest)
-		if len(rest) > 8 {
-			rest = append(rest[:8], fmt.Sprintf("... (%d in all)", len(rest)))
-		}
+	if rest := leftoverKeys(names, prefixes, unknown); len(rest) > 0 {
 		return nil, fmt.Errorf("%w: %s: keys with no place in an %s checkpoint: %s", ErrUnsupported, path, family, strings.Join(rest, ", "))
 	}
 	if err := copyTokenizer(ck, "tokenizer", opts.TokenizerDir); err != nil {
@@ -217,7 +193,7 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 	prediction := opts.PredictionType
 	if prediction == "" {
 		prediction = "epsilon"
-		if family == FamilySD2 || predictV {
+		if family == FamilySD2 || slices.Contains(names, "v_pred") {
 			prediction = "v_prediction"
 		}
 	}
@@ -227,6 +203,34 @@ func FromSingleFile(path string, opts SingleFileOptions) (*Checkpoint, error) {
 	sched, _ := json.MarshalIndent(schedulerFor(family, prediction), "", "  ")
 	ck.Files["scheduler/scheduler_config.json"] = sched
 	return ck, nil
+}
+
+// leftoverKeys lists (at most 8 of) the file's keys that found no place:
+// the unknown ones under a component's prefix, and those under none.
+// position_ids, EMA copies and the diffusion schedule's buffers are no
+// weights and are skipped; v_pred marks a v-prediction SDXL file.
+func leftoverKeys(names, prefixes, unknown []string) []string {
+	var rest []string
+	for _, u := range unknown {
+		if !strings.HasSuffix(u, "position_ids") {
+			rest = append(rest, u)
+		}
+	}
+	for _, n := range names {
+		known := strings.HasPrefix(n, ldmUNet) || strings.HasPrefix(n, ldmVAE) || strings.HasPrefix(n, "model_ema.") ||
+			n == "alphas_cumprod" || n == "v_pred" || isScheduleBuffer(n)
+		for _, p := range prefixes {
+			known = known || strings.HasPrefix(n, p)
+		}
+		if !known {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	if len(rest) > 8 {
+		rest = append(rest[:8], fmt.Sprintf("... (%d in all)", len(rest)))
+	}
+	return rest
 }
 
 // readOpenCLIP reads an OpenCLIP text tower under prefix in transformers'

@@ -364,3 +364,33 @@ func TestSD2SingleFileGenerates(t *testing.T) {
 		t.Errorf("a flat picture (%g…%g)", lo, hi)
 	}
 }
+
+// TestPredictionTypeRules: an SDXL file is epsilon unless it holds a
+// v_pred key; SingleFileOptions.PredictionType overrides the guess.
+func TestPredictionTypeRules(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "vocab.json"), []byte(`{}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644)
+	ldm, err := ToSingleFile(randomCheckpoint(t, tinySDXL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "xl.safetensors")
+	writeSingleFile(t, plain, ldm)
+	ldm["v_pred"] = onnxexport.NewFloat32([]int64{}, []float32{0})
+	vpred := filepath.Join(dir, "xl-v.safetensors")
+	writeSingleFile(t, vpred, ldm)
+	for _, tc := range []struct {
+		path, override, want string
+	}{
+		{plain, "", "epsilon"}, {vpred, "", "v_prediction"}, {plain, "v_prediction", "v_prediction"}, {vpred, "epsilon", "epsilon"},
+	} {
+		ck, err := FromSingleFile(tc.path, SingleFileOptions{TokenizerDir: dir, PredictionType: tc.override})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(ck.Files["scheduler/scheduler_config.json"]); !strings.Contains(got, `"prediction_type": "`+tc.want+`"`) {
+			t.Errorf("%s with override %q: scheduler %s, want %s", filepath.Base(tc.path), tc.override, got, tc.want)
+		}
+	}
+}
