@@ -120,7 +120,11 @@ func readLyCORIS(st *safetensors.File, base string, parts map[string]string, alp
 // checkFactors checks that each low-rank pair multiplies.
 func (a *Adapter) checkFactors() error {
 	pair := func(up, down []int64) error {
-		if len(up) < 2 || down != nil && (len(down) < 2 || up[1] != down[0]) {
+		bad := len(up) < 2 || down != nil && (len(down) < 2 || up[1] != down[0])
+		for _, d := range append(append([]int64(nil), up...), down...) {
+			bad = bad || d < 1
+		}
+		if bad {
 			return fmt.Errorf("%s: %v and %v are not a low-rank pair", a.Key, up, down)
 		}
 		return nil
@@ -176,6 +180,9 @@ func product(up []float32, upShape []int64, down []float32, downShape []int64) (
 // dense returns a LoHa or LoKr update as an out × in·kernel matrix for a
 // weight of out outputs, in inputs and kernel elements per input.
 func (a *Adapter) dense(out, in, kernel int) ([]float64, error) {
+	if err := a.checkFactors(); err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
 	mismatch := fmt.Errorf("lora: %s: factors %v·%v and %v·%v do not fit a weight of %d outputs, %d inputs, kernel %d",
 		a.Key, a.Up2Shape, a.Down2Shape, a.UpShape, a.DownShape, out, in, kernel)
 	r2, c2, w2 := product(a.Up, a.UpShape, a.Down, a.DownShape)

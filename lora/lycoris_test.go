@@ -119,3 +119,31 @@ func TestTuckerUnknown(t *testing.T) {
 		t.Errorf("%d adapters, unknown %v; want 1 and the six hada keys", len(f.Adapters), f.Unknown)
 	}
 }
+
+// FuzzLyCORISDelta: LoHa and LoKr factors of any shape either fit a
+// weight or give an error, never a panic.
+func FuzzLyCORISDelta(f *testing.F) {
+	f.Add(true, uint8(2), uint8(1), uint8(1), uint8(3), uint8(2), uint8(3), uint8(1))
+	f.Add(false, uint8(2), uint8(3), uint8(2), uint8(2), uint8(4), uint8(6), uint8(9))
+	f.Add(false, uint8(0), uint8(3), uint8(2), uint8(2), uint8(4), uint8(6), uint8(1))
+	f.Fuzz(func(t *testing.T, loha bool, a, b, c, d, out, in, kernel uint8) {
+		fill := func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(i%3) - 1
+			}
+			return v
+		}
+		ad := &Adapter{Key: "fuzz", Kind: KindLoKr, Alpha: 1,
+			Up: fill(int(c) * int(d)), UpShape: []int64{int64(c), int64(d)},
+			Up2: fill(int(a) * int(b)), Up2Shape: []int64{int64(a), int64(b)}}
+		if loha {
+			ad.Kind = KindLoHa
+			ad.Down, ad.DownShape = fill(int(d)*int(b)), []int64{int64(d), int64(b)}
+			ad.Down2, ad.Down2Shape = fill(int(b)*int(b)), []int64{int64(b), int64(b)}
+		}
+		shape := []int64{int64(out), int64(in), int64(kernel), 1}
+		w := make([]float32, int(out)*int(in)*int(kernel))
+		_ = addDelta(w, shape, true, Scaled{ad, 1})
+	})
+}
