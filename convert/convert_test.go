@@ -446,8 +446,8 @@ func TestSingleFileErrors(t *testing.T) {
 		return p
 	}
 	for _, tc := range []struct{ name, path string }{
-		{"sdxl", write("xl.safetensors", "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight")},
-		{"sd2", write("sd2.safetensors", "cond_stage_model.model.ln_final.weight")},
+		{"sdxl without its OpenCLIP embedder", write("xl.safetensors", "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight")},
+		{"sd2 without a UNet", write("sd2.safetensors", "cond_stage_model.model.ln_final.weight")},
 		{"stray key", write("stray.safetensors", ldmUNet+"input_blocks.1.0.in_layers.2.weight", "lora_unet_x.alpha")},
 	} {
 		_, err := FromSingleFile(tc.path, SingleFileOptions{TokenizerDir: dir})

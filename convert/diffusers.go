@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/safetensors"
@@ -40,11 +41,30 @@ func FromDiffusers(dir string) (*Checkpoint, error) {
 		return nil, err
 	}
 	ck.Config.Name = "converted"
-	for component, names := range map[string][]string{
+	components := map[string][]string{
 		"unet":         {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"},
 		"vae":          {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"},
 		"text_encoder": {"model.safetensors", "model.fp16.safetensors"},
-	} {
+	}
+	files := []string{"tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
+		"tokenizer/special_tokens_map.json", "scheduler/scheduler_config.json", "model_index.json"}
+	if p := filepath.Join(dir, "text_encoder_2", "config.json"); fileExists(p) {
+		// SDXL: both encoders' hidden states are read, the second's
+		// projection is the pooled text_embeds.
+		if ck.Config.Text2, err = clipConfig(p); err != nil {
+			return nil, err
+		}
+		if ck.Config.Text2.ProjectionDim == 0 {
+			return nil, fmt.Errorf("%w: %s: an SDXL second text encoder is a CLIPTextModelWithProjection", ErrUnsupported, p)
+		}
+		ck.Config.Text.HiddenStates, ck.Config.Text2.HiddenStates = true, true
+		components["text_encoder_2"] = components["text_encoder"]
+		files = append(files, "tokenizer_2/vocab.json", "tokenizer_2/merges.txt", "tokenizer_2/tokenizer_config.json", "tokenizer_2/special_tokens_map.json")
+	}
+	if ck.Config.UNet.AdditionTimeEmbedDim > 0 && ck.Config.Text2.NumLayers == 0 {
+		return nil, fmt.Errorf("%w: %s: a text_time UNet without text_encoder_2 (an SDXL refiner?)", ErrUnsupported, dir)
+	}
+	for component, names := range components {
 		var path string
 		for _, n := range names {
 			if p := filepath.Join(dir, component, n); fileExists(p) {
@@ -59,11 +79,10 @@ func FromDiffusers(dir string) (*Checkpoint, error) {
 			return nil, err
 		}
 	}
-	for _, rel := range []string{"tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
-		"tokenizer/special_tokens_map.json", "scheduler/scheduler_config.json", "model_index.json"} {
+	for _, rel := range files {
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
 		if err != nil {
-			if os.IsNotExist(err) && rel != "tokenizer/vocab.json" && rel != "tokenizer/merges.txt" {
+			if os.IsNotExist(err) && !strings.HasSuffix(rel, "/vocab.json") && !strings.HasSuffix(rel, "/merges.txt") {
 				continue
 			}
 			return nil, fmt.Errorf("convert: %w", err)
@@ -157,6 +176,8 @@ func unetConfig(path string) (onnxexport.UNetConfig, error) {
 		MidBlockType       *string   `json:"mid_block_type"`
 		ClassEmbedType     *string   `json:"class_embed_type"`
 		EncoderHidProjType *string   `json:"encoder_hid_dim_type"`
+		AdditionTimeDim    int64     `json:"addition_time_embed_dim"`
+		ProjClassInputDim  int64     `json:"projection_class_embeddings_input_dim"`
 	}
 	if err := readConfig(path, &c); err != nil {
 		return onnxexport.UNetConfig{}, err
@@ -164,9 +185,11 @@ func unetConfig(path string) (onnxexport.UNetConfig, error) {
 	if c.ClassName != "" && c.ClassName != "UNet2DConditionModel" {
 		return onnxexport.UNetConfig{}, fmt.Errorf("%w: %s is a %s", ErrUnsupported, path, c.ClassName)
 	}
-	if c.AdditionEmbedType != nil || c.TimeCondProjDim != nil || c.ClassEmbedType != nil || c.EncoderHidProjType != nil ||
+	textTime := c.AdditionEmbedType != nil && *c.AdditionEmbedType == "text_time" && c.AdditionTimeDim > 0 &&
+		c.ProjClassInputDim > 6*c.AdditionTimeDim
+	if c.AdditionEmbedType != nil && !textTime || c.TimeCondProjDim != nil || c.ClassEmbedType != nil || c.EncoderHidProjType != nil ||
 		(c.MidBlockType != nil && *c.MidBlockType != "UNetMidBlock2DCrossAttn") {
-		return onnxexport.UNetConfig{}, fmt.Errorf("%w: %s: added embeddings, LCM time conditioning and other mid blocks are not built (SD 1.x/2.x UNets are)", ErrUnsupported, path)
+		return onnxexport.UNetConfig{}, fmt.Errorf("%w: %s: added embeddings other than SDXL's text_time, LCM time conditioning and other mid blocks are not built (SD 1.x/2.x and SDXL UNets are)", ErrUnsupported, path)
 	}
 	u := onnxexport.UNetConfig{
 		InChannels: c.InChannels, OutChannels: c.OutChannels, SampleSize: c.SampleSize,
@@ -174,6 +197,11 @@ func unetConfig(path string) (onnxexport.UNetConfig, error) {
 		LayersPerBlock: c.LayersPerBlock, AttentionHeads: c.AttentionHeadDim, CrossAttentionDim: c.CrossAttentionDim,
 		NormGroups: c.NormNumGroups, NormEps: c.NormEps, LinearProjection: c.UseLinear,
 		FlipSinToCos: c.FlipSinToCos == nil || *c.FlipSinToCos, FreqShift: c.FreqShift,
+	}
+	if textTime {
+		// projection_class_embeddings_input_dim is the pooled text width
+		// plus six sinusoidal time-id embeddings.
+		u.AdditionTimeEmbedDim, u.TextEmbedDim = c.AdditionTimeDim, c.ProjClassInputDim-6*c.AdditionTimeDim
 	}
 	for _, n := range c.TransformerLayers {
 		u.TransformerLayers = append(u.TransformerLayers, int(n))
@@ -223,18 +251,24 @@ func clipConfig(path string) (onnxexport.CLIPTextConfig, error) {
 		LayerNormEps  float64  `json:"layer_norm_eps"`
 		BOS           int64    `json:"bos_token_id"`
 		EOS           int64    `json:"eos_token_id"`
+		ProjectionDim int64    `json:"projection_dim"`
 	}
 	if err := readConfig(path, &c); err != nil {
 		return onnxexport.CLIPTextConfig{}, err
 	}
+	projection := int64(0)
 	for _, a := range c.Architectures {
-		if a != "CLIPTextModel" {
-			return onnxexport.CLIPTextConfig{}, fmt.Errorf("%w: %s is a %s (a CLIPTextModel is built)", ErrUnsupported, path, a)
+		switch a {
+		case "CLIPTextModel":
+		case "CLIPTextModelWithProjection":
+			projection = c.ProjectionDim
+		default:
+			return onnxexport.CLIPTextConfig{}, fmt.Errorf("%w: %s is a %s (CLIPTextModel and CLIPTextModelWithProjection are built)", ErrUnsupported, path, a)
 		}
 	}
 	t := onnxexport.CLIPTextConfig{VocabSize: c.VocabSize, HiddenSize: c.HiddenSize, IntermediateSize: c.Intermediate,
 		NumLayers: c.NumLayers, NumHeads: c.NumHeads, MaxPositionEmbeddings: c.MaxPositions, HiddenAct: c.HiddenAct,
-		LayerNormEps: c.LayerNormEps, BOSTokenID: c.BOS, EOSTokenID: c.EOS}
+		LayerNormEps: c.LayerNormEps, BOSTokenID: c.BOS, EOSTokenID: c.EOS, ProjectionDim: projection}
 	if t.LayerNormEps == 0 {
 		t.LayerNormEps = 1e-5
 	}

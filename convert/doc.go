@@ -7,8 +7,13 @@
 // parameters carry diffusers' names) and written as an Optimum folder with
 // the tokenizer and scheduler files.
 //
-// It covers the SD 1.x architecture family (UNet2DConditionModel,
-// AutoencoderKL, CLIPTextModel); other architectures are refused with a
-// clear error. It does not download anything: a single-file checkpoint
-// holds no tokenizer, so its caller names a tokenizer folder.
+// It covers SD 1.x, SD 2.x and SDXL base (UNet2DConditionModel with
+// SDXL's text_time embedding, AutoencoderKL, CLIPTextModel and
+// CLIPTextModelWithProjection; OpenCLIP text towers in single files are
+// renamed and their fused attention split). A single file's architecture
+// is read off its tensors' shapes (infer.go says which rules fill in what
+// shapes cannot say). Other architectures (SDXL refiner, inpainting
+// variants of SDXL, LCM, ControlNet) are refused with a clear error. It
+// does not download anything: a single-file checkpoint holds no
+// tokenizer, so its caller names a tokenizer folder.
 package convert

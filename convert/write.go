@@ -26,12 +26,18 @@ func Write(ck *Checkpoint, out string, opts Options) error {
 			return fmt.Errorf("convert: write %s: no %s weights", out, c)
 		}
 	}
+	weights := map[string]map[string]*onnxexport.Tensor{
+		"unet": ck.Weights["unet"], "text_encoder": ck.Weights["text_encoder"],
+		"vae_encoder": ck.Weights["vae"], "vae_decoder": ck.Weights["vae"],
+	}
+	if ck.Config.Text2.NumLayers > 0 {
+		if ck.Weights["text_encoder_2"] == nil {
+			return fmt.Errorf("convert: write %s: no text_encoder_2 weights", out)
+		}
+		weights["text_encoder_2"] = ck.Weights["text_encoder_2"]
+	}
 	err := onnxexport.ExportOptimum(out, ck.Config, onnxexport.ExportOptions{
-		Float16Weights: opts.Float16, Progress: opts.Progress, Files: ck.Files,
-		Weights: map[string]map[string]*onnxexport.Tensor{
-			"unet": ck.Weights["unet"], "text_encoder": ck.Weights["text_encoder"],
-			"vae_encoder": ck.Weights["vae"], "vae_decoder": ck.Weights["vae"],
-		},
+		Float16Weights: opts.Float16, Progress: opts.Progress, Files: ck.Files, Weights: weights,
 	})
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)

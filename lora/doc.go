@@ -13,6 +13,9 @@
 // are stored transposed, and 1×1 and 3×3 convolutions) and points the node
 // at the merged copy, leaving the original initializer untouched.
 //
-// LoHa, LoKr and LoCon's mid (Tucker) tensors are not supported: their
-// keys are reported as unknown.
+// LyCORIS's LoHa (Hadamard product of two low-rank pairs) and LoKr
+// (Kronecker product of two factors, each whole or low-rank) are merged
+// the same way, as AUTOMATIC1111 applies them (lycoris.go). Tucker-
+// decomposed convolutions (hada_t1/t2, lokr_t2, LoCon's mid tensors) are
+// not supported: their keys are reported as unknown.
 package lora

@@ -9,9 +9,12 @@ import (
 	"github.com/imagegen/imagegen/safetensors"
 )
 
-// Adapter is one low-rank update: Up·Down (Up [out, rank, …], Down [rank,
-// in, kh, kw] or [rank, in]) scaled by Alpha/rank.
+// Adapter is one update of one weight. A LoRA (Kind KindLoRA) is the
+// low-rank Up·Down (Up [out, rank, …], Down [rank, in, kh, kw] or
+// [rank, in]) scaled by Alpha/rank; LoHa and LoKr use Up2/Down2 too (see
+// Kind).
 type Adapter struct {
+	Kind Kind
 	// Component is the checkpoint folder it changes: "unet",
 	// "text_encoder" or "text_encoder_2" ("transformer" files map to the
 	// denoiser, "unet").
@@ -25,6 +28,10 @@ type Adapter struct {
 	Up, Down  []float32
 	UpShape   []int64
 	DownShape []int64
+	// Up2·Down2 is LoHa's first pair and LoKr's left factor w1 (Down2 nil
+	// when the file gives w1 whole; likewise Down for LoKr's w2).
+	Up2, Down2           []float32
+	Up2Shape, Down2Shape []int64
 	// Alpha is the file's alpha; 0 when it gives none (scale alpha/rank =
 	// 1, as diffusers reads such files).
 	Alpha float32
@@ -37,8 +44,8 @@ func (a *Adapter) Rank() int { return int(a.DownShape[0]) }
 type File struct {
 	Path     string
 	Adapters []*Adapter
-	// Unknown lists keys that are no part of a supported adapter (LoHa,
-	// LoKr, LoCon mid tensors, stray tensors), sorted.
+	// Unknown lists keys that are no part of a supported adapter
+	// (Tucker-decomposed LoHa/LoKr/LoCon tensors, stray tensors), sorted.
 	Unknown []string
 }
 
@@ -81,6 +88,7 @@ func Load(path string) (*File, error) {
 	defer st.Close()
 	type pair struct {
 		up, down, alpha string
+		lycoris         map[string]string // LoHa/LoKr tensor name → key
 	}
 	pairs := map[string]*pair{}
 	get := func(base string) *pair {
@@ -108,6 +116,14 @@ func Load(path string) (*File, error) {
 				get(base).alpha = name
 				continue
 			}
+			if base, part, ok := lycorisPart(name); ok {
+				p := get(base)
+				if p.lycoris == nil {
+					p.lycoris = map[string]string{}
+				}
+				p.lycoris[part] = name
+				continue
+			}
 			f.Unknown = append(f.Unknown, name)
 		}
 	}
@@ -118,6 +134,26 @@ func Load(path string) (*File, error) {
 	sort.Strings(bases)
 	for _, base := range bases {
 		p := pairs[base]
+		if p.lycoris != nil && p.up == "" && p.down == "" {
+			a, err := readLyCORIS(st, base, p.lycoris, p.alpha)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+			}
+			if a != nil {
+				f.Adapters = append(f.Adapters, a)
+				continue
+			}
+			for _, k := range p.lycoris {
+				f.Unknown = append(f.Unknown, k)
+			}
+			if p.alpha != "" {
+				f.Unknown = append(f.Unknown, p.alpha)
+			}
+			continue
+		}
+		for _, k := range p.lycoris {
+			f.Unknown = append(f.Unknown, k)
+		}
 		if p.up == "" || p.down == "" {
 			for _, k := range []string{p.up, p.down, p.alpha} {
 				if k != "" {
@@ -138,7 +174,7 @@ func Load(path string) (*File, error) {
 	}
 	sort.Strings(f.Unknown)
 	if len(f.Adapters) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no lora_up/lora_down (or lora_A/lora_B) pair (%d tensors)", ErrFormat, path, len(st.Names()))
+		return nil, fmt.Errorf("%w: %s holds no lora_up/lora_down (or lora_A/lora_B) pair and no LoHa/LoKr factors (%d tensors)", ErrFormat, path, len(st.Names()))
 	}
 	return f, nil
 }

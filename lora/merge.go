@@ -185,6 +185,9 @@ func Merge(m *onnxpb.ModelProto, dir string, adapters []Scaled) (unmatched []str
 // addDelta adds scale·alpha/rank·up·down to w, a weight of shape shape
 // stored [out, in…] (outFirst) or [in, out].
 func addDelta(w []float32, shape []int64, outFirst bool, a Scaled) error {
+	if a.Kind != KindLoRA {
+		return addDense(w, shape, outFirst, a)
+	}
 	rank := a.Rank()
 	out := int(a.UpShape[0])
 	k := len(a.Down) / rank // in × kernel
@@ -222,6 +225,41 @@ func addDelta(w []float32, shape []int64, outFirst bool, a Scaled) error {
 				w[o*k+i] += float32(s * v)
 			} else {
 				w[i*out+o] += float32(s * v)
+			}
+		}
+	}
+	return nil
+}
+
+// addDense adds a LoHa or LoKr update, scale·alpha/dim·ΔW, to w.
+func addDense(w []float32, shape []int64, outFirst bool, a Scaled) error {
+	var out, in, kernel int
+	switch {
+	case outFirst && len(shape) >= 2:
+		out, in, kernel = int(shape[0]), int(shape[1]), 1
+		for _, d := range shape[2:] {
+			kernel *= int(d)
+		}
+	case !outFirst && len(shape) == 2:
+		in, out, kernel = int(shape[0]), int(shape[1]), 1
+	default:
+		return fmt.Errorf("lora: %s: weight %v is no Linear or convolution weight", a.Key, shape)
+	}
+	d, err := a.dense(out, in, kernel)
+	if err != nil {
+		return err
+	}
+	s := a.Scale
+	if dim := a.dim(); a.Alpha != 0 && dim > 0 {
+		s *= float64(a.Alpha) / float64(dim)
+	}
+	k := in * kernel
+	for o := range out {
+		for i := range k {
+			if outFirst {
+				w[o*k+i] += float32(s * d[o*k+i])
+			} else {
+				w[i*out+o] += float32(s * d[o*k+i])
 			}
 		}
 	}

@@ -11,8 +11,11 @@ import (
 type SDConfig struct {
 	Name string
 	Text CLIPTextConfig
-	UNet UNetConfig
-	VAE  VAEConfig
+	// Text2 is SDXL's second text encoder (text_encoder_2, tokenizer_2);
+	// NumLayers 0 means none.
+	Text2 CLIPTextConfig
+	UNet  UNetConfig
+	VAE   VAEConfig
 }
 
 // SD15 is Stable Diffusion 1.5 at full size: UNet 320/640/1280/1280 with

@@ -83,6 +83,13 @@ func writeOptimum(root string, cfg SDConfig, opts ExportOptions) error {
 		{"vae_encoder", func(s uint64) *Builder { return NewVAEEncoderGraph(cfg.VAE, s) }, vaeConfigJSON(cfg.VAE)},
 		{"vae_decoder", func(s uint64) *Builder { return NewVAEDecoderGraph(cfg.VAE, s) }, vaeConfigJSON(cfg.VAE)},
 	}
+	if cfg.Text2.NumLayers > 0 {
+		components = append(components, struct {
+			name   string
+			build  func(seed uint64) *Builder
+			config any
+		}{"text_encoder_2", func(s uint64) *Builder { return NewCLIPTextGraph(cfg.Text2, s) }, clipConfigJSON(cfg.Text2)})
+	}
 	for i, c := range components {
 		progress(c.name, 0, 0)
 		b := c.build(opts.Seed*16 + uint64(i) + 1)
@@ -118,11 +125,18 @@ func writeOptimum(root string, cfg SDConfig, opts ExportOptions) error {
 		}
 	}
 	files := map[string]any{
-		"model_index.json":                  modelIndexJSON(),
+		"model_index.json":                  modelIndexJSON(cfg),
 		"scheduler/scheduler_config.json":   schedulerConfigJSON(),
 		"tokenizer/tokenizer_config.json":   tokenizerConfigJSON(cfg.Text),
 		"tokenizer/special_tokens_map.json": specialTokensJSON(),
 		"tokenizer/vocab.json":              byteLevelVocab(cfg.Text),
+	}
+	tokenizers := []string{"tokenizer"}
+	if cfg.Text2.NumLayers > 0 {
+		files["tokenizer_2/tokenizer_config.json"] = tokenizerConfigJSON(cfg.Text2)
+		files["tokenizer_2/special_tokens_map.json"] = specialTokensJSON()
+		files["tokenizer_2/vocab.json"] = byteLevelVocab(cfg.Text2)
+		tokenizers = append(tokenizers, "tokenizer_2")
 	}
 	for rel, v := range files {
 		if err := writeJSON(filepath.Join(root, rel), v); err != nil {
@@ -133,8 +147,10 @@ func writeOptimum(root string, cfg SDConfig, opts ExportOptions) error {
 	for _, m := range tinyMerges() {
 		merges += m[0] + " " + m[1] + "\n"
 	}
-	if err := writeFileAtomic(filepath.Join(root, "tokenizer", "merges.txt"), []byte(merges)); err != nil {
-		return err
+	for _, t := range tokenizers {
+		if err := writeFileAtomic(filepath.Join(root, t, "merges.txt"), []byte(merges)); err != nil {
+			return err
+		}
 	}
 	for rel, data := range opts.Files {
 		clean := filepath.Clean(filepath.FromSlash(rel))
@@ -220,13 +236,17 @@ func byteLevelVocab(c CLIPTextConfig) map[string]int64 {
 }
 
 func clipConfigJSON(c CLIPTextConfig) map[string]any {
+	arch, proj := "CLIPTextModel", c.HiddenSize
+	if c.ProjectionDim > 0 {
+		arch, proj = "CLIPTextModelWithProjection", c.ProjectionDim
+	}
 	return map[string]any{
-		"architectures": []string{"CLIPTextModel"}, "model_type": "clip_text_model",
+		"architectures": []string{arch}, "model_type": "clip_text_model",
 		"vocab_size": c.VocabSize, "hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
 		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads,
 		"max_position_embeddings": c.MaxPositionEmbeddings, "hidden_act": c.HiddenAct,
 		"layer_norm_eps": c.LayerNormEps, "bos_token_id": c.BOSTokenID, "eos_token_id": c.EOSTokenID,
-		"pad_token_id": c.EOSTokenID, "projection_dim": c.HiddenSize, "dtype": "float32",
+		"pad_token_id": c.EOSTokenID, "projection_dim": proj, "dtype": "float32",
 		"attention_dropout": 0.0, "initializer_factor": 1.0, "initializer_range": 0.02,
 	}
 }
@@ -297,14 +317,24 @@ func schedulerConfigJSON() map[string]any {
 	}
 }
 
-func modelIndexJSON() map[string]any {
-	return map[string]any{
+func modelIndexJSON(cfg SDConfig) map[string]any {
+	m := map[string]any{
 		"_class_name": "StableDiffusionPipeline", "requires_safety_checker": false,
 		"feature_extractor": []any{nil, nil}, "safety_checker": []any{nil, nil},
 		"scheduler": []string{"diffusers", "PNDMScheduler"}, "text_encoder": []string{"transformers", "CLIPTextModel"},
 		"tokenizer": []string{"transformers", "CLIPTokenizer"}, "unet": []string{"diffusers", "UNet2DConditionModel"},
 		"vae": []string{"diffusers", "AutoencoderKL"},
 	}
+	if cfg.Text2.NumLayers > 0 {
+		delete(m, "requires_safety_checker")
+		delete(m, "feature_extractor")
+		delete(m, "safety_checker")
+		m["_class_name"] = "StableDiffusionXLPipeline"
+		m["force_zeros_for_empty_prompt"] = true
+		m["text_encoder_2"] = []string{"transformers", "CLIPTextModelWithProjection"}
+		m["tokenizer_2"] = []string{"transformers", "CLIPTokenizer"}
+	}
+	return m
 }
 
 func tokenizerConfigJSON(c CLIPTextConfig) map[string]any {

@@ -17,6 +17,13 @@ type CLIPTextConfig struct {
 	HiddenAct              string // "quick_gelu" (SD 1.x) or "gelu"
 	LayerNormEps           float64
 	BOSTokenID, EOSTokenID int64
+	// ProjectionDim > 0 builds CLIPTextModelWithProjection: the pooled
+	// state through text_projection (no bias), output as text_embeds in
+	// place of pooler_output (SDXL's second encoder).
+	ProjectionDim int64
+	// HiddenStates adds Optimum's hidden_states.0 (the embeddings) …
+	// hidden_states.NumLayers outputs, as SDXL exports have them.
+	HiddenStates bool
 }
 
 // Validate checks the configuration.
@@ -31,6 +38,9 @@ func (c *CLIPTextConfig) Validate() error {
 type CLIPTextOutputs struct {
 	LastHiddenState *Value // [B,S,C] after final_layer_norm
 	PooledOutput    *Value // [B,C], the state at the EOS token
+	// HiddenStates are the embeddings and each layer's output, before
+	// final_layer_norm (transformers' hidden_states).
+	HiddenStates []*Value
 }
 
 // CLIPTextTransformer builds transformers' CLIPTextModel on ids [B,S]
@@ -39,7 +49,7 @@ type CLIPTextOutputs struct {
 // output at each row's EOS token, found (as in the original CLIP) as the
 // position of the largest id, since EOS has the highest id.
 func (l *Layers) CLIPTextTransformer(cfg CLIPTextConfig, ids *Value) CLIPTextOutputs {
-	fail := CLIPTextOutputs{l.placeholder(l.DType), l.placeholder(l.DType)}
+	fail := CLIPTextOutputs{LastHiddenState: l.placeholder(l.DType), PooledOutput: l.placeholder(l.DType)}
 	if err := cfg.Validate(); err != nil {
 		l.Fail("CLIPTextTransformer", err)
 		return fail
@@ -63,6 +73,7 @@ func (l *Layers) CLIPTextTransformer(cfg CLIPTextConfig, ids *Value) CLIPTextOut
 	pos := l.SliceTo(posTable, l.ConstInts(0), seqLen, 0)
 	emb()
 	h := l.Add(tok, pos)
+	hidden := []*Value{h}
 
 	// Additive causal mask: 0 on and below the diagonal, the most negative
 	// float above it, cut to the run-time sequence length.
@@ -97,24 +108,37 @@ func (l *Layers) CLIPTextTransformer(cfg CLIPTextConfig, ids *Value) CLIPTextOut
 		x = l.Linear("fc2", l.Activation(cfg.HiddenAct, l.Linear("fc1", x, cfg.IntermediateSize, true)), c, true)
 		mlp()
 		h = l.Add(h, x)
+		hidden = append(hidden, h)
 		done()
 	}
 	enc()
 	last := l.LayerNorm("final_layer_norm", h, cfg.LayerNormEps)
 	eos := l.ArgMax(ids, -1, true) // [B,1]
 	pooled := l.GatherND(last, eos, 1)
-	return CLIPTextOutputs{LastHiddenState: last, PooledOutput: pooled}
+	return CLIPTextOutputs{LastHiddenState: last, PooledOutput: pooled, HiddenStates: hidden}
 }
 
 // NewCLIPTextGraph returns the text encoder with Optimum's names:
 // input_ids int32 [batch_size,sequence_length] → last_hidden_state
-// [batch_size,sequence_length,C] and pooler_output [batch_size,C].
+// [batch_size,sequence_length,C] and pooler_output [batch_size,C] (or
+// text_embeds [batch_size,ProjectionDim] with a projection), and
+// hidden_states.N when cfg.HiddenStates is set.
 func NewCLIPTextGraph(cfg CLIPTextConfig, seed uint64) *Builder {
 	b := NewBuilder("text_encoder")
 	l := NewLayers(b, seed)
 	ids := b.Input("input_ids", Int32, Sym("batch_size"), Sym("sequence_length"))
 	out := l.CLIPTextTransformer(cfg, ids)
 	b.OutputAs("last_hidden_state", out.LastHiddenState, Sym("batch_size"), Sym("sequence_length"), D(cfg.HiddenSize))
-	b.OutputAs("pooler_output", out.PooledOutput, Sym("batch_size"), D(cfg.HiddenSize))
+	if cfg.ProjectionDim > 0 {
+		emb := l.Linear("text_projection", out.PooledOutput, cfg.ProjectionDim, false)
+		b.OutputAs("text_embeds", emb, Sym("batch_size"), D(cfg.ProjectionDim))
+	} else {
+		b.OutputAs("pooler_output", out.PooledOutput, Sym("batch_size"), D(cfg.HiddenSize))
+	}
+	if cfg.HiddenStates {
+		for i, h := range out.HiddenStates {
+			b.OutputAs("hidden_states."+itoa(i), h, Sym("batch_size"), Sym("sequence_length"), D(cfg.HiddenSize))
+		}
+	}
 	return b
 }

@@ -227,7 +227,8 @@ func sameAdapters(a, b []lora.Scaled) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].Key != b[i].Key || a[i].Scale != b[i].Scale || !sameFloats(a[i].Up, b[i].Up) || !sameFloats(a[i].Down, b[i].Down) {
+		if a[i].Key != b[i].Key || a[i].Scale != b[i].Scale || !sameFloats(a[i].Up, b[i].Up) || !sameFloats(a[i].Down, b[i].Down) ||
+			!sameFloats(a[i].Up2, b[i].Up2) || !sameFloats(a[i].Down2, b[i].Down2) {
 			return false
 		}
 	}

@@ -14,17 +14,22 @@ import (
 func convertCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "convert",
-		Usage:     "convert a safetensors checkpoint (diffusers folder or original single file, SD 1.x/2.x) to an ONNX Optimum folder, in Go",
+		Usage:     "convert a safetensors checkpoint (diffusers folder or original single file; SD 1.x, 2.x, SDXL base) to an ONNX Optimum folder, in Go",
 		ArgsUsage: "SRC OUT_DIR",
 		Description: "SRC is a diffusers folder (unet/diffusion_pytorch_model.safetensors, vae/..., text_encoder/model.safetensors\n" +
 			"with their config.json, tokenizer/, scheduler/) or a single .safetensors file in the original key layout\n" +
-			"(SD 1.x; it holds no tokenizer, so pass --tokenizer). OUT_DIR must not exist; it is written whole or not at all.\n\n" +
+			"(SD 1.x, SD 2.x with OpenCLIP, SDXL base; it holds no tokenizer, so pass --tokenizer, and for SDXL --tokenizer-2,\n" +
+			"default the same). The architecture is read off the tensors' shapes; SD 2.x files are taken as v-prediction\n" +
+			"(768-v) and others as epsilon unless --prediction-type says otherwise (SD 2 base: epsilon).\n" +
+			"OUT_DIR must not exist; it is written whole or not at all.\n\n" +
 			"Examples:\n" +
 			"   imagegen convert ./stable-diffusion-v1-5 ./sd15-onnx\n" +
 			"   imagegen convert --fp16 --tokenizer ./sd15/tokenizer dreamshaper_8.safetensors ./dreamshaper-onnx",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "fp16", Usage: "store the weights as float16 (computation stays float32)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "CLIP tokenizer `DIR` (vocab.json, merges.txt) for single-file checkpoints"},
+			&cli.StringFlag{Name: "tokenizer-2", Usage: "SDXL's second tokenizer `DIR` (a diffusers repository's tokenizer_2; default --tokenizer)"},
+			&cli.StringFlag{Name: "prediction-type", Usage: "single files: `epsilon` or v_prediction, in place of the guess"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -40,7 +45,13 @@ func convertCommand() *cli.Command {
 			if st.IsDir() {
 				ck, err = convert.FromDiffusers(src)
 			} else {
-				ck, err = convert.FromSingleFile(src, convert.SingleFileOptions{TokenizerDir: c.String("tokenizer")})
+				switch pt := c.String("prediction-type"); pt {
+				case "", "epsilon", "v_prediction":
+				default:
+					return fmt.Errorf("convert: --prediction-type %q: want epsilon or v_prediction", pt)
+				}
+				ck, err = convert.FromSingleFile(src, convert.SingleFileOptions{TokenizerDir: c.String("tokenizer"),
+					Tokenizer2Dir: c.String("tokenizer-2"), PredictionType: c.String("prediction-type")})
 			}
 			if err != nil {
 				return err

@@ -28,6 +28,7 @@ func TestConvertCLIErrors(t *testing.T) {
 		{[]string{"convert", xl}, "want SRC and OUT_DIR"},
 		{[]string{"convert", filepath.Join(tmp, "missing"), out}, "no such file"},
 		{[]string{"convert", xl, out}, "SDXL"},
+		{[]string{"convert", "--prediction-type", "sample", xl, out}, "want epsilon or v_prediction"},
 		{[]string{"convert", corrupt, out}, "safetensors"},
 		{[]string{"convert", tmp, out}, "unet"},
 	} {
