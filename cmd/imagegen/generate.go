@@ -208,7 +208,7 @@ func runGenerate(c *cli.Context) error {
 		req.Progress = func(s pipeline.StepInfo) {
 			if bar == nil {
 				bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription("denoising"), progressbar.OptionShowCount(),
+					progressbar.OptionSetDescription(progressLabel(pipe.Family())), progressbar.OptionShowCount(),
 					progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
 			}
 			bar.Set(s.Step)
@@ -294,4 +294,16 @@ func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, inde
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// progressLabel names what generate's progress bar counts for a family:
+// model calls of a denoising loop, or the draws of an autoregressive one.
+func progressLabel(f pipeline.Family) string {
+	switch f {
+	case pipeline.FamilyVQGPT:
+		return "sampling tokens"
+	case pipeline.FamilyPixelCNN:
+		return "sampling subpixels"
+	}
+	return "denoising"
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imagegen/imagegen/internal/familytest"
 	"github.com/imagegen/imagegen/internal/testort"
+	"github.com/imagegen/imagegen/pipeline"
 )
 
 func TestGenerateTokenFlags(t *testing.T) {
@@ -48,6 +49,19 @@ func TestGenerateTokenFlags(t *testing.T) {
 		args := append([]string{"generate", "--model", model, "a red circle", "-o", out}, tt.args...)
 		if _, err := runGenerateCLI(t, args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want an error with %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestProgressLabel: the autoregressive families' progress bars count
+// tokens or subpixels, not denoising steps.
+func TestProgressLabel(t *testing.T) {
+	for f, want := range map[pipeline.Family]string{
+		pipeline.FamilyVQGPT: "sampling tokens", pipeline.FamilyPixelCNN: "sampling subpixels",
+		pipeline.FamilySD: "denoising", pipeline.FamilyFlux: "denoising",
+	} {
+		if got := progressLabel(f); got != want {
+			t.Errorf("%s: %q, want %q", f, got, want)
 		}
 	}
 }
