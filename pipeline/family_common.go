@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -132,4 +133,27 @@ func checkFixedSize(r Request, size int) error {
 		return badRequest("size %dx%d: this model only makes %dx%d pictures", r.Width, r.Height, size, size)
 	}
 	return nil
+}
+
+// conditionalDecode runs a one-pass decoder of imagegen's families (the
+// VAE's decoder, the flow's inverse, the GAN's generator): n latents of
+// latentDim values under input latentName and their conditions of
+// condSize values → an n-picture Result of size×size, with the latents
+// kept and one model call counted.
+func conditionalDecode(ctx context.Context, sess *ort.Session, what, latentName string, z, cond []float32, n, latentDim, condSize, size int, fam Family) (*Result, error) {
+	out := map[string]*ort.Tensor{"sample": {}}
+	in := map[string]ort.Tensor{
+		latentName:  {Shape: []int64{int64(n), int64(latentDim)}, F32: z},
+		"condition": {Shape: []int64{int64(n), int64(condSize)}, F32: cond},
+	}
+	if err := sess.Run(ctx, in, out); err != nil {
+		return nil, fmt.Errorf("pipeline: %s: %w", what, err)
+	}
+	res, err := imagesResult(out["sample"].F32, n, size, size)
+	if err != nil {
+		return nil, err
+	}
+	res.Latents, res.LatentShape = append([]float32(nil), z...), []int64{int64(n), int64(latentDim)}
+	res.ModelFamily, res.DenoiserCalls = fam, 1
+	return res, nil
 }

@@ -162,22 +162,7 @@ func (p *flowPipeline) generate(ctx context.Context, r Request) (*Result, error)
 
 // decode runs the inverse flow on n latents and their conditions.
 func (p *flowPipeline) decode(ctx context.Context, z, cond []float32, n int) (*Result, error) {
-	s := p.cfg.SampleSize
-	out := map[string]*ort.Tensor{"sample": {}}
-	in := map[string]ort.Tensor{
-		"latent":    {Shape: []int64{int64(n), int64(p.cfg.LatentDim)}, F32: z},
-		"condition": {Shape: []int64{int64(n), int64(p.cfg.ConditionSize)}, F32: cond},
-	}
-	if err := p.decoder.Run(ctx, in, out); err != nil {
-		return nil, fmt.Errorf("pipeline: flow_decoder: %w", err)
-	}
-	res, err := imagesResult(out["sample"].F32, n, s, s)
-	if err != nil {
-		return nil, err
-	}
-	res.Latents, res.LatentShape = append([]float32(nil), z...), []int64{int64(n), int64(p.cfg.LatentDim)}
-	res.ModelFamily, res.DenoiserCalls = FamilyFlow, 1
-	return res, nil
+	return conditionalDecode(ctx, p.decoder, "flow_decoder", "latent", z, cond, n, p.cfg.LatentDim, p.cfg.ConditionSize, p.cfg.SampleSize, FamilyFlow)
 }
 
 // promptConditions gives n pictures or latents their conditions: none

@@ -132,21 +132,10 @@ func (p *ganPipeline) generate(ctx context.Context, r Request) (*Result, error) 
 	for i := range z {
 		z[i] *= float32(psi)
 	}
-	s := p.cfg.SampleSize
-	out := map[string]*ort.Tensor{"sample": {}}
-	in := map[string]ort.Tensor{
-		"z":         {Shape: []int64{int64(n), int64(p.cfg.LatentDim)}, F32: z},
-		"condition": {Shape: []int64{int64(n), int64(p.cfg.ConditionSize)}, F32: cond},
-	}
-	if err := p.generator.Run(ctx, in, out); err != nil {
-		return nil, fmt.Errorf("pipeline: generator: %w", err)
-	}
-	res, err := imagesResult(out["sample"].F32, n, s, s)
+	res, err := conditionalDecode(ctx, p.generator, "generator", "z", z, cond, n, p.cfg.LatentDim, p.cfg.ConditionSize, p.cfg.SampleSize, FamilyGAN)
 	if err != nil {
 		return nil, err
 	}
-	res.Latents, res.LatentShape = z, []int64{int64(n), int64(p.cfg.LatentDim)}
-	res.ModelFamily, res.DenoiserCalls = FamilyGAN, 1
 	res.Seed = r.Seed
 	res.Timings.Total = time.Since(start)
 	return res, nil
