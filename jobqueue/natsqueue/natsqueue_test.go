@@ -379,3 +379,53 @@ func TestWorkerBatchCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerBatchOnly: a worker with no single-job runner runs a lone job
+// as a batch of one (CI once crashed here when a fetch handed over one
+// job), and a worker with neither runner nor batching is refused.
+func TestWorkerBatchOnly(t *testing.T) {
+	url := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := NewWorker(ctx, connect(t, url), nil, quiet, Options{}); err == nil {
+		t.Fatal("a worker with no runner and no batching was accepted")
+	}
+	q, err := NewQueue(ctx, connect(t, url), Options{MaxJobs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.Submit(ctx, jobqueue.Spec{Model: "a", Prompt: "alone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	var mu sync.Mutex
+	batch := jobqueue.Batching{Max: 4, Key: func(s jobqueue.Spec) string { return s.Model },
+		Run: func(ctx context.Context, specs []jobqueue.Spec, progress func(int, jobqueue.Step)) ([]*jobqueue.Output, []error) {
+			mu.Lock()
+			sizes = append(sizes, len(specs))
+			mu.Unlock()
+			outs := make([]*jobqueue.Output, len(specs))
+			for i, s := range specs {
+				outs[i] = &jobqueue.Output{Images: []jobqueue.Image{{ContentType: "image/png", Data: []byte(s.Prompt)}}}
+			}
+			return outs, make([]error, len(specs))
+		}}
+	w, err := NewWorker(ctx, connect(t, url), nil, quiet, Options{Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	defer func() { wcancel(); <-done }()
+	st, err := jobqueue.Wait(ctx, q, id)
+	if err != nil || st.State != jobqueue.Succeeded || len(st.Results) != 1 {
+		t.Fatalf("lone job: %+v, %v", st, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(sizes) != "[1]" {
+		t.Fatalf("batch runs %v, want one of 1", sizes)
+	}
+}

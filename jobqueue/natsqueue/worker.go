@@ -29,8 +29,12 @@ type Worker struct {
 // NewWorker returns a worker that runs jobs with run. It uses the
 // JetStream resources as the server configured them; opts only matter for
 // what does not exist yet (a worker started before any server), for
-// Timeout and for Batch.
+// Timeout and for Batch. run may be nil when opts.Batch is enabled: every
+// job then runs through Batch.Run, a lone job as a batch of one.
 func NewWorker(ctx context.Context, nc *nats.Conn, run jobqueue.Runner, log *slog.Logger, opts Options) (*Worker, error) {
+	if run == nil && !opts.Batch.Enabled() {
+		return nil, errors.New("natsqueue: a worker needs a runner, or Options.Batch to run every job through")
+	}
 	r, err := setup(ctx, nc, opts, false)
 	if err != nil {
 		return nil, err
@@ -187,7 +191,10 @@ func (w *Worker) process(ctx context.Context, jobs []*workerJob) {
 			}
 			continue
 		}
-		if g := groups[key]; len(g) == 1 {
+		// A worker without a single-job runner runs a job alone as a
+		// batch of one (a fetch may hand over one job of a key even when
+		// more are queued).
+		if g := groups[key]; len(g) == 1 && w.run != nil {
 			w.runOne(ctx, g[0])
 		} else {
 			w.runBatch(ctx, g)
