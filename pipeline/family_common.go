@@ -127,6 +127,32 @@ func imagesResult(chw []float32, n, h, w int) (*Result, error) {
 	return &Result{Images: images, N: n, H: h, W: w}, nil
 }
 
+// checkOnePass refuses the request fields of iterative samplers, which a
+// one-pass decoder has no use for.
+func checkOnePass(r Request, family string) error {
+	switch {
+	case r.Scheduler != "" || len(r.SchedulerOpts) > 0:
+		return badRequest("the %s family decodes in one pass: it has no scheduler", family)
+	case r.Steps > 1:
+		return badRequest("the %s family decodes in one pass: steps do not apply (got %d)", family, r.Steps)
+	case r.Guidance != nil:
+		return badRequest("the %s family has no guidance scale", family)
+	case r.InitImage != nil || r.Mask != nil:
+		return badRequest("the %s family has no img2img or inpainting", family)
+	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "":
+		return badRequest("the %s family reads one prompt; negative and second prompts do not apply", family)
+	case r.Watermark != "":
+		return badRequest("the %s family has no watermark option (got %q)", family, r.Watermark)
+	case r.NumImages < 0:
+		return badRequest("number of images must be positive, got %d", r.NumImages)
+	case len(r.Seeds) > 0:
+		return badRequest("the %s family has no per-prompt seeds", family)
+	case r.Truncation != 0:
+		return badRequest("the %s family has no truncation (a GAN option)", family)
+	}
+	return nil
+}
+
 // checkFixedSize refuses a size other than the model's only one.
 func checkFixedSize(r Request, size int) error {
 	if (r.Height != 0 && r.Height != size) || (r.Width != 0 && r.Width != size) {

@@ -95,32 +95,6 @@ func (p *vaePipeline) close() error {
 	return nil
 }
 
-// checkOnePass refuses the request fields of iterative samplers, which a
-// one-pass decoder has no use for.
-func checkOnePass(r Request, family string) error {
-	switch {
-	case r.Scheduler != "" || len(r.SchedulerOpts) > 0:
-		return badRequest("the %s family decodes in one pass: it has no scheduler", family)
-	case r.Steps > 1:
-		return badRequest("the %s family decodes in one pass: steps do not apply (got %d)", family, r.Steps)
-	case r.Guidance != nil:
-		return badRequest("the %s family has no guidance scale", family)
-	case r.InitImage != nil || r.Mask != nil:
-		return badRequest("the %s family has no img2img or inpainting", family)
-	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "":
-		return badRequest("the %s family reads one prompt; negative and second prompts do not apply", family)
-	case r.Watermark != "":
-		return badRequest("the %s family has no watermark option (got %q)", family, r.Watermark)
-	case r.NumImages < 0:
-		return badRequest("number of images must be positive, got %d", r.NumImages)
-	case len(r.Seeds) > 0:
-		return badRequest("the %s family has no per-prompt seeds", family)
-	case r.Truncation != 0:
-		return badRequest("the %s family has no truncation (a GAN option)", family)
-	}
-	return nil
-}
-
 func (p *vaePipeline) generate(ctx context.Context, r Request) (*Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
