@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -174,4 +175,28 @@ func (c Clip) validate(timed bool) error {
 		return fmt.Errorf("%w: FPS %v must be a positive number", ErrBadClip, c.FPS)
 	}
 	return nil
+}
+
+// FromImages makes a clip of equally sized frames, each pixel's RGB mapped
+// to [0, 1] (alpha is ignored, as the writers ignore it).
+func FromImages(frames []image.Image, fps float64) (Clip, error) {
+	if len(frames) == 0 || frames[0] == nil {
+		return Clip{}, fmt.Errorf("%w: no frames", ErrBadClip)
+	}
+	b0 := frames[0].Bounds()
+	c := Clip{F: len(frames), H: b0.Dy(), W: b0.Dx(), FPS: fps}
+	c.Frames = make([]float32, 0, c.F*c.H*c.W*3)
+	for i, img := range frames {
+		if img == nil || img.Bounds().Dx() != c.W || img.Bounds().Dy() != c.H {
+			return Clip{}, fmt.Errorf("%w: frame %d is not %dx%d like frame 0", ErrBadClip, i, c.W, c.H)
+		}
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				n := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+				c.Frames = append(c.Frames, float32(n.R)/255, float32(n.G)/255, float32(n.B)/255)
+			}
+		}
+	}
+	return c, nil
 }
