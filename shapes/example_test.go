@@ -96,3 +96,31 @@ func ExampleLearnBPE() {
 	// [<|startoftext|> a</w> red</w> star</w> above</w> a</w> z e b r a</w> <|endoftext|>]
 	// a red star above a zebra
 }
+
+func ExampleGenerateMotion() {
+	s, err := shapes.GenerateMotion(3, 32, 8)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s.Caption)
+	fmt.Println(s.Scene)
+	fmt.Println(len(s.Frames), s.Frames[0].Bounds().Size())
+	// Output:
+	// a large star in yellow moving from bottom to top on an orange background
+	// a large yellow star moving from bottom to top on an orange background
+	// 8 (32,32)
+}
+
+func ExampleParseMotionPrompt() {
+	s, err := shapes.ParseMotionPrompt("a blue background with a small yellow star getting bigger in the middle")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s)
+	fmt.Println(s.Shapes[0].Motion, s.Shapes[0].Size, s.Shapes[0].Position)
+	// Output:
+	// a small yellow star growing in the center on a blue background
+	// growing small center
+}

@@ -164,8 +164,11 @@ func ParseMotionPrompt(prompt string) (MotionScene, error) {
 		return fail("relations are not part of a moving-shapes caption")
 	}
 	still, err := ParsePrompt(strings.Join(rest, " "))
+	if err != nil && len(motions) > 0 {
+		return MotionScene{}, fmt.Errorf("%w (the caption read without its motion phrases)", err)
+	}
 	if err != nil {
-		return MotionScene{}, fmt.Errorf("%w %q: %w", ErrPrompt, prompt, err)
+		return MotionScene{}, err
 	}
 	if still.Relation != RelNone {
 		return fail("relations are not part of a moving-shapes caption")
