@@ -118,7 +118,9 @@ func TestMotionFramesMatchTracks(t *testing.T) {
 }
 
 func TestParseMotionPrompt(t *testing.T) {
-	sh := func(k Kind, c Color, m Motion) MovingShape { return MovingShape{Shape: Shape{Kind: k, Color: c}, Motion: m} }
+	sh := func(k Kind, c Color, m Motion) MovingShape {
+		return MovingShape{Shape: Shape{Kind: k, Color: c}, Motion: m}
+	}
 	tests := []struct {
 		prompt string
 		want   MotionScene
