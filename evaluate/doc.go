@@ -8,6 +8,12 @@
 // VQ-VAE family) is measured on its reconstructions of held-out pictures
 // instead: the checker, the Fréchet distance, PSNR and codebook usage.
 //
+// The motion checker (CheckMotion, EvaluateMotion, MotionReport) measures
+// video clips against moving-shapes prompts: it finds the shapes of every
+// frame, tracks them, and reads each one's motion (direction, bounce,
+// growth, color change), the stability of its color and class across
+// frames, and the flicker of the static background.
+//
 // It is not a benchmark harness for real checkpoints: its prompts and
 // pictures are the shapes dataset's, which only models trained on it know.
 package evaluate

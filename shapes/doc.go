@@ -12,6 +12,16 @@
 // captions in several phrasings, deterministically from a seed; the
 // [Train] and [HeldOut] splits are disjoint seed ranges.
 //
+// The moving-shapes clips extend the dataset in time: one or two shapes
+// moving left, right, up or down, bouncing, growing, shrinking, changing
+// color or staying still, over 2 to 64 frames ([GenerateMotion],
+// [MotionDataset], the same seed splits), with captions in the same
+// grammar ("a red circle moving from left to right on a blue background",
+// "a small yellow star growing in the center") that [ParseMotionPrompt]
+// reads back and [MotionCondition] encodes for a model. [FindShapes] is
+// the checker's per-picture finder, which package evaluate's motion
+// checker runs on every frame.
+//
 // [LearnBPE] learns a CLIP-style byte-level BPE vocabulary from captions and
 // writes it as vocab.json + merges.txt, which package tokenizer loads like
 // any Stable Diffusion tokenizer folder.
