@@ -197,3 +197,20 @@ func TestCheckMotionErrors(t *testing.T) {
 		t.Errorf("8x8 frames: got %v, want ErrSize", err)
 	}
 }
+
+func BenchmarkCheckMotion(b *testing.B) {
+	s, err := shapes.GenerateMotion(11, 32, 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	imgs := make([]image.Image, len(s.Frames))
+	for i, f := range s.Frames {
+		imgs[i] = f
+	}
+	c, _ := videoio.FromImages(imgs, 8)
+	for b.Loop() {
+		if _, err := evaluate.CheckMotion(c, s.Caption); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

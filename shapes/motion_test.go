@@ -3,6 +3,7 @@ package shapes
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -232,5 +233,40 @@ func TestHeldOutMotionPromptsAreHeldOut(t *testing.T) {
 	lo, _ := HeldOut.SeedRange()
 	if held[0] != MotionCaption(lo) {
 		t.Errorf("first held-out prompt %q, want the caption of seed %d", held[0], lo)
+	}
+}
+
+func FuzzParseMotionPrompt(f *testing.F) {
+	for i := range 20 {
+		f.Add(MotionCaption(uint64(i)))
+	}
+	f.Add("a circle changing from red to and a blue square moving up and down")
+	f.Fuzz(func(t *testing.T, prompt string) {
+		s, err := ParseMotionPrompt(prompt)
+		if err != nil {
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("ParseMotionPrompt(%q) returned an invalid scene: %v", prompt, err)
+		}
+		// The canonical caption of what was read reads back the same.
+		again, err := ParseMotionPrompt(s.String())
+		if err != nil || !reflect.DeepEqual(again, s) {
+			t.Fatalf("ParseMotionPrompt(%q) = %q, reads back as %+v, %v", prompt, s, again, err)
+		}
+	})
+}
+
+func BenchmarkGenerateMotion(b *testing.B) {
+	for _, size := range []int{32, 64} {
+		b.Run(fmt.Sprintf("%dx16", size), func(b *testing.B) {
+			i := uint64(0)
+			for b.Loop() {
+				if _, err := GenerateMotion(i, size, 16); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }

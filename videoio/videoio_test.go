@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image/gif"
 	"image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,5 +328,21 @@ func TestFFmpegOddSizeIsPadded(t *testing.T) {
 	got := ffmpegDecode(t, bin, path)
 	if want := 3 * 16 * 18 * 3; len(got) != want {
 		t.Errorf("decoded %d bytes, want %d (3 frames of 18x16 after padding)", len(got), want)
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	c := testClip(16, 64, 64)
+	for _, tc := range []struct {
+		name string
+		enc  func(io.Writer, Clip) error
+	}{{"gif", EncodeGIF}, {"apng", EncodeAPNG}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := tc.enc(io.Discard, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
