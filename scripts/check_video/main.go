@@ -44,7 +44,10 @@ func main() {
 	flag.Parse()
 	var err error
 	if *dir != "" {
-		err = checkDir(*dir, *verbose)
+		var r evaluate.MotionReport
+		if r, err = checkDir(*dir, *verbose); err == nil {
+			fmt.Print(r)
+		}
 	} else {
 		err = checkDataset(*n, *size, *frames, *write, *gif, *verbose)
 	}
@@ -55,23 +58,23 @@ func main() {
 }
 
 // checkDir checks every clip of dir against its caption.
-func checkDir(dir string, verbose bool) error {
+func checkDir(dir string, verbose bool) (evaluate.MotionReport, error) {
+	var r evaluate.MotionReport
 	clips, err := filepath.Glob(filepath.Join(dir, "*.npy"))
 	if err != nil {
-		return err
+		return r, err
 	}
 	if len(clips) == 0 {
-		return fmt.Errorf("no .npy clips in %s", dir)
+		return r, fmt.Errorf("no .npy clips in %s", dir)
 	}
 	sort.Strings(clips)
 	var lines []string
 	if b, err := os.ReadFile(filepath.Join(dir, "prompts.txt")); err == nil {
 		lines = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 		if len(lines) != len(clips) {
-			return fmt.Errorf("prompts.txt has %d lines for %d clips", len(lines), len(clips))
+			return r, fmt.Errorf("prompts.txt has %d lines for %d clips", len(lines), len(clips))
 		}
 	}
-	var r evaluate.MotionReport
 	for i, path := range clips {
 		caption := ""
 		if lines != nil {
@@ -79,25 +82,24 @@ func checkDir(dir string, verbose bool) error {
 		} else {
 			b, err := os.ReadFile(strings.TrimSuffix(path, ".npy") + ".txt")
 			if err != nil {
-				return fmt.Errorf("caption of %s: %w (want NAME.txt beside it or prompts.txt)", path, err)
+				return r, fmt.Errorf("caption of %s: %w (want NAME.txt beside it or prompts.txt)", path, err)
 			}
 			caption = strings.TrimSpace(string(b))
 		}
 		c, err := videoio.LoadNPY(path)
 		if err != nil {
-			return err
+			return r, err
 		}
 		s, err := evaluate.CheckMotion(c, caption)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return r, fmt.Errorf("%s: %w", path, err)
 		}
 		if verbose && !s.Passed() {
 			explain(filepath.Base(path), caption, s)
 		}
 		r.Add(s)
 	}
-	fmt.Print(r)
-	return nil
+	return r, nil
 }
 
 // checkDataset measures the held-out dataset clips as they are, reversed
