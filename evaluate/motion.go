@@ -25,6 +25,11 @@ const (
 	// must agree on its color (and, separately, on its class) for it to
 	// count as stable.
 	StableShare = 0.8
+	// ClassMargin is how far below a frame's best class fit (soft
+	// intersection over union) the track's class may fit and still count
+	// as that frame's class: blurred small shapes fit two classes almost
+	// equally, and which wins flips from frame to frame.
+	ClassMargin = 0.03
 	// MinFoundShare is the share of the frames a shape must be found in
 	// to be checked at all; below it every verdict on it fails.
 	MinFoundShare = 0.8
@@ -40,14 +45,17 @@ type ShapeTrack struct {
 	X, Y, Radius []float64
 	Colors       []shapes.Color
 	Kinds        []shapes.Kind
+	Fits         [][6]float64 // the fit of every class, by Kind
 	FoundShare   float64
 	// DX, DY are the net displacement and DR the radius change over the
 	// clip (least-squares slope against time in [0, 1]); Turn says the
 	// path reverses once along an axis (a bounce).
 	DX, DY, DR float64
 	Turn       bool
-	// Color and Kind are the most common color and class over the found
-	// frames, with the share of those frames they hold.
+	// Color is the most common color over the found frames and
+	// ColorShare the share of those frames it holds. Kind is the class
+	// with the best mean fit over the found frames and KindShare the
+	// share of them in which it fits within ClassMargin of the best.
 	Color                 shapes.Color
 	Kind                  shapes.Kind
 	ColorShare, KindShare float64
@@ -158,6 +166,7 @@ func track(want shapes.MotionScene, found []shapes.Found) []ShapeTrack {
 				t.Found = append(t.Found, false)
 				t.X, t.Y, t.Radius = append(t.X, math.NaN()), append(t.Y, math.NaN()), append(t.Radius, math.NaN())
 				t.Colors, t.Kinds = append(t.Colors, shapes.NoColor), append(t.Kinds, shapes.KindNone)
+				t.Fits = append(t.Fits, [6]float64{})
 				continue
 			}
 			r := f.Regions[j]
@@ -165,6 +174,7 @@ func track(want shapes.MotionScene, found []shapes.Found) []ShapeTrack {
 			t.Found = append(t.Found, true)
 			t.X, t.Y, t.Radius = append(t.X, r.X), append(t.Y, r.Y), append(t.Radius, r.Radius)
 			t.Colors, t.Kinds = append(t.Colors, r.Color), append(t.Kinds, r.Kind)
+			t.Fits = append(t.Fits, r.Fits)
 		}
 	}
 	return tr
@@ -221,7 +231,8 @@ func bestAssignment(want []shapes.MovingShape, regions []shapes.Region, last []*
 // judge reads the motion of a track and gives its verdicts.
 func judge(t *ShapeTrack, frames int) {
 	var ts, xs, ys, rs []float64
-	colors, kinds := map[shapes.Color]int{}, map[shapes.Kind]int{}
+	colors := map[shapes.Color]int{}
+	var fitSum [6]float64
 	startColors, endColors := map[shapes.Color]int{}, map[shapes.Color]int{}
 	for k, ok := range t.Found {
 		if !ok {
@@ -230,7 +241,9 @@ func judge(t *ShapeTrack, frames int) {
 		tk := float64(k) / float64(frames-1)
 		ts, xs, ys, rs = append(ts, tk), append(xs, t.X[k]), append(ys, t.Y[k]), append(rs, t.Radius[k])
 		colors[t.Colors[k]]++
-		kinds[t.Kinds[k]]++
+		for _, kind := range shapes.Kinds {
+			fitSum[kind] += t.Fits[k][kind]
+		}
 		if 3*k < frames {
 			startColors[t.Colors[k]]++
 		}
@@ -248,10 +261,22 @@ func judge(t *ShapeTrack, frames int) {
 		return
 	}
 	t.DX, t.DY, t.DR = slope(ts, xs), slope(ts, ys), slope(ts, rs)
-	var nColor, nKind int
+	var nColor int
 	t.Color, nColor = mode(colors)
-	t.Kind, nKind = mode(kinds)
-	t.ColorShare, t.KindShare = float64(nColor)/float64(len(ts)), float64(nKind)/float64(len(ts))
+	t.ColorShare = float64(nColor) / float64(len(ts))
+	t.Kind = shapes.Kinds[0]
+	for _, kind := range shapes.Kinds {
+		if fitSum[kind] > fitSum[t.Kind] {
+			t.Kind = kind
+		}
+	}
+	nKind := 0
+	for k, ok := range t.Found {
+		if ok && t.Fits[k][t.Kind] >= t.Fits[k][t.Kinds[k]]-ClassMargin {
+			nKind++
+		}
+	}
+	t.KindShare = float64(nKind) / float64(len(ts))
 	t.StartColor, _ = mode(startColors)
 	t.EndColor, _ = mode(endColors)
 

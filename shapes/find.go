@@ -20,6 +20,10 @@ type Region struct {
 	Position           Position
 	X, Y, Radius, Area float64
 	Fit                float64
+	// Fits holds the fit of every class, indexed by Kind (Fits[Kind] is
+	// Fit); index 0 (KindNone) is unused. A tracker can judge a class
+	// over many frames from it rather than from each frame's winner.
+	Fits [6]float64
 }
 
 // Found is everything [FindShapes] sees in a picture.
@@ -57,7 +61,7 @@ func FindShapes(img image.Image) (Found, error) {
 	}
 	for _, r := range p.regions() {
 		f.Regions = append(f.Regions, Region{Color: r.color, Kind: r.kind, Size: r.size, Position: r.pos,
-			X: r.x, Y: r.y, Radius: r.radius, Area: r.area, Fit: r.fit})
+			X: r.x, Y: r.y, Radius: r.radius, Area: r.area, Fit: r.fit, Fits: r.fits})
 	}
 	return f, nil
 }

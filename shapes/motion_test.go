@@ -105,6 +105,11 @@ func TestMotionFramesMatchTracks(t *testing.T) {
 			if f.Background != s.Scene.Background || len(f.Regions) != len(s.Scene.Shapes) {
 				t.Fatalf("clip %d frame %d: background %v with %d regions, want %v with %d", i, k, f.Background, len(f.Regions), s.Scene.Background, len(s.Scene.Shapes))
 			}
+			for _, r := range f.Regions {
+				if r.Fits[r.Kind] != r.Fit {
+					t.Fatalf("clip %d frame %d: Fits[%v] = %v, Fit %v", i, k, r.Kind, r.Fits[r.Kind], r.Fit)
+				}
+			}
 			for j, p := range s.Tracks[k] {
 				best := math.Inf(1)
 				for _, r := range f.Regions {

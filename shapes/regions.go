@@ -45,6 +45,7 @@ type region struct {
 	x, y, radius float64 // centroid and fitted radius, shares of the side
 	kind         Kind
 	fit          float64
+	fits         [len(kindNames)]float64 // fit of every class, by Kind
 	size         Size
 	pos          Position
 }
@@ -397,6 +398,7 @@ func (p *picture) measure(r *region, k int, owner []int, alpha []float64) {
 			tsum += t
 		})
 		iou := inter / (area + tsum - inter)
+		r.fits[kind] = iou
 		if iou > r.fit {
 			r.fit, r.kind, r.radius = iou, kind, rad/side
 		}

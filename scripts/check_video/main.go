@@ -10,8 +10,10 @@
 // failed a check and why.
 //
 // Without -dir it measures the moving-shapes dataset itself on held-out
-// clips, the figures the README quotes: the ground truth, the same clips
-// played backwards, and with the shape's color swapped halfway:
+// clips, the figures the README quotes: the ground truth; the same clips
+// blurred (3x3 box) with noise (σ 8 levels), as a model might draw them;
+// played backwards; and with each shape's color, or class, swapped
+// halfway:
 //
 //	go run ./scripts/check_video -n 300 -size 32 -frames 16
 //
@@ -23,6 +25,8 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -110,7 +114,8 @@ func checkDataset(n, size, frames int, write string, gif, verbose bool) error {
 			return err
 		}
 	}
-	var truth, backwards, swapped evaluate.MotionReport
+	var truth, blurred, backwards, recolored, reshaped evaluate.MotionReport
+	rng := rand.New(rand.NewPCG(1, 2))
 	var prompts []string
 	for i := range n {
 		s, err := shapes.MotionDataset{Split: shapes.HeldOut, Size: size, Frames: frames}.Sample(i)
@@ -139,8 +144,10 @@ func checkDataset(n, size, frames int, write string, gif, verbose bool) error {
 			r    *evaluate.MotionReport
 		}{
 			{"truth", func() (videoio.Clip, error) { return c, nil }, &truth},
+			{"blurred", func() (videoio.Clip, error) { return blurNoise(c, rng, 8), nil }, &blurred},
 			{"reversed", func() (videoio.Clip, error) { return reversed(c), nil }, &backwards},
-			{"color swapped", func() (videoio.Clip, error) { return colorSwapped(s) }, &swapped},
+			{"color swapped", func() (videoio.Clip, error) { return swapped(s, true) }, &recolored},
+			{"class swapped", func() (videoio.Clip, error) { return swapped(s, false) }, &reshaped},
 		} {
 			clip, err := run.clip()
 			if err != nil {
@@ -162,8 +169,10 @@ func checkDataset(n, size, frames int, write string, gif, verbose bool) error {
 		}
 	}
 	fmt.Printf("== held-out dataset clips, %dx%d, %d frames: ground truth\n%v\n", size, size, frames, truth)
+	fmt.Printf("== the same clips blurred (3x3 box) with noise (σ 8 levels)\n%v\n", blurred)
 	fmt.Printf("== the same clips played backwards\n%v\n", backwards)
-	fmt.Printf("== the same clips with each shape's color swapped from the middle frame on\n%v", swapped)
+	fmt.Printf("== the same clips with each shape's color swapped from the middle frame on\n%v\n", recolored)
+	fmt.Printf("== the same clips with each shape's class swapped from the middle frame on\n%v", reshaped)
 	return nil
 }
 
@@ -194,10 +203,11 @@ func reversed(c videoio.Clip) videoio.Clip {
 	return out
 }
 
-// colorSwapped redraws the clip from its middle frame on with every shape
-// in another palette color (one no shape of the clip shows and not the
-// background), on the same paths.
-func colorSwapped(s shapes.MotionSample) (videoio.Clip, error) {
+// swapped redraws the clip from its middle frame on with every shape in
+// another palette color (recolor: one no shape of the clip shows and not
+// the background), or else as the next class, on the same paths and in
+// its first color.
+func swapped(s shapes.MotionSample, recolor bool) (videoio.Clip, error) {
 	used := map[shapes.Color]bool{s.Scene.Background: true}
 	for _, sh := range s.Scene.Shapes {
 		used[sh.Color], used[sh.To] = true, true
@@ -205,14 +215,17 @@ func colorSwapped(s shapes.MotionSample) (videoio.Clip, error) {
 	frames := append([]*image.NRGBA(nil), s.Frames...)
 	scene := shapes.Scene{Background: s.Scene.Background}
 	for _, sh := range s.Scene.Shapes {
-		c := sh.Color
-		for _, o := range shapes.Colors {
-			if !used[o] {
-				c, used[o] = o, true
-				break
+		c, k := sh.Color, shapes.Kinds[int(sh.Kind)%len(shapes.Kinds)]
+		if recolor {
+			k = sh.Kind
+			for _, o := range shapes.Colors {
+				if !used[o] {
+					c, used[o] = o, true
+					break
+				}
 			}
 		}
-		scene.Shapes = append(scene.Shapes, shapes.Shape{Kind: sh.Kind, Color: c})
+		scene.Shapes = append(scene.Shapes, shapes.Shape{Kind: k, Color: c})
 	}
 	size := frames[0].Bounds().Dx()
 	for k := len(frames) / 2; k < len(frames); k++ {
@@ -223,4 +236,31 @@ func colorSwapped(s shapes.MotionSample) (videoio.Clip, error) {
 		frames[k] = img
 	}
 	return clipOf(frames)
+}
+
+// blurNoise returns the clip blurred by a 3x3 box (clipped at the edges)
+// with Gaussian noise of sigma levels (of 255) added to every value.
+func blurNoise(c videoio.Clip, rng *rand.Rand, sigma float64) videoio.Clip {
+	out := c
+	out.Frames = make([]float32, len(c.Frames))
+	at := func(f, y, x, ch int) int { return ((f*c.H+y)*c.W+x)*3 + ch }
+	for f := range c.F {
+		for y := range c.H {
+			for x := range c.W {
+				for ch := range 3 {
+					var sum float64
+					n := 0
+					for yy := max(y-1, 0); yy <= min(y+1, c.H-1); yy++ {
+						for xx := max(x-1, 0); xx <= min(x+1, c.W-1); xx++ {
+							sum += float64(c.Frames[at(f, yy, xx, ch)])
+							n++
+						}
+					}
+					v := sum/float64(n) + rng.NormFloat64()*sigma/255
+					out.Frames[at(f, y, x, ch)] = float32(math.Min(math.Max(v, 0), 1))
+				}
+			}
+		}
+	}
+	return out
 }
