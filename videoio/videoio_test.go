@@ -346,3 +346,22 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+func TestFFmpegFailureLeavesNothing(t *testing.T) {
+	// A stand-in ffmpeg that writes half a file to its output (the last
+	// argument) and fails.
+	bin := t.TempDir()
+	script := "#!/bin/sh\nfor a; do last=$a; done\necho partial > \"$last\"\necho 'codec exploded' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "ffmpeg"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	dir := t.TempDir()
+	err := Write(filepath.Join(dir, "out.mp4"), testClip(2, 8, 8))
+	if err == nil || !strings.Contains(err.Error(), "codec exploded") {
+		t.Fatalf("got %v, want the ffmpeg failure with its stderr", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a failed ffmpeg run left %s", entries[0].Name())
+	}
+}
