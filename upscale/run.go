@@ -151,3 +151,31 @@ func crop(x []float32, c, xh, xw, h, w int) []float32 {
 	}
 	return out
 }
+
+// UpscaleHWC upscales x, an [h, w, 3] picture in [0, 1] (a picture of
+// diffusers' output_type="np", as pipeline.Result holds them), and
+// returns the [Scale·h, Scale·w, 3] output, not clamped.
+func (u *Upscaler) UpscaleHWC(ctx context.Context, x []float32, h, w int, o RunOptions) ([]float32, error) {
+	if h < 1 || w < 1 || len(x) != 3*h*w {
+		return nil, fmt.Errorf("upscale: %w: a %dx%d RGB picture needs %d values, got %d", ErrOptions, w, h, 3*max(h, 0)*max(w, 0), len(x))
+	}
+	chw := make([]float32, len(x))
+	plane := h * w
+	for i := 0; i < plane; i++ {
+		for c := 0; c < 3; c++ {
+			chw[c*plane+i] = x[3*i+c]
+		}
+	}
+	out, err := u.UpscaleCHW(ctx, chw, h, w, o)
+	if err != nil {
+		return nil, err
+	}
+	plane = len(out) / 3
+	hwc := make([]float32, len(out))
+	for i := 0; i < plane; i++ {
+		for c := 0; c < 3; c++ {
+			hwc[3*i+c] = out[c*plane+i]
+		}
+	}
+	return hwc, nil
+}

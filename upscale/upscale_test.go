@@ -292,3 +292,33 @@ func TestBadOptions(t *testing.T) {
 		t.Errorf("empty folder: got %v", err)
 	}
 }
+
+// TestUpscaleHWC: the HWC entry point gives the CHW one's values in
+// pixel-major order.
+func TestUpscaleHWC(t *testing.T) {
+	u := open(t, upscaletest.Config{Scale: 2, Side: 16, Features: 8, Layers: 2})
+	const w, h = 21, 18
+	chw := imageio.RGBTensor(gradient(w, h))
+	hwc := make([]float32, len(chw))
+	for i := 0; i < w*h; i++ {
+		for c := 0; c < 3; c++ {
+			hwc[3*i+c] = chw[c*w*h+i]
+		}
+	}
+	want, err := u.UpscaleCHW(context.Background(), chw, h, w, upscale.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := u.UpscaleHWC(context.Background(), hwc, h, w, upscale.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := len(want) / 3
+	for i := 0; i < plane; i++ {
+		for c := 0; c < 3; c++ {
+			if got[3*i+c] != want[c*plane+i] {
+				t.Fatalf("pixel %d channel %d: got %v, want %v", i, c, got[3*i+c], want[c*plane+i])
+			}
+		}
+	}
+}
