@@ -154,7 +154,9 @@ func crop(x []float32, c, xh, xw, h, w int) []float32 {
 
 // UpscaleHWC upscales x, an [h, w, 3] picture in [0, 1] (a picture of
 // diffusers' output_type="np", as pipeline.Result holds them), and
-// returns the [Scale·h, Scale·w, 3] output, not clamped.
+// returns the [Scale·h, Scale·w, 3] output clamped to [0, 1], as
+// Real-ESRGAN's inference script clamps it, so it can stand in for the
+// original.
 func (u *Upscaler) UpscaleHWC(ctx context.Context, x []float32, h, w int, o RunOptions) ([]float32, error) {
 	if h < 1 || w < 1 || len(x) != 3*h*w {
 		return nil, fmt.Errorf("upscale: %w: a %dx%d RGB picture needs %d values, got %d", ErrOptions, w, h, 3*max(h, 0)*max(w, 0), len(x))
@@ -174,8 +176,16 @@ func (u *Upscaler) UpscaleHWC(ctx context.Context, x []float32, h, w int, o RunO
 	hwc := make([]float32, len(out))
 	for i := 0; i < plane; i++ {
 		for c := 0; c < 3; c++ {
-			hwc[3*i+c] = out[c*plane+i]
+			hwc[3*i+c] = clamp01(out[c*plane+i])
 		}
 	}
 	return hwc, nil
+}
+
+// clamp01 limits v to [0, 1] (NaN becomes 0).
+func clamp01(v float32) float32 {
+	if !(v > 0) {
+		return 0
+	}
+	return min(v, 1)
 }
