@@ -329,3 +329,39 @@ func TestUpscaleHWC(t *testing.T) {
 	}
 	t.Logf("%d of %d values clamped", clamped, len(want))
 }
+
+// TestGreyAndAlpha: a grey picture becomes RGB, and a translucent one
+// loses its alpha without compositing, before the model sees them.
+func TestGreyAndAlpha(t *testing.T) {
+	u := open(t, upscaletest.Config{Scale: 2, Nearest: true})
+	grey := image.NewGray(image.Rect(0, 0, 5, 4))
+	for i := range grey.Pix {
+		grey.Pix[i] = uint8(40 * i)
+	}
+	translucent := image.NewNRGBA(image.Rect(0, 0, 5, 4))
+	for i := 0; i < len(translucent.Pix); i += 4 {
+		copy(translucent.Pix[i:], []uint8{uint8(i), 200, 7, uint8(i * 3)})
+	}
+	for _, tc := range []struct {
+		name string
+		img  image.Image
+		want func(x, y int) color.NRGBA
+	}{
+		{"grey", grey, func(x, y int) color.NRGBA { v := grey.GrayAt(x, y).Y; return color.NRGBA{v, v, v, 255} }},
+		{"alpha", translucent, func(x, y int) color.NRGBA { c := translucent.NRGBAAt(x, y); c.A = 255; return c }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := u.Upscale(context.Background(), tc.img, upscale.RunOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for y := 0; y < 8; y++ {
+				for x := 0; x < 10; x++ {
+					if got, want := out.NRGBAAt(x, y), tc.want(x/2, y/2); got != want {
+						t.Fatalf("(%d, %d): got %v, want %v", x, y, got, want)
+					}
+				}
+			}
+		})
+	}
+}
