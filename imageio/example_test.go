@@ -63,3 +63,14 @@ func ExampleWriteNPY() {
 	fmt.Println(shape, data)
 	// Output: [2 2] [1 2 3 4]
 }
+
+// A half-transparent pixel keeps its colour (alpha is dropped, not
+// composited) and a grey one fills all three channels; values are in
+// [0, 1], channel-major.
+func ExampleRGBTensor() {
+	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	img.SetNRGBA(0, 0, color.NRGBA{255, 51, 0, 128})
+	img.SetNRGBA(1, 0, color.NRGBA{102, 102, 102, 255})
+	fmt.Println(imageio.RGBTensor(img))
+	// Output: [1 0.4 0.2 0.4 0 0.4]
+}

@@ -81,6 +81,22 @@ func ImageTensor(img image.Image, width, height int) ([]float32, error) {
 	return out, nil
 }
 
+// RGBTensor converts img to a [3, height, width] float32 tensor in
+// [0, 1] at its own size, the input of super-resolution models: alpha is
+// dropped without compositing (PIL's convert("RGB")), grey is repeated in
+// the three channels, and bytes are scaled by 1/255.
+func RGBTensor(img image.Image) []float32 {
+	rgb := toNRGBAOpaque(img)
+	plane := rgb.Bounds().Dx() * rgb.Bounds().Dy()
+	out := make([]float32, 3*plane)
+	for i := 0; i < plane; i++ {
+		for c := 0; c < 3; c++ {
+			out[c*plane+i] = float32(rgb.Pix[4*i+c]) / 255
+		}
+	}
+	return out
+}
+
 // MaskTensor converts an inpainting mask to a [1, 1, height, width]
 // float32 tensor of 0s and 1s as diffusers' mask processor does: convert
 // to grey with PIL's "L" weights, resize (see ImageTensor), scale by 1/255

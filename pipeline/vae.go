@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/imagegen/imagegen/imageio"
+	"github.com/imagegen/imagegen/internal/tiling"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/rng"
 	"github.com/imagegen/imagegen/watermark"
@@ -30,9 +31,9 @@ func (p *diffusionPipeline) decode(ctx context.Context, r *run, res *Result) err
 		x := lat[b*per : (b+1)*per]
 		out = ort.Tensor{}
 		if tile > 0 {
-			spec := tiledSpec{sess: p.vaeDec, inName: "latent_sample", outName: "sample", inC: r.channels, inH: r.lh, inW: r.lw,
-				num: p.vaeScale, den: 1, tile: tile / p.vaeScale, overlap: overlap / p.vaeScale}
-			data, c, err := spec.run(ctx, x)
+			spec := tiling.Spec{Session: p.vaeDec, Input: "latent_sample", Output: "sample", C: r.channels, H: r.lh, W: r.lw,
+				Num: p.vaeScale, Den: 1, TileH: tile / p.vaeScale, TileW: tile / p.vaeScale, Overlap: overlap / p.vaeScale}
+			data, c, err := spec.Run(ctx, x)
 			if err != nil {
 				return fmt.Errorf("pipeline: tiled vae decode: %w", err)
 			}
@@ -111,9 +112,9 @@ func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, 
 		if tile == 0 {
 			return enc.Run(ctx, in, map[string]*ort.Tensor{name: out})
 		}
-		spec := tiledSpec{sess: enc, inName: "sample", outName: name, inC: 3, inH: h, inW: w,
-			num: 1, den: p.vaeScale, tile: tile, overlap: overlap}
-		data, c, err := spec.run(ctx, pix)
+		spec := tiling.Spec{Session: enc, Input: "sample", Output: name, C: 3, H: h, W: w,
+			Num: 1, Den: p.vaeScale, TileH: tile, TileW: tile, Overlap: overlap}
+		data, c, err := spec.Run(ctx, pix)
 		if err != nil {
 			return fmt.Errorf("tiled: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/imagegen/imagegen/internal/testort"
+	"github.com/imagegen/imagegen/internal/tiling"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
 )
@@ -66,7 +67,7 @@ func TestTiledBlendingIsExactForPointwise(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ tile, overlap int }{{16, 4}, {20, 8}, {64, 8}, {13, 5}} {
-		got, c, err := tiledSpec{sess: s, inName: "x", outName: "y", inC: 4, inH: h, inW: w, num: 1, den: 1, tile: tc.tile, overlap: tc.overlap}.run(context.Background(), x)
+		got, c, err := tiling.Spec{Session: s, Input: "x", Output: "y", C: 4, H: h, W: w, Num: 1, Den: 1, TileH: tc.tile, TileW: tc.tile, Overlap: tc.overlap}.Run(context.Background(), x)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestTiledSeams(t *testing.T) {
 	if err := s.Run(context.Background(), map[string]ort.Tensor{"x": {Shape: []int64{1, 4, h, w}, F32: x}}, map[string]*ort.Tensor{"y": &whole}); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := tiledSpec{sess: s, inName: "x", outName: "y", inC: 4, inH: h, inW: w, num: 1, den: 1, tile: 24, overlap: 8}.run(context.Background(), x)
+	got, _, err := tiling.Spec{Session: s, Input: "x", Output: "y", C: 4, H: h, W: w, Num: 1, Den: 1, TileH: 24, TileW: 24, Overlap: 8}.Run(context.Background(), x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,27 +121,6 @@ func TestTiledSeams(t *testing.T) {
 			i := (c*h+5)*w + xx
 			if d := math.Abs(float64(got[i] - whole.F32[i])); d > 1e-5 {
 				t.Fatalf("row 5 column %d, away from every seam, differs by %v", xx, d)
-			}
-		}
-	}
-}
-
-func TestTileStarts(t *testing.T) {
-	for _, tc := range []struct {
-		n, tile, overlap, align int
-		want                    []int
-	}{
-		{48, 24, 8, 1, []int{0, 16, 24}},
-		{64, 64, 16, 1, []int{0}},
-		{100, 40, 10, 8, []int{0, 24, 48, 56}},
-	} {
-		got := tileStarts(tc.n, tc.tile, tc.overlap, tc.align)
-		if len(got) != len(tc.want) {
-			t.Fatalf("%+v: got %v", tc, got)
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%+v: got %v, want %v", tc, got, tc.want)
 			}
 		}
 	}

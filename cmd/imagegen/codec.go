@@ -168,7 +168,7 @@ func runDecode(c *cli.Context) error {
 	if len(prompts) != 1 && len(prompts) != res.N {
 		prompts = prompts[:1]
 	}
-	paths, err := writeOutputs(out, res, &pipeline.Request{Prompts: prompts}, name, nil)
+	paths, err := writeOutputs(out, res, &pipeline.Request{Prompts: prompts}, name, nil, nil)
 	if err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}

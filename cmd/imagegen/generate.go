@@ -15,6 +15,7 @@ import (
 	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/pipeline"
+	"github.com/imagegen/imagegen/upscale"
 )
 
 func generateCommand() *cli.Command {
@@ -30,7 +31,7 @@ func generateCommand() *cli.Command {
 			"   imagegen generate --model ./sd-turbo \"a cat\" -o cat.png\n" +
 			"   imagegen generate --model ./sd15 --prompt \"a castle\" --scheduler \"DPM++ 2M Karras\" --steps 25 --seed 7 -o castle.png\n" +
 			"   imagegen generate --model ./sd15 --prompt \"a castle at night\" --init-image castle.png --strength 0.6 -o night.png",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, hf:ORG/NAME[@REV] or models.yaml name (default: the built-in shapes model)"},
 			&cli.StringSliceFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt (repeat for a batch of prompts)"},
 			&cli.StringFlag{Name: "negative-prompt", Aliases: []string{"n"}, Usage: "negative prompt"},
@@ -75,7 +76,8 @@ func generateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "top-p", Usage: "sample among the likeliest tokens whose probability reaches p, in (0, 1] (autoregressive models)"},
 			&cli.StringFlag{Name: "save-steps", Usage: "write the partial pictures of an autoregressive model to `DIR` (tokens so far, the rest blank) every --save-every tokens"},
 			&cli.IntFlag{Name: "save-every", Usage: "tokens between the partial pictures of --save-steps", Value: 16},
-		},
+			&cli.StringFlag{Name: "upscale", Usage: "enlarge each picture with a Real-ESRGAN-style upscaler `DIR_OR_FILE` before writing it (see imagegen upscale)"},
+		}, upscaleTileFlags("upscale-tile", "upscale-tile-overlap")...),
 		Action: runGenerate,
 	}
 }
@@ -187,6 +189,17 @@ func runGenerate(c *cli.Context) error {
 	if err := previewFlags(c, &req, notice); err != nil {
 		return err
 	}
+	var upscaler *upscale.Upscaler
+	upOpts, err := upscaleRunOptions(c, "upscale-tile", "upscale-tile-overlap")
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	if m := c.String("upscale"); m != "" {
+		if upscaler, err = openUpscaler(c, m); err != nil {
+			return fmt.Errorf("generate: --upscale: %w", err)
+		}
+		defer upscaler.Close()
+	}
 	start := time.Now()
 	pipe, err := pipeline.Load(ctx, dir, pipeline.Options{
 		Session: ort.Options{Device: dev, IntraOpThreads: c.Int("threads"), Notice: notice, Cache: graphCache(c)},
@@ -223,7 +236,13 @@ func runGenerate(c *cli.Context) error {
 		return err
 	}
 	genTime := time.Since(start)
-	paths, err := writeOutputs(out, res, &req, modelName, signer)
+	var up *upscaled
+	if upscaler != nil {
+		if up, err = upscaleResult(c, upscaler, res, upOpts); err != nil {
+			return fmt.Errorf("generate: --upscale: %w", err)
+		}
+	}
+	paths, err := writeOutputs(out, res, &req, modelName, signer, up)
 	if err != nil {
 		return err
 	}
@@ -234,7 +253,7 @@ func runGenerate(c *cli.Context) error {
 		}
 	}
 	if c.Bool("json") {
-		return printJSON(map[string]any{
+		summary := map[string]any{
 			"outputs": paths, "model": dir, "family": res.ModelFamily, "scheduler": res.Scheduler,
 			"steps": res.Steps, "guidance": res.Guidance, "temperature": res.Temperature, "seed": res.Seed, "width": res.W, "height": res.H,
 			"denoiser_calls": res.DenoiserCalls, "load_seconds": loaded.Seconds(), "generate_seconds": genTime.Seconds(),
@@ -243,7 +262,11 @@ func runGenerate(c *cli.Context) error {
 				"host_seconds": res.Timings.Host.Seconds(), "vae_seconds": res.Timings.VAE.Seconds(),
 				"step_seconds": durationsSeconds(res.Timings.Steps),
 			},
-		})
+		}
+		if up != nil {
+			summary["upscale"] = map[string]any{"model": upscaler.Path(), "scale": up.Scale, "width": res.W * up.Scale, "height": res.H * up.Scale}
+		}
+		return printJSON(summary)
 	}
 	for _, p := range paths {
 		fmt.Println(p)

@@ -16,19 +16,24 @@ import (
 
 // writeOutputs writes the result as one .npy file or as numbered PNGs with
 // their generation parameters, each with a C2PA manifest signed by signer
-// when it is not nil. On failure nothing written by this call is left
-// behind.
-func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model string, signer *c2pa.Signer) ([]string, error) {
+// when it is not nil. When up is not nil its upscaled pictures are written
+// instead of the result's, and the parameters note the upscaler. On
+// failure nothing written by this call is left behind.
+func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model string, signer *c2pa.Signer, up *upscaled) ([]string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
+	pix, shape := res.Images, []int{res.N, res.H, res.W, 3}
+	if up != nil {
+		pix, shape = up.Images, []int{res.N, res.H * up.Scale, res.W * up.Scale, 3}
+	}
 	if strings.EqualFold(out[len(out)-4:], ".npy") {
-		if err := imageio.SaveNPY(out, []int{res.N, res.H, res.W, 3}, res.Images); err != nil {
+		if err := imageio.SaveNPY(out, shape, pix); err != nil {
 			return nil, err
 		}
 		return []string{out}, nil
 	}
-	imgs, err := imageio.ToNRGBA(res.Images, []int{res.N, res.H, res.W, 3}, imageio.NHWC, imageio.Unit)
+	imgs, err := imageio.ToNRGBA(pix, shape, imageio.NHWC, imageio.Unit)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +50,9 @@ func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model
 			params.Extra = append(params.Extra, imageio.Param{Key: "Batch index", Value: fmt.Sprint(i)})
 		}
 		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: requestJSON(req, res, model, i)}
+		if up != nil {
+			meta.Parameters = upscaledInfotext(meta.Parameters, up.Scale, up.Model)
+		}
 		if err := writePNG(names[i], img, meta, model, signer); err != nil {
 			removeAll(names[:i])
 			return nil, err
