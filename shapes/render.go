@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 )
 
@@ -60,17 +61,22 @@ func Render(scene Scene, placements []Placement, size int) (*image.NRGBA, error)
 		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = bg.R, bg.G, bg.B, 255
 	}
 	for i, sh := range scene.Shapes {
-		p := placements[i]
-		fg := sh.Color.RGB()
-		rasterize(sh.Kind, p.X, p.Y, p.R, size, size, func(x, y int, a float64) {
-			o := img.PixOffset(x, y)
-			px := img.Pix[o : o+3 : o+3]
-			px[0] = blend8(px[0], fg.R, a)
-			px[1] = blend8(px[1], fg.G, a)
-			px[2] = blend8(px[2], fg.B, a)
-		})
+		drawShape(img, sh.Kind, sh.Color.RGB(), placements[i])
 	}
 	return img, nil
+}
+
+// drawShape paints one shape of class k in color fg at p over img,
+// anti-aliased (coverage blended in sRGB).
+func drawShape(img *image.NRGBA, k Kind, fg color.NRGBA, p Placement) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	rasterize(k, p.X, p.Y, p.R, w, h, func(x, y int, a float64) {
+		o := img.PixOffset(x, y)
+		px := img.Pix[o : o+3 : o+3]
+		px[0] = blend8(px[0], fg.R, a)
+		px[1] = blend8(px[1], fg.G, a)
+		px[2] = blend8(px[2], fg.B, a)
+	})
 }
 
 func blend8(under, over uint8, a float64) uint8 {
