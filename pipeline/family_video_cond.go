@@ -133,6 +133,10 @@ func (v *videoPipeline) animateDiffConditioning(ctx context.Context, vr *videoRu
 	if err != nil {
 		return stepInputs{}, err
 	}
+	if v.textPerFrame() {
+		ehs := cond.inputs["encoder_hidden_states"]
+		cond.inputs["encoder_hidden_states"] = repeatRows(ehs, vr.frames)
+	}
 	per := len(vr.latents) / vr.batch
 	g := float32(vr.q.guidance)
 	return stepInputs{
@@ -145,4 +149,42 @@ func (v *videoPipeline) animateDiffConditioning(ctx context.Context, vr *videoRu
 		},
 		guide: func(dst, out []float32) { combineCFG(dst, out, g) },
 	}, nil
+}
+
+// textPerFrame reports whether the AnimateDiff UNet export takes the text
+// embedding once per frame, [B·F, S, D] (diffusers from 0.30 on repeats
+// it in the pipeline), rather than once per clip, [B, S, D] (earlier
+// versions repeat it inside the UNet). The export's declared batch sizes
+// tell: two different static sizes, or two different symbolic names.
+func (v *videoPipeline) textPerFrame() bool {
+	s, _ := v.denoiser.Input("sample")
+	e, ok := v.denoiser.Input("encoder_hidden_states")
+	if !ok || len(e.Shape) != 3 {
+		return false
+	}
+	if s.Shape[0] > 0 && e.Shape[0] > 0 {
+		return s.Shape[0] != e.Shape[0]
+	}
+	name := func(i ort.IOInfo) string {
+		if len(i.DimNames) > 0 {
+			return i.DimNames[0]
+		}
+		return ""
+	}
+	return name(s) != "" && name(e) != "" && name(s) != name(e)
+}
+
+// repeatRows repeats each row (first-axis entry) of t n times in place,
+// as torch's repeat_interleave(n, dim=0).
+func repeatRows(t ort.Tensor, n int) ort.Tensor {
+	rows := int(t.Shape[0])
+	per := len(t.F32) / rows
+	out := make([]float32, 0, len(t.F32)*n)
+	for r := range rows {
+		for range n {
+			out = append(out, t.F32[r*per:(r+1)*per]...)
+		}
+	}
+	shape := append([]int64{t.Shape[0] * int64(n)}, t.Shape[1:]...)
+	return ort.Tensor{Shape: shape, F32: out}
 }

@@ -241,3 +241,28 @@ func TestAnimateDiffClip(t *testing.T) {
 		}
 	}
 }
+
+// An export taking the text embedding once per frame (diffusers ≥ 0.30)
+// makes the same clip as one taking it once per clip.
+func TestAnimateDiffTextPerFrame(t *testing.T) {
+	sd := conformance.Dir(t, "sd1-tiny")
+	perClip, perFrame := t.TempDir(), t.TempDir()
+	if err := familytest.WriteAnimateDiff(perClip, sd, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := familytest.WriteAnimateDiffTextPerFrame(perFrame, sd, 5); err != nil {
+		t.Fatal(err)
+	}
+	req := pipeline.Request{Prompts: []string{"a red ball", "a blue cube"}, Frames: 3, Steps: 2, Seed: 4}
+	a, err := familytest.LoadDir(t, perClip).Generate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := familytest.LoadDir(t, perFrame).Generate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(a.Images, b.Images); d > 1e-5 {
+		t.Errorf("per-frame text export differs from the per-clip one by up to %g", d)
+	}
+}

@@ -99,6 +99,19 @@ func WriteSVD(dir string, seed uint64) error {
 // frames and adds a bias from the text embedding. Its config says
 // motion_max_seq_length AnimateDiffMaxFrames.
 func WriteAnimateDiff(dir, sdDir string, seed uint64) error {
+	return writeAnimateDiff(dir, sdDir, seed, false)
+}
+
+// WriteAnimateDiffTextPerFrame is WriteAnimateDiff with the UNet taking
+// the text embedding once per frame, encoder_hidden_states [B·F, S, D]
+// (batch dimension "batch_frames"), as UNetMotionModel exports from
+// diffusers 0.30 on do. With the same seed its clips equal
+// WriteAnimateDiff's.
+func WriteAnimateDiffTextPerFrame(dir, sdDir string, seed uint64) error {
+	return writeAnimateDiff(dir, sdDir, seed, true)
+}
+
+func writeAnimateDiff(dir, sdDir string, seed uint64, textPerFrame bool) error {
 	var sdUNet struct {
 		CrossAttentionDim int64 `json:"cross_attention_dim"`
 		InChannels        int64 `json:"in_channels"`
@@ -113,8 +126,18 @@ func WriteAnimateDiff(dir, sdDir string, seed uint64) error {
 	batch, h, w := onnxexport.Sym("batch"), onnxexport.Sym("height"), onnxexport.Sym("width")
 	x := unet.Input("sample", onnxexport.Float32, batch, onnxexport.D(c), onnxexport.Sym("frames"), h, w)
 	t := unet.Input("timestep", onnxexport.Float32, batch)
-	ehs := unet.Input("encoder_hidden_states", onnxexport.Float32, batch, onnxexport.Sym("sequence"), onnxexport.D(sdUNet.CrossAttentionDim))
-	cond := l.Linear("text", unet.ReduceMean(ehs, false, 1), c, true)
+	ehsBatch := batch
+	if textPerFrame {
+		ehsBatch = onnxexport.Sym("batch_frames")
+	}
+	ehs := unet.Input("encoder_hidden_states", onnxexport.Float32, ehsBatch, onnxexport.Sym("sequence"), onnxexport.D(sdUNet.CrossAttentionDim))
+	text := unet.ReduceMean(ehs, false, 1)
+	if textPerFrame {
+		// The rows of a clip's frames are copies: average them back.
+		frames := unet.DimOf(x, 2)
+		text = unet.ReduceMean(unet.ReshapeTo(text, unet.Concat(0, unet.ConstInts(-1), frames, unet.ConstInts(sdUNet.CrossAttentionDim))), false, 1)
+	}
+	cond := l.Linear("text", text, c, true)
 	y := frameConvUNet(unet, l, unet.Transpose(x, 0, 2, 1, 3, 4), t, cond, c)
 	unet.Output("out_sample", unet.Transpose(y, 0, 2, 1, 3, 4))
 
