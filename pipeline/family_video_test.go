@@ -266,3 +266,20 @@ func TestAnimateDiffTextPerFrame(t *testing.T) {
 		t.Errorf("per-frame text export differs from the per-clip one by up to %g", d)
 	}
 }
+
+// BenchmarkSVDTinyGenerate times a whole 4-step, 4-frame clip of the tiny
+// SVD stand-in: the pipeline's own overhead around near-free models.
+func BenchmarkSVDTinyGenerate(b *testing.B) {
+	dir := b.TempDir()
+	if err := familytest.WriteSVD(dir, 3); err != nil {
+		b.Fatal(err)
+	}
+	p := familytest.LoadDir(b, dir)
+	req := pipeline.Request{InitImage: gradient(familytest.VideoSize, familytest.VideoSize), Steps: 4, Seed: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Generate(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
