@@ -325,17 +325,7 @@ func (v *videoPipeline) generate(ctx context.Context, r Request) (*Result, error
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: scheduler: %w", err)
 	}
-	vr.run = &run{q: q, sched: sched, batch: q.batch, lh: q.Height / v.vaeScale, lw: q.Width / v.vaeScale}
-	vr.cfg = q.cfg(v.diffusionPipeline)
-	if v.family == FamilySVD {
-		// diffusers guides when the largest per-frame scale exceeds 1.
-		vr.cfg = q.guidance > 1 || vr.minGuidance > 1
-	}
-	vr.channels = v.vae.LatentChannels
-	if vr.channels == 0 {
-		vr.channels = 4
-	}
-	vr.latents = make([]float32, vr.batch*vr.frames*vr.channels*vr.lh*vr.lw)
+	v.newRun(q, vr, sched)
 
 	var tm Timings
 	t0 := time.Now()
@@ -377,6 +367,21 @@ func (v *videoPipeline) generate(ctx context.Context, r Request) (*Result, error
 	tm.Total = time.Since(t0)
 	res.Timings = tm
 	return res, nil
+}
+
+// newRun sets up vr's geometry, guidance and latent buffer.
+func (v *videoPipeline) newRun(q *resolved, vr *videoRun, sched schedulers.Scheduler) {
+	vr.run = &run{q: q, sched: sched, batch: q.batch, lh: q.Height / v.vaeScale, lw: q.Width / v.vaeScale}
+	vr.cfg = q.cfg(v.diffusionPipeline)
+	if v.family == FamilySVD {
+		// diffusers guides when the largest per-frame scale exceeds 1.
+		vr.cfg = q.guidance > 1 || vr.minGuidance > 1
+	}
+	vr.channels = v.vae.LatentChannels
+	if vr.channels == 0 {
+		vr.channels = 4
+	}
+	vr.latents = make([]float32, vr.batch*vr.frames*vr.channels*vr.lh*vr.lw)
 }
 
 // latentShape is the clip latents' shape in the UNet's layout.

@@ -283,3 +283,43 @@ func BenchmarkSVDTinyGenerate(b *testing.B) {
 		}
 	}
 }
+
+// The UNet gets added_time_ids (fps−1, motion bucket, noise aug) on every
+// row, and the unconditional rows' image embedding is zeros.
+func TestSVDUNetConditioning(t *testing.T) {
+	p := loadSVD(t)
+	req := svdRequest()
+	req.NumImages, req.FPS, req.MotionBucket, req.NoiseAug = 2, 9, intp(40), floatp(0.1)
+	in, err := pipeline.SVDUNetInputs(p, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := in["added_time_ids"]
+	if len(ids.Shape) != 2 || ids.Shape[0] != 4 || ids.Shape[1] != 3 {
+		t.Fatalf("added_time_ids shape %v, want [4, 3] (2 clips, guided)", ids.Shape)
+	}
+	for r := range 4 {
+		got := ids.F32[3*r : 3*r+3]
+		if got[0] != 8 || got[1] != 40 || got[2] != float32(0.1) {
+			t.Errorf("added_time_ids row %d = %v, want [8 40 0.1]", r, got)
+		}
+	}
+	ehs := in["encoder_hidden_states"]
+	d := int(ehs.Shape[2])
+	if len(ehs.Shape) != 3 || ehs.Shape[0] != 4 || ehs.Shape[1] != 1 || d != familytest.SVDEmbedDim {
+		t.Fatalf("encoder_hidden_states shape %v, want [4, 1, %d]", ehs.Shape, familytest.SVDEmbedDim)
+	}
+	for r := range 4 {
+		row := ehs.F32[r*d : (r+1)*d]
+		zero := true
+		for _, v := range row {
+			zero = zero && v == 0
+		}
+		if zero != (r < 2) {
+			t.Errorf("encoder_hidden_states row %d all zero: %v, want %v (unconditional rows first)", r, zero, r < 2)
+		}
+	}
+	if d := maxAbsDiff(ehs.F32[2*d:3*d], ehs.F32[3*d:4*d]); d != 0 {
+		t.Errorf("the two clips' image embeddings differ by %g; both come from the one first frame", d)
+	}
+}
