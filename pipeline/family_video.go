@@ -175,6 +175,8 @@ func (v *videoPipeline) resolveVideo(r Request) (*resolved, *videoRun, error) {
 		return nil, nil, badRequest("video checkpoints have no inpainting or img2img strength")
 	case r.Watermark != "":
 		return nil, nil, badRequest("video checkpoints have no watermark option (got %q)", r.Watermark)
+	case r.GuidanceRescale != 0:
+		return nil, nil, badRequest("guidance rescale is not available for video checkpoints")
 	case r.DecodeChunk < 0:
 		return nil, nil, badRequest("decode chunk must be positive, got %d", r.DecodeChunk)
 	case r.FPS < 0 || math.IsNaN(r.FPS) || math.IsInf(r.FPS, 0):
@@ -224,6 +226,9 @@ func (v *videoPipeline) resolveVideo(r Request) (*resolved, *videoRun, error) {
 	if vr.frames, err = v.clipFrames(r.Frames); err != nil {
 		return nil, nil, err
 	}
+	if err := v.checkClipSize(q); err != nil {
+		return nil, nil, err
+	}
 	vr.chunk = r.DecodeChunk
 	if vr.chunk == 0 {
 		vr.chunk = vr.frames
@@ -244,8 +249,8 @@ func (v *videoPipeline) checkSVDRequest(r *Request) error {
 	switch {
 	case r.InitImage == nil:
 		return badRequest("Stable Video Diffusion animates a picture: give the first frame as the init image (--init-image)")
-	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "":
-		return badRequest("Stable Video Diffusion takes no prompts; it is conditioned on the init image")
+	case r.NegativePrompt != "" || r.Prompt2 != "" || r.NegativePrompt2 != "" || r.ClipSkip > 1:
+		return badRequest("Stable Video Diffusion takes no prompts (nor clip skip); it is conditioned on the init image")
 	case r.MotionBucket != nil && *r.MotionBucket < 0:
 		return badRequest("motion bucket must be 0 or more, got %d", *r.MotionBucket)
 	case r.NoiseAug != nil && (*r.NoiseAug < 0 || math.IsNaN(*r.NoiseAug) || math.IsInf(*r.NoiseAug, 0)):
@@ -310,6 +315,22 @@ func (v *videoPipeline) clipFrames(asked int) (int, error) {
 	return frames, nil
 }
 
+// checkClipSize refuses a clip size that the UNet export's sample input
+// declares it cannot take (static height and width, as exports built for
+// one resolution have), naming the size it makes.
+func (v *videoPipeline) checkClipSize(q *resolved) error {
+	info, _ := v.denoiser.Input("sample")
+	h, w := info.Shape[3], info.Shape[4]
+	lh, lw := int64(q.Height/v.vaeScale), int64(q.Width/v.vaeScale)
+	if (h <= 0 || h == lh) && (w <= 0 || w == lw) {
+		return nil
+	}
+	if h > 0 && w > 0 {
+		return badRequest("size %dx%d: this checkpoint's UNet export only makes %dx%d clips", q.Width, q.Height, w*int64(v.vaeScale), h*int64(v.vaeScale))
+	}
+	return badRequest("size %dx%d: this checkpoint's UNet export takes latents of %v only", q.Width, q.Height, info.Shape[3:])
+}
+
 // generate makes one clip per prompt and image.
 func (v *videoPipeline) generate(ctx context.Context, r Request) (*Result, error) {
 	v.mu.Lock()
@@ -339,7 +360,7 @@ func (v *videoPipeline) generate(ctx context.Context, r Request) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	tm.TextEncode = time.Since(t0)
+	tm.TextEncode = time.Since(t0) // SVD: the image encoder and the first frame's VAE encoding
 	if err := vr.setTimesteps(); err != nil {
 		return nil, err
 	}

@@ -150,6 +150,8 @@ func TestVideoBadRequests(t *testing.T) {
 		{"negative chunk", func(r *pipeline.Request) { r.DecodeChunk = -2 }, "decode chunk"},
 		{"negative motion", func(r *pipeline.Request) { r.MotionBucket = intp(-1) }, "motion bucket"},
 		{"mask", func(r *pipeline.Request) { r.Mask = halfMask(32, 32) }, "inpainting"},
+		{"size the export cannot make", func(r *pipeline.Request) { r.InitImage = gradient(64, 64) }, "only makes 32x32 clips"},
+		{"guidance rescale", func(r *pipeline.Request) { r.GuidanceRescale = 0.5 }, "guidance rescale"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

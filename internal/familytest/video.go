@@ -25,7 +25,8 @@ const (
 
 // WriteSVD writes a tiny StableVideoDiffusionPipeline folder to dir in
 // the I/O form of the public ONNX conversions: unet/ (sample [B, F, 8, h,
-// w] with F fixed at SVDFrames, timestep, encoder_hidden_states [B, 1, D],
+// w] with F fixed at SVDFrames and h, w at VideoSize/2, as exports built
+// for one resolution have them, timestep, encoder_hidden_states [B, 1, D],
 // added_time_ids [B, 3] → out_sample [B, F, 4, h, w]), image_encoder/
 // (pixel_values [B, 3, 224, 224] → image_embeds), vae_encoder/ (sample →
 // latent_parameters) and vae_decoder/ (latent_sample, num_frames →
@@ -37,7 +38,8 @@ func WriteSVD(dir string, seed uint64) error {
 	unet := onnxexport.NewBuilder("svd_unet")
 	l := onnxexport.NewLayers(unet, seed)
 	batch, h, w := onnxexport.Sym("batch"), onnxexport.Sym("height"), onnxexport.Sym("width")
-	x := unet.Input("sample", onnxexport.Float32, batch, onnxexport.D(SVDFrames), onnxexport.D(8), h, w)
+	lat := onnxexport.D(VideoSize / 2)
+	x := unet.Input("sample", onnxexport.Float32, batch, onnxexport.D(SVDFrames), onnxexport.D(8), lat, lat)
 	t := unet.Input("timestep", onnxexport.Float32, batch)
 	ehs := unet.Input("encoder_hidden_states", onnxexport.Float32, batch, onnxexport.D(1), onnxexport.D(SVDEmbedDim))
 	ids := unet.Input("added_time_ids", onnxexport.Float32, batch, onnxexport.D(3))
