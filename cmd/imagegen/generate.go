@@ -101,7 +101,7 @@ func runGenerate(c *cli.Context) error {
 	ext := strings.ToLower(filepath.Ext(out))
 	if set := videoFlagNames(c); len(set) > 0 {
 		if err := videoio.CheckPath(out); err != nil {
-			return fmt.Errorf("generate: %s ask for a clip: %w", strings.Join(set, ", "), err)
+			return fmt.Errorf("generate: with %s the output is a clip: %w", strings.Join(set, ", "), err)
 		}
 	} else if ext != ".png" && ext != ".npy" && !videoio.IsVideoPath(out) {
 		return fmt.Errorf("generate: output %s: want a .png or .npy file name (or, for video models, .gif, .mp4 or .webm)", out)
