@@ -61,6 +61,9 @@ type videoRun struct {
 // latent-diffusion loader, then checks the UNet's 5-D sample and (SVD)
 // opens the image and VAE encoders.
 func loadVideo(ctx context.Context, dir string, fam Family, idx *modelIndex, opts Options) (familyPipeline, error) {
+	if opts.LowMem && opts.Session.Notice != nil {
+		opts.Session.Notice("low-memory mode does not apply to video checkpoints: their components stay open")
+	}
 	opts.LowMem = false
 	base, err := loadDiffusion(ctx, dir, fam, idx, opts)
 	if err != nil {
