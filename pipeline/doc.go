@@ -4,7 +4,9 @@
 // SD3 and Flux. It reproduces what the matching diffusers pipeline computes
 // for the same prompt, sampler and seed: tokenization, text encoding,
 // classifier-free guidance, the scheduler loop, and VAE decoding, around
-// ONNX Runtime sessions (package ort).
+// ONNX Runtime sessions (package ort). Video checkpoints (Stable Video
+// Diffusion, AnimateDiff) run the same loop on 5-D latents and return
+// their clips' frames (Result.Frames).
 //
 // A Pipeline is loaded once with Load and then serves any number of
 // Generate calls; it owns its sessions, so two pipelines in one process do

@@ -1,6 +1,7 @@
 // Package familytest writes tiny random-weight checkpoints of imagegen's own
-// families (VAE, VQ-VAE, GAN, flow, PixelCNN) in their folder layout, so tests of the pipeline
-// and the CLI run without the shipped weights. The networks are the
+// families (VAE, VQ-VAE, GAN, flow, PixelCNN) in their folder layout, and of
+// the video families (SVD, AnimateDiff) in the public ONNX conversions' I/O
+// form, so tests of the pipeline and the CLI run without real weights. The networks are the
 // smallest graphs with the right inputs and outputs, not the real
 // architectures.
 package familytest
