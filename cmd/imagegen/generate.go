@@ -328,7 +328,7 @@ func removeAll(paths []string) {
 
 // requestJSON is the full request stored in each PNG, so images can be
 // re-run.
-func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, index int) string {
+func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, index int, up *upscaled) string {
 	m := map[string]any{
 		"model": model, "prompt": req.Prompts[index/max(1, res.N/len(req.Prompts))], "prompts": req.Prompts,
 		"negative_prompt": req.NegativePrompt, "prompt_2": req.Prompt2, "scheduler": res.Scheduler,
@@ -336,6 +336,9 @@ func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, inde
 		"guidance_rescale": req.GuidanceRescale, "eta": req.Eta, "seed": res.Seed, "width": res.W, "height": res.H,
 		"num_images": max(1, req.NumImages), "index": index, "max_sequence_length": req.MaxSequenceLength,
 		"strength": res.Strength, "watermark": req.Watermark, "imagegen": version,
+	}
+	if up != nil {
+		m["upscale"] = map[string]any{"model": up.Model, "scale": up.Scale}
 	}
 	b, _ := json.Marshal(m)
 	return string(b)

@@ -49,7 +49,7 @@ func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model
 		if res.N > 1 {
 			params.Extra = append(params.Extra, imageio.Param{Key: "Batch index", Value: fmt.Sprint(i)})
 		}
-		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: requestJSON(req, res, model, i)}
+		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: requestJSON(req, res, model, i, up)}
 		if up != nil {
 			meta.Parameters = upscaledInfotext(meta.Parameters, up.Scale, up.Model)
 		}

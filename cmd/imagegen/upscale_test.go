@@ -183,4 +183,17 @@ func TestGenerateUpscale(t *testing.T) {
 	if p := text["parameters"]; !strings.Contains(p, "Size: 32x32") || !strings.HasSuffix(p, "Postprocess upscale by: 4, Postprocess upscaler: x4.onnx") {
 		t.Errorf("parameters %q: want the generated size and the upscaler", p)
 	}
+	var rec struct {
+		Width   int
+		Upscale struct {
+			Model string
+			Scale int
+		}
+	}
+	if err := json.Unmarshal([]byte(text["imagegen"]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Width != 32 || rec.Upscale.Scale != 4 || rec.Upscale.Model != model {
+		t.Errorf("JSON record %s: want the generated width and the upscaler", text["imagegen"])
+	}
 }
