@@ -36,6 +36,28 @@ type NBitsOptions struct {
 	Dir string
 }
 
+// WithDefaults returns o with zero fields set to their defaults.
+func (o NBitsOptions) WithDefaults() NBitsOptions {
+	if o.BlockSize == 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	if o.MinWeights == 0 {
+		o.MinWeights = DefaultMinWeights
+	}
+	return o
+}
+
+// Validate reports options MatMulNBits cannot take (after WithDefaults).
+func (o NBitsOptions) Validate() error {
+	if err := checkNBits(o.Bits, o.BlockSize); err != nil {
+		return err
+	}
+	if o.AccuracyLevel < 0 || o.AccuracyLevel > 4 {
+		return fmt.Errorf("graphopt: accuracy level %d: want 0 to 4", o.AccuracyLevel)
+	}
+	return nil
+}
+
 // NBitsReport says what QuantizeMatMul did.
 type NBitsReport struct {
 	Quantized   int   // MatMul and Gemm nodes now MatMulNBits
@@ -59,17 +81,9 @@ func QuantizeMatMul(m *onnxpb.ModelProto, opt NBitsOptions) (NBitsReport, error)
 	if g == nil {
 		return rep, ErrNoGraph
 	}
-	if opt.BlockSize == 0 {
-		opt.BlockSize = DefaultBlockSize
-	}
-	if opt.MinWeights == 0 {
-		opt.MinWeights = DefaultMinWeights
-	}
-	if err := checkNBits(opt.Bits, opt.BlockSize); err != nil {
+	opt = opt.WithDefaults()
+	if err := opt.Validate(); err != nil {
 		return rep, err
-	}
-	if opt.AccuracyLevel < 0 || opt.AccuracyLevel > 4 {
-		return rep, fmt.Errorf("graphopt: accuracy level %d: want 0 to 4", opt.AccuracyLevel)
 	}
 	gi := index(g)
 	real := map[string]*onnxpb.TensorProto{}
