@@ -43,6 +43,11 @@ type Options struct {
 	// empty means every subfolder that has a model.onnx. The others are
 	// copied as they are.
 	Components []string
+	// Conv also turns float32 convolutions into ONNX Runtime's
+	// ConvInteger: int8 weights (one scale per output channel) and
+	// activations quantized to uint8 at run time. Off by default: it
+	// quantizes activations, unlike the rest (README: Quantization).
+	Conv bool
 	// Force replaces an existing non-empty output folder.
 	Force bool
 	// Progress, when set, is called as each component starts (Done false)
@@ -56,6 +61,7 @@ type ComponentReport struct {
 	Done        bool
 	Quantized   int   // MatMul/Gemm nodes now MatMulNBits
 	Kept        int   // constant-weight MatMuls left float (too small)
+	Convs       int   // Conv nodes now ConvInteger (Options.Conv)
 	FloatBytes  int64 // bytes of the float weights replaced
 	PackedBytes int64 // bytes of codes, scales and zero points written instead
 	InBytes     int64 // the component's model files before
@@ -94,7 +100,7 @@ func Checkpoint(src, dst string, opt Options) ([]ComponentReport, error) {
 		if opt.Progress != nil {
 			opt.Progress(ComponentReport{Component: c})
 		}
-		rep, files, err := quantizeModel(filepath.Join(src, c, modelFile), filepath.Join(tmp, c, modelFile), gopt)
+		rep, files, err := quantizeModel(filepath.Join(src, c, modelFile), filepath.Join(tmp, c, modelFile), gopt, opt.Conv)
 		if err != nil {
 			return nil, fmt.Errorf("quantize %s: %w", c, err)
 		}
@@ -186,7 +192,7 @@ func checkDestination(src, dst string, force bool) error {
 // quantizeModel writes the quantized model at src to dst and returns the
 // names (relative to src's folder) of the source files it replaces: the
 // model and the external data files its initializers named.
-func quantizeModel(src, dst string, opt graphopt.NBitsOptions) (ComponentReport, []string, error) {
+func quantizeModel(src, dst string, opt graphopt.NBitsOptions, conv bool) (ComponentReport, []string, error) {
 	var rep ComponentReport
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -204,6 +210,17 @@ func quantizeModel(src, dst string, opt graphopt.NBitsOptions) (ComponentReport,
 		return rep, nil, err
 	}
 	rep.Quantized, rep.Kept, rep.FloatBytes, rep.PackedBytes = nrep.Quantized, nrep.Kept, nrep.FloatBytes, nrep.PackedBytes
+	kind := fmt.Sprintf("MatMulNBits bits=%d block_size=%d", opt.Bits, opt.BlockSize)
+	if conv {
+		crep, err := graphopt.QuantizeConv(m, graphopt.ConvOptions{MinWeights: opt.MinWeights, Dir: dir})
+		if err != nil {
+			return rep, nil, err
+		}
+		rep.Convs = crep.Quantized
+		rep.FloatBytes += crep.FloatBytes
+		rep.PackedBytes += crep.PackedBytes
+		kind += "; ConvInteger uint8"
+	}
 	files := []string{modelFile}
 	dataFile, err := inlineExternal(m, dir)
 	if err != nil {
@@ -219,7 +236,7 @@ func quantizeModel(src, dst string, opt graphopt.NBitsOptions) (ComponentReport,
 	}
 	m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{
 		Key:   proto.String("imagegen.quantized"),
-		Value: proto.String(fmt.Sprintf("MatMulNBits bits=%d block_size=%d", opt.Bits, opt.BlockSize)),
+		Value: proto.String(kind),
 	})
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return rep, nil, err

@@ -31,6 +31,7 @@ func quantizeCommand() *cli.Command {
 			&cli.StringFlag{Name: "components", Usage: "comma-separated component folders to quantize (default: all with a model.onnx)"},
 			&cli.Int64Flag{Name: "min-weights", Usage: "leave weights with fewer elements in float (default 4096; -1: none)"},
 			&cli.IntFlag{Name: "accuracy-level", Usage: "MatMulNBits accuracy_level: 0 unset (float32 compute), 4 int8 activations"},
+			&cli.BoolFlag{Name: "conv", Usage: "also convolutions: int8 weights and activations quantized at run time (ConvInteger); less accurate"},
 			&cli.BoolFlag{Name: "force", Usage: "replace a non-empty OUT_DIR"},
 		},
 		Action: func(c *cli.Context) error {
@@ -48,7 +49,7 @@ func quantizeCommand() *cli.Command {
 			}
 			opts := quantize.Options{
 				Bits: c.Int("bits"), BlockSize: c.Int("block-size"), MinWeights: c.Int64("min-weights"),
-				AccuracyLevel: c.Int("accuracy-level"), Force: c.Bool("force"),
+				AccuracyLevel: c.Int("accuracy-level"), Conv: c.Bool("conv"), Force: c.Bool("force"),
 			}
 			if s := c.String("components"); s != "" {
 				opts.Components = strings.Split(s, ",")
@@ -67,8 +68,8 @@ func quantizeCommand() *cli.Command {
 				if c.Bool("quiet") {
 					return
 				}
-				fmt.Fprintf(os.Stderr, "%-14s %4d MatMul → MatMulNBits (%d small kept float), weights %s → %s, files %s → %s (%.1f s)\n",
-					r.Component, r.Quantized, r.Kept, mib(r.FloatBytes), mib(r.PackedBytes), mib(r.InBytes), mib(r.OutBytes),
+				fmt.Fprintf(os.Stderr, "%-14s %4d MatMul → MatMulNBits (%d small kept float), %d Conv → ConvInteger, weights %s → %s, files %s → %s (%.1f s)\n",
+					r.Component, r.Quantized, r.Kept, r.Convs, mib(r.FloatBytes), mib(r.PackedBytes), mib(r.InBytes), mib(r.OutBytes),
 					time.Since(compStart).Seconds())
 			}
 			if _, err := quantize.Checkpoint(src, out, opts); err != nil {

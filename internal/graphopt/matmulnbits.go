@@ -221,13 +221,9 @@ func (gi *graphIndex) matmulWeight(n *onnxpb.NodeProto, inits map[string]*onnxpb
 
 // quantize reads the weight, as a row-major [N, K] matrix, and quantizes it.
 func (w *matmulWeight) quantize(opt NBitsOptions) (*nbitsWeight, error) {
-	t, err := onnxexport.DecodeTensor(w.init, opt.Dir)
+	vals, err := decodeFloat32(w.init, opt.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("graphopt: quantize: %w", err)
-	}
-	vals, err := t.AsFloat32()
-	if err != nil {
-		return nil, fmt.Errorf("graphopt: quantize %s: %w", w.init.GetName(), err)
+		return nil, err
 	}
 	n, k := int(w.n), int(w.k)
 	rows := vals

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -140,6 +141,17 @@ func countOp(m *onnxpb.ModelProto, typ string) int {
 	return c
 }
 
+// noise is n deterministic standard normal values: weights and
+// activations whose products do not cancel the way smooth waves' do.
+func noise(n int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(r.NormFloat64())
+	}
+	return out
+}
+
 func wave(n int, f float64) []float32 {
 	out := make([]float32, n)
 	for i := range out {
@@ -152,9 +164,9 @@ func wave(n int, f float64) []float32 {
 // the given layout; it returns the weight as the [n, k] matrix MatMulNBits
 // stores, and the bias (nil when none).
 func matmulModel(layout string, m, k, n int) (*onnxpb.ModelProto, []float32, []float32) {
-	wNK := wave(n*k, 0.71)
+	wNK := noise(n*k, 1)
 	for i := range wNK {
-		wNK[i] *= 0.2
+		wNK[i] *= 0.05
 	}
 	if layout == "cast-transpose" { // the float16 weight is what the graph holds
 		for i, v := range wNK {
@@ -222,6 +234,54 @@ func run(t *testing.T, data []byte, a ort.Tensor) []float32 {
 	defer s.Close()
 	out := map[string]*ort.Tensor{"y": {}}
 	if err := s.Run(context.Background(), map[string]ort.Tensor{"a": a}, out); err != nil {
+		t.Fatal(err)
+	}
+	return out["y"].F32
+}
+
+// TestQuantizeConv runs a 3x3 convolution with bias through QuantizeConv:
+// the graph becomes DynamicQuantizeLinear + ConvInteger, and its output
+// stays within 30 dB SNR of float32 on random data (measured 44 dB).
+func TestQuantizeConv(t *testing.T) {
+	testort.Init(t)
+	model := convModel(32, false)
+	data, err := proto.Marshal(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ort.Tensor{Shape: []int64{1, 32, 8, 8}, F32: noise(32*64, 2)}
+	want := runConv(t, data, x)
+	rep, err := QuantizeConv(model, ConvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Quantized != 1 || countOp(model, "ConvInteger") != 1 || countOp(model, "Conv") != 0 || rep.PackedBytes*3 > rep.FloatBytes {
+		t.Fatalf("report %+v, graph %v", rep, model.Graph.Node)
+	}
+	if data, err = proto.Marshal(model); err != nil {
+		t.Fatal(err)
+	}
+	got := runConv(t, data, x)
+	s := snr(want, got)
+	t.Logf("SNR %.1f dB", s)
+	if s < 30 || math.IsInf(s, 1) {
+		t.Fatalf("SNR %.1f dB against float32, want at least 30 and not exact", s)
+	}
+	small := convModel(4, false) // 144 weights: under the minimum, kept
+	if rep, err := QuantizeConv(small, ConvOptions{}); err != nil || rep.Kept != 1 || countOp(small, "Conv") != 1 {
+		t.Fatalf("small conv: %+v, %v", rep, err)
+	}
+}
+
+func runConv(t *testing.T, data []byte, x ort.Tensor) []float32 {
+	t.Helper()
+	s, err := ort.OpenBytes("conv", data, ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out := map[string]*ort.Tensor{"y": {}}
+	if err := s.Run(context.Background(), map[string]ort.Tensor{"x": x}, out); err != nil {
 		t.Fatal(err)
 	}
 	return out["y"].F32
