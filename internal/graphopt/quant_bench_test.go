@@ -16,7 +16,9 @@ import (
 
 // BenchmarkMatMulNBits times one MatMul of SD 1.5 UNet shapes at 256x256
 // (batch 2 with classifier-free guidance) in float32 and as MatMulNBits,
-// one thread; snr-dB is the output's signal-to-noise ratio against float.
+// one thread; snr-dB is the output's signal-to-noise ratio against float
+// (random weights and inputs). acc4 is accuracy_level 4: ONNX Runtime
+// quantizes the activations to int8 per block and multiplies integers.
 // It is how the block size and the minimum weight size were chosen:
 //
 //	go test ./internal/graphopt -run XXX -bench MatMulNBits -benchtime 20x
@@ -34,12 +36,15 @@ func BenchmarkMatMulNBits(b *testing.B) {
 		a := ort.Tensor{Shape: []int64{int64(sh.m), int64(sh.k)}, F32: noise(sh.m*sh.k, 2)}
 		var ref []float32
 		for _, v := range []struct {
-			name       string
-			bits, size int
-		}{{"float32", 0, 0}, {"int8-b32", 8, 32}, {"int8-b128", 8, 128}, {"int4-b32", 4, 32}, {"int4-b64", 4, 64}, {"int4-b128", 4, 128}} {
+			name            string
+			bits, size, acc int
+		}{
+			{"float32", 0, 0, 0}, {"int8-b32", 8, 32, 0}, {"int8-b128", 8, 128, 0}, {"int8-b32-acc4", 8, 32, 4},
+			{"int4-b32", 4, 32, 0}, {"int4-b64", 4, 64, 0}, {"int4-b128", 4, 128, 0}, {"int4-b32-acc4", 4, 32, 4},
+		} {
 			model, _, _ := matmulModel("matmul", sh.m, sh.k, sh.n)
 			if v.bits != 0 {
-				if _, err := QuantizeMatMul(model, NBitsOptions{Bits: v.bits, BlockSize: v.size, MinWeights: -1}); err != nil {
+				if _, err := QuantizeMatMul(model, NBitsOptions{Bits: v.bits, BlockSize: v.size, AccuracyLevel: v.acc, MinWeights: -1}); err != nil {
 					b.Fatal(err)
 				}
 			}
