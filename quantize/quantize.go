@@ -34,7 +34,7 @@ type Options struct {
 	Bits      int // 4 or 8
 	BlockSize int // power of two, at least 16; 0 means graphopt's default (32)
 	// MinWeights is the element count below which a weight stays float;
-	// 0 means the default (4096), negative quantizes every one.
+	// 0 means the default (16384), negative quantizes every one.
 	MinWeights int64
 	// AccuracyLevel is MatMulNBits' accuracy_level (0 leaves it unset: ONNX
 	// Runtime computes in float32; 4 lets it quantize activations to int8).

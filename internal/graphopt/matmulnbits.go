@@ -12,13 +12,14 @@ import (
 // Defaults of NBitsOptions.
 const (
 	// DefaultBlockSize is the block size QuantizeMatMul uses when none is
-	// given: on the SD 1.5 UNet, 4-bit blocks of 32 kept the picture
-	// closest to float32 at the same speed as 64 and 128 (see README).
+	// given: 4-bit blocks of 32 kept the output closest to float32
+	// (BenchmarkMatMulNBits; the SD 1.5 figures are in the README).
 	DefaultBlockSize = 32
 	// DefaultMinWeights is the smallest weight QuantizeMatMul quantizes:
-	// smaller ones (CLIP's and the UNet's time-embedding projections are
-	// larger) save too little to be worth the rounding.
-	DefaultMinWeights = 64 * 64
+	// at 64x64 and below MatMulNBits ran slower than a float32 MatMul
+	// (BenchmarkMatMulNBits, small shapes) and saves under 16 KiB a
+	// weight. Every Linear of SD 1.5's UNet and CLIP is far larger.
+	DefaultMinWeights = 128 * 128
 )
 
 // NBitsOptions configure QuantizeMatMul.

@@ -244,12 +244,12 @@ func run(t *testing.T, data []byte, a ort.Tensor) []float32 {
 // stays within 30 dB SNR of float32 on random data (measured 44 dB).
 func TestQuantizeConv(t *testing.T) {
 	testort.Init(t)
-	model := convModel(32, false)
+	model := convModel(48, false)
 	data, err := proto.Marshal(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := ort.Tensor{Shape: []int64{1, 32, 8, 8}, F32: noise(32*64, 2)}
+	x := ort.Tensor{Shape: []int64{1, 48, 8, 8}, F32: noise(48*64, 2)}
 	want := runConv(t, data, x)
 	rep, err := QuantizeConv(model, ConvOptions{})
 	if err != nil {

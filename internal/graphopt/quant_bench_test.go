@@ -28,6 +28,8 @@ func BenchmarkMatMulNBits(b *testing.B) {
 		name    string
 		m, k, n int
 	}{
+		{"small-2048x32x32", 2048, 32, 32},
+		{"small-2048x64x64", 2048, 64, 64},
 		{"time-emb-2x320x1280", 2, 320, 1280},
 		{"attn-proj-2048x320x320", 2048, 320, 320},
 		{"geglu-2048x320x2560", 2048, 320, 2560},
