@@ -26,6 +26,13 @@ var (
 	ErrArgument = errors.New("quantize: bad argument")
 )
 
+// DefaultAccuracyLevel is the MatMulNBits accuracy_level Checkpoint writes
+// unless told otherwise: on the SD 1.5 UNet at 256x256, level 4 made a
+// step 20-35% faster than level 1 for both bit widths (8-bit weights at
+// level 1 take a slow path in ONNX Runtime 1.29) and moved the picture by
+// under 2 dB PSNR (README: Quantization).
+const DefaultAccuracyLevel = 4
+
 // modelFile is the file name of a component's graph in Optimum folders.
 const modelFile = "model.onnx"
 
@@ -36,8 +43,9 @@ type Options struct {
 	// MinWeights is the element count below which a weight stays float;
 	// 0 means the default (16384), negative quantizes every one.
 	MinWeights int64
-	// AccuracyLevel is MatMulNBits' accuracy_level (0 leaves it unset: ONNX
-	// Runtime computes in float32; 4 lets it quantize activations to int8).
+	// AccuracyLevel is MatMulNBits' accuracy_level: 1 computes in float32
+	// (weights dequantized), 4 lets ONNX Runtime quantize the activations
+	// to int8 per block and multiply integers; 0 means DefaultAccuracyLevel.
 	AccuracyLevel int
 	// Components names the subfolders to quantize (unet, text_encoder, …);
 	// empty means every subfolder that has a model.onnx. The others are
@@ -74,6 +82,9 @@ type ComponentReport struct {
 // empty unless opt.Force is set. It returns a report per quantized
 // component.
 func Checkpoint(src, dst string, opt Options) ([]ComponentReport, error) {
+	if opt.AccuracyLevel == 0 {
+		opt.AccuracyLevel = DefaultAccuracyLevel
+	}
 	gopt := graphopt.NBitsOptions{Bits: opt.Bits, BlockSize: opt.BlockSize, MinWeights: opt.MinWeights, AccuracyLevel: opt.AccuracyLevel}.WithDefaults()
 	if err := gopt.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrArgument, err)

@@ -30,7 +30,7 @@ func quantizeCommand() *cli.Command {
 			&cli.IntFlag{Name: "block-size", Value: 32, Usage: "weights per scale along K: a power of two, at least 16"},
 			&cli.StringFlag{Name: "components", Usage: "comma-separated component folders to quantize (default: all with a model.onnx)"},
 			&cli.Int64Flag{Name: "min-weights", Usage: "leave weights with fewer elements in float (default 16384; -1: none)"},
-			&cli.IntFlag{Name: "accuracy-level", Usage: "MatMulNBits accuracy_level: 0 unset (float32 compute), 4 int8 activations"},
+			&cli.IntFlag{Name: "accuracy-level", Value: 4, Usage: "MatMulNBits accuracy_level: 1 float32 compute, 4 int8 activations per block (faster)"},
 			&cli.BoolFlag{Name: "conv", Usage: "also convolutions: int8 weights and activations quantized at run time (ConvInteger); less accurate"},
 			&cli.BoolFlag{Name: "force", Usage: "replace a non-empty OUT_DIR"},
 		},
