@@ -118,7 +118,7 @@ func QuantizeMatMul(m *onnxpb.ModelProto, opt NBitsOptions) (NBitsReport, error)
 			names = []string{base, base + "_scales", base + "_zero_points"}
 			g.Initializer = append(g.Initializer, q.protos(names, w.dtype)...)
 			done[key] = names
-			rep.FloatBytes += w.n * w.k * int64(w.dtype.Size())
+			rep.FloatBytes += w.n * w.k * int64(onnxexport.DType(w.init.GetDataType()).Size())
 			rep.PackedBytes += int64(len(q.packed) + len(q.zeroPoints) + len(q.scales)*w.dtype.Size())
 		}
 		out = append(out, w.nodes(n, names, opt)...)
