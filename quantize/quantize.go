@@ -114,7 +114,7 @@ func Checkpoint(src, dst string, opt Options) ([]ComponentReport, error) {
 		}
 		rep, files, err := quantizeModel(filepath.Join(src, c, modelFile), filepath.Join(tmp, c, modelFile), gopt, opt.Conv)
 		if err != nil {
-			return nil, fmt.Errorf("quantize %s: %w", c, err)
+			return nil, fmt.Errorf("quantize: %s: %w", c, err)
 		}
 		rep.Component, rep.Done = c, true
 		for _, f := range files {
