@@ -143,7 +143,7 @@ func newSession(name string, in, out []IOInfo, ops []Op, opts Options, create cr
 	}
 	s, err := create(inNames, outNames, so)
 	if err != nil {
-		return nil, fmt.Errorf("ort: open model %s: %w", name, cudaOnlyError(err, dev))
+		return nil, fmt.Errorf("ort: open model %s: %w", name, kernelError(err, dev))
 	}
 	ro, err := ortgo.NewRunOptions()
 	if err != nil {

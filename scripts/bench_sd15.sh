@@ -8,7 +8,8 @@
 # Env: IMAGEGEN (binary; built from ./cmd/imagegen when unset), STEPS (3),
 #      THREADS (2), SIZES ("256 512"), EXTRA (more generate flags, e.g. --low-mem),
 #      IMAGEGEN_GRAPH_CACHE (cache folder; the first run of a model fills it),
-#      IMAGEGEN_NO_GRAPH_CACHE=1 (load without the optimized-graph cache).
+#      IMAGEGEN_NO_GRAPH_CACHE=1 (load without the optimized-graph cache),
+#      KEEP_PNG (path prefix: keep each picture as PREFIX-SIZE-RUN.png).
 # wall_s is process start to PNG; cpu_s the process's user+system time
 # (on a shared machine wall time also counts waiting for a core).
 # Exports the checkpoint (imagegen export --arch sd15 --random-weights) when
@@ -37,6 +38,7 @@ for size in $sizes; do
 		/usr/bin/time -v -o "$work/time.txt" "$bin" generate --model "$ckpt" --prompt "a photo of a cat" \
 			--steps "$steps" --guidance 7 --height "$size" --width "$size" --threads "$threads" \
 			--seed 1 ${EXTRA:-} --json -o "$work/out.png" >"$work/out.json"
+		[[ -n ${KEEP_PNG:-} ]] && cp "$work/out.png" "$KEEP_PNG-$size-$r.png"
 		rss=$(awk -F: '/Maximum resident/ {print $2}' "$work/time.txt")
 		python3 - "$work/out.json" "$size" "$r" "$rss" "$la" "$work/time.txt" <<'PY'
 import json, statistics, sys

@@ -33,6 +33,7 @@ func newApp() *cli.App {
 			inspectCommand(),
 			exportCommand(),
 			convertCommand(),
+			quantizeCommand(),
 			trainCommand(),
 			evalCommand(),
 			encodeCommand(),
@@ -76,7 +77,7 @@ func usageError(command string) cli.OnUsageErrorFunc {
 // the commands that take files or a prompt have flags after them.
 func run(args []string) error {
 	app := newApp()
-	return app.Run(interspersed(app, args, "generate", "encode", "decode", "provenance", "detect", "upscale"))
+	return app.Run(interspersed(app, args, "generate", "encode", "decode", "provenance", "detect", "upscale", "quantize"))
 }
 
 func main() {

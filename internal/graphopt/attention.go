@@ -53,15 +53,7 @@ func FuseAttention(m *onnxpb.ModelProto) (int, error) {
 	if err := sortTopological(g); err != nil {
 		return 0, err
 	}
-	hasMS := false
-	for _, o := range m.OpsetImport {
-		if o.GetDomain() == msDomain {
-			hasMS = true
-		}
-	}
-	if !hasMS {
-		m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(msDomain), Version: proto.Int64(1)})
-	}
+	addMSOpset(m)
 	return fused, nil
 }
 

@@ -9,8 +9,18 @@
 // and torch's export of scaled_dot_product_attention, whose head size and
 // sqrt(1/sqrt(d)) scales are computed from shapes at run time.
 //
-// It works on the graph only: initializers, including external data, are
-// left as they are. It is not a general optimizer (ONNX Runtime does
-// constant folding and the other fusions) and never changes what a graph
-// computes beyond float rounding.
+// FuseAttention works on the graph only: initializers, including external
+// data, are left as they are, and it never changes what a graph computes
+// beyond float rounding.
+//
+// The quantization passes do change the numbers, on purpose:
+// QuantizeMatMul stores constant MatMul/Gemm weights as 4- or 8-bit
+// blocks for com.microsoft.MatMulNBits (weight-only: activations stay
+// float), and QuantizeConv turns convolutions into DynamicQuantizeLinear +
+// ConvInteger (int8 weights and activations). They read the weights they
+// replace (external data included) and add their results as inline
+// initializers; package quantize writes whole checkpoints with them.
+//
+// It is not a general optimizer: ONNX Runtime does constant folding and
+// the other fusions.
 package graphopt
