@@ -87,7 +87,7 @@ func (p *diffusionPipeline) generate(ctx context.Context, r Request) (*Result, e
 		Guidance: q.guidance, Strength: q.Strength, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
 	}
 	t1 = time.Now()
-	if p.opts.LowMem {
+	if p.opts.LowMem && !p.pixel {
 		p.release(&p.denoiser)
 		p.release(&p.vaeEnc)
 		if p.vaeDec, err = p.open("vae_decoder"); err != nil {
@@ -328,6 +328,10 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 	}
 	outShape := append([]int64{int64(nb)}, shape[1:]...)
 	outputs := map[string]*ort.Tensor{outName: {Shape: outShape, F32: out}}
+	guide, err := p.newClassifierGuide(r)
+	if err != nil {
+		return err
+	}
 
 	total := len(r.timesteps)
 	r.stepTimes = make([]time.Duration, 0, total)
@@ -370,6 +374,14 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 				rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
 			}
 			pred = guided
+		}
+		if guide != nil {
+			// The classifier's time counts as model time.
+			tc := time.Now()
+			if err := guide.apply(ctx, r.sched, r.latents, pred, t); err != nil {
+				return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
+			}
+			r.denoiserTime += time.Since(tc)
 		}
 		if err := r.sched.Step(r.latents, pred, r.latents, i, noise); err != nil {
 			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)

@@ -96,3 +96,25 @@ func ExampleLearnBPE() {
 	// [<|startoftext|> a</w> red</w> star</w> above</w> a</w> z e b r a</w> <|endoftext|>]
 	// a red star above a zebra
 }
+
+func ExampleShapeLabels() {
+	s, err := shapes.ParsePrompt("a red circle at the top left")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	labels := shapes.ShapeLabels(s)
+	off := 0
+	for _, h := range shapes.ShapeLabelHeads {
+		for k, v := range labels[off : off+h.Classes] {
+			if v == 1 {
+				fmt.Printf("%s: class %d of %d\n", h.Name, k, h.Classes)
+			}
+		}
+		off += h.Classes
+	}
+	// Output:
+	// kind1: class 0 of 5
+	// color1: class 0 of 8
+	// cell1: class 5 of 9
+}
