@@ -132,6 +132,9 @@ func printEval(r *evaluate.Report) {
 		sampler := ""
 		if r.Scheduler != "" {
 			sampler = fmt.Sprintf(", %s %d steps, guidance %g", r.Scheduler, r.Steps, r.Guidance)
+			if r.ClassifierScale > 0 {
+				sampler += fmt.Sprintf(", classifier scale %g", r.ClassifierScale)
+			}
 		}
 		fmt.Printf("model %s (%s, %s parameters)%s, %dx%d\n", r.Model, r.Family, humanCount(r.Parameters), sampler, r.Size, r.Size)
 	}

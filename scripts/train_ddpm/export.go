@@ -47,6 +47,9 @@ func export(o options, den, cls map[string]*onnxexport.Tensor) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if err := os.MkdirAll(filepath.Join(tmp, name), 0o755); err != nil {
+			return err
+		}
 		if err := onnxexport.Save(filepath.Join(tmp, name, "model.onnx"), m); err != nil {
 			return err
 		}

@@ -26,8 +26,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"time"
@@ -52,7 +54,7 @@ type options struct {
 	clsLR                  float64
 	threads                int
 	seed                   uint64
-	probe                  bool
+	probe, exportOnly      bool
 	only                   string
 	// The generation defaults written to model_index.json.
 	defScheduler string
@@ -79,6 +81,7 @@ func main() {
 	flag.IntVar(&o.every, "checkpoint-every", 200, "steps between checkpoints")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainers' RNGs")
 	flag.BoolVar(&o.probe, "probe", false, "time a few steps of each network and exit")
+	flag.BoolVar(&o.exportOnly, "export-only", false, "export the EMA weights of both checkpoints to -out without training (copies of the checkpoints are read, so runs may go on beside it)")
 	flag.StringVar(&o.only, "only", "", "train one phase only: denoiser or classifier")
 	flag.StringVar(&o.defScheduler, "default-scheduler", "DDIMScheduler", "the scheduler written to model_index.json's imagegen_defaults")
 	flag.IntVar(&o.defSteps, "default-steps", 50, "the steps written to imagegen_defaults")
@@ -111,6 +114,9 @@ func run(ctx context.Context, o options) error {
 	if o.probe {
 		return probe(ctx, o)
 	}
+	if o.exportOnly {
+		return exportCheckpoints(ctx, o)
+	}
 	var den, cls map[string]*onnxexport.Tensor
 	if o.only == "" || o.only == "denoiser" {
 		start := time.Now()
@@ -133,6 +139,41 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("-out needs both phases: run without -only (with -steps and -classifier-steps at or below the checkpoints' to export them as they are)")
 	}
 	return export(o, den, cls)
+}
+
+// exportCheckpoints exports the EMA weights of the denoiser's and the
+// classifier's last checkpoints.
+func exportCheckpoints(ctx context.Context, o options) error {
+	if o.out == "" {
+		return errors.New("-export-only needs -out")
+	}
+	b, loss := denoiserLoss(unetConfig(), o.seed, o.batch)
+	g, err := onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
+	if err != nil {
+		return err
+	}
+	den, err := trainrun.CheckpointWeights(ctx, trainOptions(o), o.name, g, lengthOnly(o.pictures), true)
+	if err != nil {
+		return fmt.Errorf("denoiser: %w", err)
+	}
+	b, loss = classifierLoss(o.seed, o.clsBatch)
+	if g, err = onnxexport.NewTrainGraph(b, loss, onnxexport.AdamWConfig{MaxGradNorm: 1, EMADecay: 0.995}); err != nil {
+		return err
+	}
+	cls, err := trainrun.CheckpointWeights(ctx, trainOptions(o), o.clsName, g, lengthOnly(o.pictures), true)
+	if err != nil {
+		return fmt.Errorf("classifier: %w", err)
+	}
+	return export(o, den, cls)
+}
+
+// lengthOnly stands for a dataset of n examples where none is drawn.
+type lengthOnly int
+
+func (n lengthOnly) Len() int { return int(n) }
+
+func (lengthOnly) Example(int, *rand.Rand, []onnxexport.ExampleSlot) error {
+	return errors.New("lengthOnly: no examples")
 }
 
 func trainOptions(o options) trainrun.Options {
