@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/imagegen/imagegen/internal/trainrun"
@@ -15,23 +16,40 @@ import (
 // first and the second shape).
 const labelSize = shapes.ShapeLabelSize
 
-// classifierNet is ADM's noise-conditional classifier, small: a stride-2
-// convolution to 16x16, then three levels of a ResnetBlock2D (32/64/128
-// channels at 16/8/4 pixels, the timestep embedding added in every
-// block) with stride-2 convolutions between them, and a linear map of the flattened 4x4 features (the grid
-// cell needs where, not only what) to the heads' logits [B, labelSize].
+// classifierWidths are the output channels of the classifier's five 3x3
+// convolutions; the second and the fourth halve the side (32 → 16 → 8).
+var classifierWidths = [5]int64{32, 64, 64, 96, 128}
+
+// classifierNet is ADM's noise-conditional classifier, small: the
+// layout of the frozen feature network (package featurenet, 97–100%
+// accurate on clean pictures; its weights are not used, so guidance
+// cannot game the Fréchet distance measured on them): five 3x3
+// convolutions at 32/16/8 pixels, each followed by GroupNorm, a
+// per-channel shift from the timestep embedding and SiLU, a learned
+// per-pixel bias after the first (the grid cell needs where), averaged
+// over the 8x8 positions, and a linear map to the heads' logits [B,
+// labelSize]. Reading the picture at full resolution matters: a first
+// version that started with a stride-2 convolution and ResnetBlock2Ds
+// named the shape class of clean pictures 29% of the time (chance 20%).
 func classifierNet(l *onnxexport.Layers, x, t *onnxexport.Value) *onnxexport.Value {
 	b := l.Builder
-	temb := l.TimestepEmbedding("time_embedding", l.TimestepProjection(l.Expand(t, l.DimOf(x, 0)), 32, true, 0), 128)
-	h := l.Conv2d("conv_in", x, 32, 3, onnxexport.Conv2dOptions{Stride: 2, Padding: 1})
-	for i, ch := range []int64{32, 64, 128} {
-		h = l.ResnetBlock2D(fmt.Sprintf("blocks.%d", i), h, temb, onnxexport.ResnetOptions{Out: ch, Groups: 16, Eps: 1e-5})
-		if i < 2 {
-			h = l.Conv2d(fmt.Sprintf("down.%d", i), h, ch, 3, onnxexport.Conv2dOptions{Stride: 2, Padding: 1})
-		}
+	temb := l.SiLU(l.TimestepEmbedding("time_embedding", l.TimestepProjection(l.Expand(t, l.DimOf(x, 0)), 64, true, 0), 128))
+	shift := func(name string, h *onnxexport.Value, ch int64) *onnxexport.Value {
+		s := l.Linear(name, temb, ch, true)
+		return b.Add(h, b.Unsqueeze(s, 2, 3))
 	}
-	h = l.SiLU(l.GroupNorm("norm_out", h, 16, 1e-5))
-	return l.Linear("head", b.Reshape(h, -1, 128*4*4), labelSize, true)
+	h := l.Conv2d("conv_in", x, classifierWidths[0], 3, onnxexport.Conv2dOptions{Padding: 1})
+	pos := l.Param("position_bias", onnxexport.NewFloat32([]int64{classifierWidths[0], imageSize, imageSize}, make([]float32, classifierWidths[0]*imageSize*imageSize)))
+	h = l.SiLU(shift("time_in", l.GroupNorm("norm_in", b.Add(h, pos), 8, 1e-5), classifierWidths[0]))
+	for i, w := range classifierWidths[1:] {
+		stride := int64(1)
+		if i%2 == 0 {
+			stride = 2
+		}
+		h = l.Conv2d(fmt.Sprintf("convs.%d", i), h, w, 3, onnxexport.Conv2dOptions{Padding: 1, Stride: stride})
+		h = l.SiLU(shift(fmt.Sprintf("times.%d", i), l.GroupNorm(fmt.Sprintf("norms.%d", i), h, 8, 1e-5), w))
+	}
+	return l.Linear("head", b.ReduceMean(h, false, 2, 3), labelSize, true)
 }
 
 // logProb returns Σ_heads Σ_k y_k log softmax_k(logits of the head) per
@@ -65,15 +83,17 @@ func classifierLoss(seed uint64, batch int64) (*onnxexport.Builder, *onnxexport.
 // newClassifierGradGraph is the exported guidance graph: inputs sample
 // [batch_size,3,32,32] (x_t as the scheduler holds it), timestep (a
 // float32 scalar) and labels [batch_size,labelSize] → grad, ∇_{x_t} Σ log
-// p(y | x_t) [batch_size,3,32,32], and log_prob [batch_size]. The
-// gradient comes from the same autodiff that trains the networks.
+// p(y | x_t) [batch_size,3,32,32], log_prob [batch_size] and the heads'
+// logits [batch_size,labelSize]. The gradient comes from the same
+// autodiff that trains the networks.
 func newClassifierGradGraph(w map[string]*onnxexport.Tensor) (*onnxexport.Builder, error) {
 	b := onnxexport.NewBuilder("classifier")
 	l := onnxexport.NewLayers(b, 0)
 	x := b.Input("sample", onnxexport.Float32, onnxexport.Sym("batch_size"), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
 	t := b.Input("timestep", onnxexport.Float32)
 	y := b.Input("labels", onnxexport.Float32, onnxexport.Sym("batch_size"), onnxexport.D(labelSize))
-	lp := logProb(b, classifierNet(l, x, t), y)
+	logits := classifierNet(l, x, t)
+	lp := logProb(b, logits, y)
 	if err := b.LoadParams(w); err != nil {
 		return nil, err
 	}
@@ -83,6 +103,7 @@ func newClassifierGradGraph(w map[string]*onnxexport.Tensor) (*onnxexport.Builde
 	}
 	b.OutputAs("grad", g[0], onnxexport.Sym("batch_size"), onnxexport.D(3), onnxexport.D(imageSize), onnxexport.D(imageSize))
 	b.OutputAs("log_prob", lp, onnxexport.Sym("batch_size"))
+	b.OutputAs("logits", logits, onnxexport.Sym("batch_size"), onnxexport.D(labelSize))
 	return b, nil
 }
 
@@ -109,7 +130,12 @@ func (d *noisedScenes) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSl
 		d.x0 = make([]float32, 3*imageSize*imageSize)
 	}
 	imageToCHW(s.Image.Pix, s.Image.Stride, d.x0)
-	dst[1].F32[0] = float32(noise(rng, d.ac, d.x0, dst[0].F32, make([]float32, len(d.x0))))
+	// Timesteps lean toward the less noisy half (t = 1000·u^1.5: 63%
+	// below 500), where a picture still says what it shows; past t ≈ 700
+	// even a perfect classifier has little to read.
+	t := min(int(float64(len(d.ac))*math.Pow(rng.Float64(), 1.5)), len(d.ac)-1)
+	noiseAt(rng, d.ac, t, d.x0, dst[0].F32, make([]float32, len(d.x0)))
+	dst[1].F32[0] = float32(t)
 	copy(dst[2].F32, shapes.ShapeLabels(s.Scene))
 	return nil
 }

@@ -43,17 +43,25 @@ func imageToCHW(pix []uint8, stride int, dst []float32) {
 	}
 }
 
+// sqrtAC returns √ᾱ and √(1−ᾱ).
+func sqrtAC(ac float64) (a, s float64) { return math.Sqrt(ac), math.Sqrt(1 - ac) }
+
 // noise writes x_t = √ᾱ·x0 + √(1−ᾱ)·ε into xt and ε into eps, for a
 // timestep drawn uniformly, and returns the timestep.
 func noise(rng *rand.Rand, ac []float64, x0, xt, eps []float32) int {
 	t := rng.IntN(len(ac))
-	a, s := math.Sqrt(ac[t]), math.Sqrt(1-ac[t])
+	noiseAt(rng, ac, t, x0, xt, eps)
+	return t
+}
+
+// noiseAt is noise at timestep t.
+func noiseAt(rng *rand.Rand, ac []float64, t int, x0, xt, eps []float32) {
+	a, s := sqrtAC(ac[t])
 	for k, v := range x0 {
 		e := rng.NormFloat64()
 		eps[k] = float32(e)
 		xt[k] = float32(a*float64(v) + s*e)
 	}
-	return t
 }
 
 // noisedPictures is the denoiser's dataset: the training pictures, drawn

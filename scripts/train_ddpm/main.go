@@ -55,6 +55,7 @@ type options struct {
 	threads                int
 	seed                   uint64
 	probe, exportOnly      bool
+	check                  string
 	only                   string
 	// The generation defaults written to model_index.json.
 	defScheduler string
@@ -82,6 +83,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the initial weights and the trainers' RNGs")
 	flag.BoolVar(&o.probe, "probe", false, "time a few steps of each network and exit")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the EMA weights of both checkpoints to -out without training (copies of the checkpoints are read, so runs may go on beside it)")
+	flag.StringVar(&o.check, "check-classifier", "", "print the classifier of the exported model in `DIR` its accuracy per head on 500 noised held-out pictures, and exit")
 	flag.StringVar(&o.only, "only", "", "train one phase only: denoiser or classifier")
 	flag.StringVar(&o.defScheduler, "default-scheduler", "DDIMScheduler", "the scheduler written to model_index.json's imagegen_defaults")
 	flag.IntVar(&o.defSteps, "default-steps", 50, "the steps written to imagegen_defaults")
@@ -116,6 +118,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.exportOnly {
 		return exportCheckpoints(ctx, o)
+	}
+	if o.check != "" {
+		return checkClassifier(ctx, o.check, 500, o.threads)
 	}
 	var den, cls map[string]*onnxexport.Tensor
 	if o.only == "" || o.only == "denoiser" {
