@@ -16,40 +16,27 @@ import (
 // first and the second shape).
 const labelSize = shapes.ShapeLabelSize
 
-// classifierWidths are the output channels of the classifier's five 3x3
-// convolutions; the second and the fourth halve the side (32 → 16 → 8).
-var classifierWidths = [5]int64{32, 64, 64, 96, 128}
-
-// classifierNet is ADM's noise-conditional classifier, small: the
-// layout of the frozen feature network (package featurenet, 97–100%
-// accurate on clean pictures; its weights are not used, so guidance
-// cannot game the Fréchet distance measured on them): five 3x3
-// convolutions at 32/16/8 pixels, each followed by GroupNorm, a
-// per-channel shift from the timestep embedding and SiLU, a learned
-// per-pixel bias after the first (the grid cell needs where), averaged
-// over the 8x8 positions, and a linear map to the heads' logits [B,
-// labelSize]. Reading the picture at full resolution matters: a first
-// version that started with a stride-2 convolution and ResnetBlock2Ds
-// named the shape class of clean pictures 29% of the time (chance 20%).
+// classifierNet is ADM's noise-conditional classifier, small: a stride-2
+// convolution to 16x16, then three levels of a ResnetBlock2D (32/64/128
+// channels at 16/8/4 pixels, the timestep embedding added in every
+// block) with stride-2 convolutions between them, and a linear map of the
+// flattened 4x4 features (the grid cell needs where, not only what) to the
+// heads' logits [B, labelSize]. Tried beside it: featurenet's layout
+// (five convolutions from full resolution, averaged, with timestep
+// shifts) learned more slowly (mean loss 7.41 after 1,200 steps against
+// 6.89; grid cell 13% right after 600).
 func classifierNet(l *onnxexport.Layers, x, t *onnxexport.Value) *onnxexport.Value {
 	b := l.Builder
-	temb := l.SiLU(l.TimestepEmbedding("time_embedding", l.TimestepProjection(l.Expand(t, l.DimOf(x, 0)), 64, true, 0), 128))
-	shift := func(name string, h *onnxexport.Value, ch int64) *onnxexport.Value {
-		s := l.Linear(name, temb, ch, true)
-		return b.Add(h, b.Unsqueeze(s, 2, 3))
-	}
-	h := l.Conv2d("conv_in", x, classifierWidths[0], 3, onnxexport.Conv2dOptions{Padding: 1})
-	pos := l.Param("position_bias", onnxexport.NewFloat32([]int64{classifierWidths[0], imageSize, imageSize}, make([]float32, classifierWidths[0]*imageSize*imageSize)))
-	h = l.SiLU(shift("time_in", l.GroupNorm("norm_in", b.Add(h, pos), 8, 1e-5), classifierWidths[0]))
-	for i, w := range classifierWidths[1:] {
-		stride := int64(1)
-		if i%2 == 0 {
-			stride = 2
+	temb := l.TimestepEmbedding("time_embedding", l.TimestepProjection(l.Expand(t, l.DimOf(x, 0)), 32, true, 0), 128)
+	h := l.Conv2d("conv_in", x, 32, 3, onnxexport.Conv2dOptions{Stride: 2, Padding: 1})
+	for i, ch := range []int64{32, 64, 128} {
+		h = l.ResnetBlock2D(fmt.Sprintf("blocks.%d", i), h, temb, onnxexport.ResnetOptions{Out: ch, Groups: 16, Eps: 1e-5})
+		if i < 2 {
+			h = l.Conv2d(fmt.Sprintf("down.%d", i), h, ch, 3, onnxexport.Conv2dOptions{Stride: 2, Padding: 1})
 		}
-		h = l.Conv2d(fmt.Sprintf("convs.%d", i), h, w, 3, onnxexport.Conv2dOptions{Padding: 1, Stride: stride})
-		h = l.SiLU(shift(fmt.Sprintf("times.%d", i), l.GroupNorm(fmt.Sprintf("norms.%d", i), h, 8, 1e-5), w))
 	}
-	return l.Linear("head", b.ReduceMean(h, false, 2, 3), labelSize, true)
+	h = l.SiLU(l.GroupNorm("norm_out", h, 16, 1e-5))
+	return l.Linear("head", b.Reshape(h, -1, 128*4*4), labelSize, true)
 }
 
 // logProb returns Σ_heads Σ_k y_k log softmax_k(logits of the head) per
