@@ -19,6 +19,15 @@ import (
 // states: the model reads prompts through the same encoder, so the
 // export ships it unchanged.
 func captionHidden(ctx context.Context, base string, n, threads int) (hidden, empty []float32, err error) {
+	return captionsHidden(ctx, base, shapes.Train, n, threads)
+}
+
+// heldOutHidden is captionHidden over the held-out split.
+func heldOutHidden(ctx context.Context, base string, n, threads int) (hidden, empty []float32, err error) {
+	return captionsHidden(ctx, base, shapes.HeldOut, n, threads)
+}
+
+func captionsHidden(ctx context.Context, base string, split shapes.Split, n, threads int) (hidden, empty []float32, err error) {
 	tok, err := tokenizer.Load(filepath.Join(base, "tokenizer"))
 	if err != nil {
 		return nil, nil, err
@@ -43,7 +52,7 @@ func captionHidden(ctx context.Context, base string, n, threads int) (hidden, em
 		return sess.Run(ctx, map[string]ort.Tensor{"input_ids": {Shape: []int64{m, contextLength}, I64: ids}},
 			map[string]*ort.Tensor{"last_hidden_state": {Shape: []int64{m, contextLength, textWidth}, F32: dst}})
 	}
-	lo, _ := shapes.Train.SeedRange()
+	lo, _ := split.SeedRange()
 	hidden = make([]float32, n*per)
 	const batch = 500
 	texts := make([]string, 0, batch)
