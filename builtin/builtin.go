@@ -65,6 +65,9 @@ var models = []Model{
 	{Name: "pixelcnn", Family: "pixelcnn", Summary: "conditional gated PixelCNN: pixel-by-pixel sampling (--temperature); exact likelihood",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
 		fsys: embedded("pixelcnn")},
+	{Name: "ddpm", Family: "sd", Summary: "pixel-space DDPM: UNet on 32x32 pictures (ε-prediction, no VAE) with builtin:default's text encoder; ADM classifier guidance (--classifier-scale)",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder; the classifier reads the shapes a prompt names); " + shapesVocabulary, Commands: []string{"generate --classifier-scale", "eval --classifier-scale"},
+		fsys: embedded("ddpm")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

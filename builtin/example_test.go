@@ -22,5 +22,6 @@ func Example() {
 	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
 	// builtin:vqgpt vqgpt [generate eval]
 	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn)
+	// builtin:ddpm sd [generate --classifier-scale eval --classifier-scale]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm)
 }

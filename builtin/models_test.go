@@ -2,7 +2,9 @@ package builtin_test
 
 import (
 	"context"
+	"errors"
 	"image"
+	"math"
 	"testing"
 
 	"github.com/imagegen/imagegen/builtin"
@@ -124,5 +126,46 @@ func TestShippedPixelCNN(t *testing.T) {
 	}
 	if rep.Color < 0.35 {
 		t.Errorf("builtin:pixelcnn on 12 held-out prompts: %s", rep.Text)
+	}
+}
+
+// TestShippedDDPM guards the pixel-space DDPM: its samples on a few
+// held-out prompts (the README's figures are on 100–300), and its
+// classifier: a classifier scale changes the picture, a negative one is
+// refused.
+func TestShippedDDPM(t *testing.T) {
+	p := open(t, "ddpm")
+	ctx := context.Background()
+	rep, err := evaluate.Run(ctx, p, "ddpm", evaluate.Options{N: 12, NoFrechet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Color < 0.1 || rep.Shape < 0.25 {
+		t.Errorf("builtin:ddpm on 12 held-out prompts: %s", rep.Text)
+	}
+	gen := func(s float64) ([]float32, error) {
+		res, err := p.Generate(ctx, pipeline.Request{Prompts: []string{"a red circle at the top left"}, Steps: 10, Seed: 4, ClassifierScale: s})
+		if err != nil {
+			return nil, err
+		}
+		return res.Images, nil
+	}
+	plain, err := gen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guided, err := gen(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0.0
+	for i := range plain {
+		moved = max(moved, math.Abs(float64(plain[i]-guided[i])))
+	}
+	if moved < 0.05 {
+		t.Errorf("classifier scale 3 moved no value of the picture by more than %v", moved)
+	}
+	if _, err := gen(-1); !errors.Is(err, pipeline.ErrBadRequest) {
+		t.Errorf("classifier scale -1: got %v, want a bad request", err)
 	}
 }

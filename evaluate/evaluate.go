@@ -55,6 +55,8 @@ type Report struct {
 	Guidance  float64 `json:"guidance"`
 	Scheduler string  `json:"scheduler"`
 	Size      int     `json:"size"`
+	// ClassifierScale is the request's classifier guidance scale (0: none).
+	ClassifierScale float64 `json:"classifier_scale,omitempty"`
 
 	Color      float64 `json:"color"`
 	Shape      float64 `json:"shape"`
@@ -190,6 +192,7 @@ func generate(ctx context.Context, p *pipeline.Pipeline, o Options, rep *Report)
 		cases = append(cases, shapes.Case{Image: imgs[0], Prompt: prompt})
 		pictures = append(pictures, imgs[0])
 		rep.Steps, rep.Guidance, rep.Scheduler, rep.Size = res.Steps, res.Guidance, res.Scheduler, res.W
+		rep.ClassifierScale = o.Request.ClassifierScale
 		o.progress("generate", i+1, o.N)
 	}
 	adh, err := shapes.Evaluate(cases)

@@ -79,7 +79,15 @@ var pipelineClasses = map[string]Family{
 
 	"StableVideoDiffusionPipeline": FamilySVD,
 	"AnimateDiffPipeline":          FamilyAnimateDiff,
+
+	"ImagegenDDPMPipeline": FamilySD,
 }
+
+// pixelSpaceClasses are the _class_name values whose checkpoints the
+// latent-diffusion pipeline runs without a VAE: the denoiser's sample is
+// the picture in [-1, 1] (as in diffusers' DDPMPipeline), text encoders
+// and schedulers as for Stable Diffusion.
+var pixelSpaceClasses = map[string]bool{"ImagegenDDPMPipeline": true}
 
 // KnownClasses returns the model_index.json _class_name values Load
 // recognizes, sorted.

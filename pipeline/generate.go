@@ -87,7 +87,7 @@ func (p *diffusionPipeline) generate(ctx context.Context, r Request) (*Result, e
 		Guidance: q.guidance, Strength: q.Strength, Seed: q.Seed, ModelFamily: p.family, DenoiserCalls: run.calls,
 	}
 	t1 = time.Now()
-	if p.opts.LowMem {
+	if p.opts.LowMem && !p.pixel {
 		p.release(&p.denoiser)
 		p.release(&p.vaeEnc)
 		if p.vaeDec, err = p.open("vae_decoder"); err != nil {
@@ -327,6 +327,10 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 	}
 	outShape := append([]int64{int64(nb)}, shape[1:]...)
 	outputs := map[string]*ort.Tensor{outName: {Shape: outShape, F32: out}}
+	guide, err := p.newClassifierGuide(r)
+	if err != nil {
+		return err
+	}
 
 	total := len(r.timesteps)
 	r.stepTimes = make([]time.Duration, 0, total)
@@ -351,16 +355,25 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 		if err := r.runDenoiser(ctx, p.denoiser, inputs, outputs); err != nil {
 			return nil, err
 		}
-		if !r.cfg {
-			return out, nil
+		pred := out
+		if r.cfg {
+			combineCFG(guided, out, float32(q.guidance))
+			// diffusers' SD img2img and inpainting pipelines ignore
+			// guidance_rescale; text-to-image and SDXL apply it.
+			if q.GuidanceRescale > 0 && (q.InitImage == nil || p.family == FamilySDXL) {
+				rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
+			}
+			pred = guided
 		}
-		combineCFG(guided, out, float32(q.guidance))
-		// diffusers' SD img2img and inpainting pipelines ignore
-		// guidance_rescale; text-to-image and SDXL apply it.
-		if q.GuidanceRescale > 0 && (q.InitImage == nil || p.family == FamilySDXL) {
-			rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
+		if guide != nil {
+			// The classifier's time counts as model time.
+			tc := time.Now()
+			if err := guide.apply(ctx, r.sched, r.latents, pred, t); err != nil {
+				return nil, err
+			}
+			r.denoiserTime += time.Since(tc)
 		}
-		return guided, nil
+		return pred, nil
 	}
 	if r.inpaint != nil && !r.inpaint.nineChannel {
 		loop.afterStep = r.blendInpaint

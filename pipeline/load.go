@@ -120,6 +120,9 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	if _, ok := p.impl.(temperatureSampler); r.Temperature != 0 && !ok {
 		return nil, badRequest("the %s family has no sampling temperature (got %v)", p.family, r.Temperature)
 	}
+	if err := checkClassifierScale(p.impl, r.ClassifierScale); err != nil {
+		return nil, err
+	}
 	return p.impl.generate(ctx, r)
 }
 

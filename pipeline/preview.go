@@ -92,6 +92,16 @@ func (p *diffusionPipeline) preview(ctx context.Context, r *run, step, total int
 		return nil
 	}
 	pv.H, pv.W = h, w
+	if p.pixel {
+		pv.Images = make([]float32, r.batch*h*w*3)
+		for b := 0; b < r.batch; b++ {
+			if err := decodedToImage(pv.Images[b*h*w*3:(b+1)*h*w*3], lat[b*c*h*w:(b+1)*c*h*w], h, w, ""); err != nil {
+				return err
+			}
+		}
+		r.q.Preview(pv)
+		return nil
+	}
 	pv.Images = linearPreview(lat, r.batch, c, h, w, latentRGBByFamily[p.family])
 	r.q.Preview(pv)
 	return nil

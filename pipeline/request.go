@@ -83,6 +83,13 @@ type Request struct {
 	// unmarked). Latent-diffusion families only.
 	Watermark string
 
+	// ClassifierScale is the scale s of ADM's classifier guidance (0: off):
+	// each step's ε prediction moves by −s·√(1−ᾱ_t)·∇ log p(y | x_t), the
+	// gradient of the checkpoint's noise-conditional classifier
+	// (classifier/model.onnx) for the shapes the prompt names. Checkpoints
+	// without a classifier, and a negative scale, are refused.
+	ClassifierScale float64
+
 	// Truncation is the GAN family's truncation ψ in (0, 1]: the noise z
 	// is scaled by ψ toward its mean (0 = the default, 1: no truncation).
 	// Other families refuse it.

@@ -28,6 +28,9 @@ type diffusionPipeline struct {
 	// denoiserName is the denoiser's folder: "unet", or "transformer"
 	// where an SD3 or Flux export has one (see denoiserFolder).
 	denoiserName string
+	// pixel marks a pixel-space checkpoint (pixelSpaceClasses): no VAE,
+	// the denoiser's sample is the picture in [-1, 1].
+	pixel bool
 
 	mu       sync.Mutex
 	denoiser *ort.Session
@@ -35,6 +38,9 @@ type diffusionPipeline struct {
 	vaeEnc   *ort.Session // opened on first img2img / inpainting use
 	// previewDec is Options.PreviewDecoder's session, when given.
 	previewDec *ort.Session
+	// classifier is the noise-conditional classifier's gradient graph
+	// (classifierFolder), when the checkpoint ships one.
+	classifier *ort.Session
 	encoders   []*textEncoder
 	closed     bool
 	// loras holds the LoRA adapters merged into each component folder's
@@ -60,8 +66,8 @@ var encoderNames = map[Family][][2]string{
 // configs, loads the tokenizers and opens the ONNX sessions.
 func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex, opts Options) (familyPipeline, error) {
 	var err error
-	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: denoiserFolder(dir, fam)}
-	for _, c := range []string{p.denoiserName, "vae_decoder", "scheduler"} {
+	p := &diffusionPipeline{dir: dir, family: fam, index: idx, opts: opts, denoiserName: denoiserFolder(dir, fam), pixel: pixelSpaceClasses[idx.ClassName]}
+	for _, c := range append([]string{p.denoiserName, "scheduler"}, p.decoderComponents()...) {
 		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
 			return nil, fmt.Errorf("%w: %s has no %s folder (a %s checkpoint needs it)", ErrNotCheckpoint, dir, c, fam)
 		}
@@ -77,14 +83,8 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 		}
 		p.den.fillFromModel(fam, in)
 	}
-	vaeCfg := filepath.Join(dir, "vae_decoder", "config.json")
-	if err := readJSON(vaeCfg, &p.vae); err != nil {
+	if err := p.readVAEConfig(); err != nil {
 		return nil, err
-	}
-	p.vae.fillFamilyDefaults(fam, fileExists(vaeCfg))
-	p.vaeScale = 8
-	if n := len(p.vae.BlockOutChannels); n > 0 {
-		p.vaeScale = 1 << (n - 1)
 	}
 	ok := false
 	defer func() {
@@ -112,7 +112,7 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 	}
 	if opts.LowMem {
 		// Check now what Generate will open later.
-		for _, c := range []string{p.denoiserName, "vae_decoder"} {
+		for _, c := range append([]string{p.denoiserName}, p.decoderComponents()...) {
 			if err := p.checkComponent(c); err != nil {
 				return nil, err
 			}
@@ -121,7 +121,14 @@ func loadDiffusion(ctx context.Context, dir string, fam Family, idx *modelIndex,
 		if p.denoiser, err = p.open(p.denoiserName); err != nil {
 			return nil, err
 		}
-		if p.vaeDec, err = p.open("vae_decoder"); err != nil {
+		if !p.pixel {
+			if p.vaeDec, err = p.open("vae_decoder"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if p.hasComponent(classifierFolder) {
+		if p.classifier, err = p.open(classifierFolder); err != nil {
 			return nil, err
 		}
 	}
@@ -242,11 +249,11 @@ func (p *diffusionPipeline) close() error {
 	p.closed = true
 	closeEncoders(p.encoders)
 	p.encoders = nil
-	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec} {
+	for _, s := range []*ort.Session{p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec, p.classifier} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec = nil, nil, nil, nil
+	p.denoiser, p.vaeDec, p.vaeEnc, p.previewDec, p.classifier = nil, nil, nil, nil, nil
 	return nil
 }

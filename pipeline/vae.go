@@ -22,6 +22,9 @@ func (p *diffusionPipeline) decode(ctx context.Context, r *run, res *Result) err
 	H, W := r.lh*p.vaeScale, r.lw*p.vaeScale
 	res.N, res.H, res.W = r.batch, H, W
 	res.Images = make([]float32, r.batch*H*W*3)
+	if p.pixel {
+		return p.pixelsToImages(r, lat, res)
+	}
 	var out ort.Tensor
 	tile, overlap := p.vaeTile(H, W)
 	for b := 0; b < r.batch; b++ {
@@ -102,6 +105,9 @@ func (p *diffusionPipeline) vaeEncoder() (*ort.Session, error) {
 // latent_dist.sample(generator) does; older exports with latent_sample are
 // used as they are.
 func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, w int, gen *rng.Generator) ([]float32, error) {
+	if p.pixel {
+		return append([]float32(nil), pix...), nil
+	}
 	lat, err := p.encodePosterior(ctx, pix, h, w, gen)
 	if err != nil {
 		return nil, err

@@ -124,3 +124,25 @@ func ExampleParseMotionPrompt() {
 	// a small yellow star growing in the center on a blue background
 	// growing small center
 }
+
+func ExampleShapeLabels() {
+	s, err := shapes.ParsePrompt("a red circle at the top left")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	labels := shapes.ShapeLabels(s)
+	off := 0
+	for _, h := range shapes.ShapeLabelHeads {
+		for k, v := range labels[off : off+h.Classes] {
+			if v == 1 {
+				fmt.Printf("%s: class %d of %d\n", h.Name, k, h.Classes)
+			}
+		}
+		off += h.Classes
+	}
+	// Output:
+	// kind1: class 0 of 5
+	// color1: class 0 of 8
+	// cell1: class 5 of 9
+}

@@ -39,6 +39,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "scheduler", Aliases: []string{"s"}, Usage: "sampler (default: the model's)"},
 			&cli.IntFlag{Name: "steps", Usage: "inference steps (default: the model's)"},
 			&cli.Float64Flag{Name: "guidance", Aliases: []string{"g"}, Usage: "guidance scale (default: the model's)"},
+			&cli.Float64Flag{Name: "classifier-scale", Usage: "classifier guidance scale S ≥ 0 (models with a classifier, such as builtin:ddpm; default 0: off)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the first image; image i uses seed+i"},
 			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature > 0 of flows and autoregressive models (default: the model's)"},
 			&cli.IntFlag{Name: "size", Usage: "image side in pixels (default: the model's)"},
@@ -68,7 +69,8 @@ func runEval(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	req := pipeline.Request{Scheduler: c.String("scheduler"), Steps: c.Int("steps"), Height: c.Int("size"), Width: c.Int("size")}
+	req := pipeline.Request{Scheduler: c.String("scheduler"), Steps: c.Int("steps"), Height: c.Int("size"), Width: c.Int("size"),
+		ClassifierScale: c.Float64("classifier-scale")}
 	if c.IsSet("guidance") {
 		g := c.Float64("guidance")
 		req.Guidance = &g
@@ -130,6 +132,9 @@ func printEval(r *evaluate.Report) {
 		sampler := ""
 		if r.Scheduler != "" {
 			sampler = fmt.Sprintf(", %s %d steps, guidance %g", r.Scheduler, r.Steps, r.Guidance)
+			if r.ClassifierScale > 0 {
+				sampler += fmt.Sprintf(", classifier scale %g", r.ClassifierScale)
+			}
 		}
 		fmt.Printf("model %s (%s, %s parameters)%s, %dx%d\n", r.Model, r.Family, humanCount(r.Parameters), sampler, r.Size, r.Size)
 	}

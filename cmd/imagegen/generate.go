@@ -64,6 +64,7 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting; the first frame for SVD)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
+			&cli.Float64Flag{Name: "classifier-scale", Usage: "classifier guidance scale S ≥ 0 (ADM): each step's noise prediction follows the gradient of the model's noise-conditional classifier for the shapes the prompt names (models with a classifier, such as builtin:ddpm; default 0: off)"},
 			&cli.Float64Flag{Name: "truncation", Usage: "GAN truncation ψ in (0, 1]: the noise is scaled by ψ toward its mean (default 1: none)"},
 			&cli.StringFlag{Name: "watermark", Usage: "invisible watermark: sdxl (diffusers' SDXL watermarker; pictures under 256 px wide stay unmarked, as in diffusers)"},
 			&cli.StringFlag{Name: "c2pa-key", Usage: "sign each PNG with a C2PA manifest (content credentials) using this ECDSA P-256 `KEY.pem`; needs --c2pa-cert"},
@@ -131,6 +132,7 @@ func runGenerate(c *cli.Context) error {
 		NumImages: c.Int("num-images"), MaxSequenceLength: c.Int("max-sequence-length"),
 		Strength: c.Float64("strength"), ExplicitNegative: c.IsSet("negative-prompt"),
 		Watermark: c.String("watermark"), ClipSkip: c.Int("clip-skip"),
+		ClassifierScale: c.Float64("classifier-scale"),
 	}
 	switch syn := c.String("prompt-syntax"); syn {
 	case "diffusers", "":
@@ -335,7 +337,7 @@ func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, inde
 		"scheduler_opts": req.SchedulerOpts, "steps": res.Steps, "guidance": res.Guidance,
 		"guidance_rescale": req.GuidanceRescale, "eta": req.Eta, "seed": res.Seed, "width": res.W, "height": res.H,
 		"num_images": max(1, req.NumImages), "index": index, "max_sequence_length": req.MaxSequenceLength,
-		"strength": res.Strength, "watermark": req.Watermark, "imagegen": version,
+		"strength": res.Strength, "watermark": req.Watermark, "classifier_scale": req.ClassifierScale, "imagegen": version,
 	}
 	if up != nil {
 		m["upscale"] = map[string]any{"model": up.Model, "scale": up.Scale}

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"time"
 
 	"github.com/imagegen/imagegen/internal/trainrun"
@@ -103,7 +102,7 @@ func run(ctx context.Context, o options) error {
 		if o.out == "" {
 			return errors.New("-export-only needs -out")
 		}
-		w, err := checkpointWeights(ctx, topts, o.name, g, data, !o.raw)
+		w, err := trainrun.CheckpointWeights(ctx, topts, o.name, g, data, !o.raw)
 		if err != nil {
 			return err
 		}
@@ -123,28 +122,4 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Println("exported", o.out)
 	return nil
-}
-
-// checkpointWeights returns the weights of STATE/NAME.ckpt (their EMA
-// when ema is set): a trainer
-// resumes from a copy of it (in a temporary state folder, so that the
-// running job's CSV is not touched) and takes no step.
-func checkpointWeights(ctx context.Context, o trainrun.Options, name string, g *onnxexport.TrainGraph, data onnxexport.Dataset, ema bool) (map[string]*onnxexport.Tensor, error) {
-	raw, err := os.ReadFile(filepath.Join(o.State, name+".ckpt"))
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp("", "train_pixelcnn-export-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, name+".ckpt"), raw, 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, name+"_loss.csv"), []byte("step,loss,grad_norm,lr\n"), 0o644); err != nil {
-		return nil, err
-	}
-	o.State = tmp
-	return trainrun.Phase(ctx, o, name, g, data, 1, 1e-3, ema)
 }
