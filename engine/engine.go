@@ -206,6 +206,9 @@ func (e *Engine) RunBatch(ctx context.Context, specs []jobqueue.Spec, progress f
 		return fail(fmt.Errorf("load model %s: %w", first.Model, err))
 	}
 	defer release()
+	if f := m.Pipeline.Family(); f == pipeline.FamilySVD || f == pipeline.FamilyAnimateDiff {
+		return fail(&jobqueue.RunError{Kind: "not_supported", Err: fmt.Errorf("engine: %s is a video model; the server returns pictures (make clips with imagegen generate)", first.Model)})
+	}
 	req, err := e.request(specs, run, m)
 	if err != nil {
 		return fail(err)

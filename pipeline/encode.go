@@ -75,7 +75,7 @@ func (p *diffusionPipeline) encodePrompts(ctx context.Context, q *resolved, encs
 	cache := encoderCache{}
 	c := &conditioning{inputs: map[string]ort.Tensor{}}
 	switch p.family {
-	case FamilySD:
+	case FamilySD, FamilyAnimateDiff:
 		te := encs[0]
 		chunked := q.PromptSyntax == PromptA1111
 		enc := func(text string, maxLen int) (*embedding, error) {

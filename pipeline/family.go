@@ -27,6 +27,12 @@ const (
 	// FamilyPixelCNN is imagegen's conditional gated PixelCNN
 	// (ImagegenPixelCNNPipeline).
 	FamilyPixelCNN Family = "pixelcnn"
+	// FamilySVD is Stable Video Diffusion: image-to-video from a first
+	// frame (StableVideoDiffusionPipeline).
+	FamilySVD Family = "svd"
+	// FamilyAnimateDiff is AnimateDiff: text-to-video with SD 1.x's text
+	// encoder and VAE around a motion UNet (AnimateDiffPipeline).
+	FamilyAnimateDiff Family = "animatediff"
 )
 
 // familyLoaders opens each family's checkpoints: the room of each family
@@ -43,6 +49,9 @@ var familyLoaders = map[Family]func(ctx context.Context, dir string, fam Family,
 	FamilyVQGPT: loadVQGPT,
 
 	FamilyPixelCNN: loadPixelCNN,
+
+	FamilySVD:         loadVideo,
+	FamilyAnimateDiff: loadVideo,
 }
 
 // pipelineClasses maps model_index.json's _class_name to a family:
@@ -67,6 +76,9 @@ var pipelineClasses = map[string]Family{
 	"ImagegenVQGPTPipeline": FamilyVQGPT,
 
 	"ImagegenPixelCNNPipeline": FamilyPixelCNN,
+
+	"StableVideoDiffusionPipeline": FamilySVD,
+	"AnimateDiffPipeline":          FamilyAnimateDiff,
 }
 
 // KnownClasses returns the model_index.json _class_name values Load
@@ -161,6 +173,10 @@ type denoiserConfig struct {
 	PooledProjectionDim  int     `json:"pooled_projection_dim"`
 	AdditionEmbedType    *string `json:"addition_embed_type"`
 	AdditionTimeEmbedDim *int    `json:"addition_time_embed_dim"`
+	// NumFrames is a video UNet's clip length (SVD); MotionMaxSeqLength
+	// the most frames an AnimateDiff motion module takes.
+	NumFrames          int `json:"num_frames"`
+	MotionMaxSeqLength int `json:"motion_max_seq_length"`
 }
 
 // sampleSize returns the config's sample_size (an int or [h, w]).

@@ -287,7 +287,6 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 	}
 	inPer := perSample + extraCh*r.lh*r.lw
 	modelIn := make([]float32, nb*inPer)
-	scaled := make([]float32, len(r.latents))
 	out := make([]float32, nb*perSample)
 	guided := make([]float32, len(r.latents))
 	ts := make([]float32, nb)
@@ -331,12 +330,8 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 
 	total := len(r.timesteps)
 	r.stepTimes = make([]time.Duration, 0, total)
-	for k, t := range r.timesteps {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		i := r.begin + k
-		r.sched.ScaleModelInput(scaled, r.latents, i)
+	loop := denoiseLoop{sched: r.sched, timesteps: r.timesteps, begin: r.begin, latents: r.latents, noise: noise, progress: q.Progress}
+	loop.predict = func(ctx context.Context, k int, t float64, scaled []float32) ([]float32, error) {
 		for b := 0; b < nb; b++ {
 			src := scaled[(b%r.batch)*perSample : (b%r.batch+1)*perSample]
 			dst := modelIn[b*inPer : (b+1)*inPer]
@@ -353,45 +348,32 @@ func (p *diffusionPipeline) denoise(ctx context.Context, r *run, cond *condition
 			ts[b] = tv
 		}
 		outputs[outName].Shape, outputs[outName].F32 = outShape, out
-		tr := time.Now()
-		if err := p.denoiser.Run(ctx, inputs, outputs); err != nil {
-			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
+		if err := r.runDenoiser(ctx, p.denoiser, inputs, outputs); err != nil {
+			return nil, err
 		}
-		d := time.Since(tr)
-		r.denoiserTime += d
-		r.stepTimes = append(r.stepTimes, d)
-		r.calls++
-		pred := out
-		if r.cfg {
-			combineCFG(guided, out, float32(q.guidance))
-			// diffusers' SD img2img and inpainting pipelines ignore
-			// guidance_rescale; text-to-image and SDXL apply it.
-			if q.GuidanceRescale > 0 && (q.InitImage == nil || p.family == FamilySDXL) {
-				rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
+		if !r.cfg {
+			return out, nil
+		}
+		combineCFG(guided, out, float32(q.guidance))
+		// diffusers' SD img2img and inpainting pipelines ignore
+		// guidance_rescale; text-to-image and SDXL apply it.
+		if q.GuidanceRescale > 0 && (q.InitImage == nil || p.family == FamilySDXL) {
+			rescaleCFG(guided, out[len(guided):], r.batch, q.GuidanceRescale)
+		}
+		return guided, nil
+	}
+	if r.inpaint != nil && !r.inpaint.nineChannel {
+		loop.afterStep = r.blendInpaint
+	}
+	if q.Preview != nil {
+		loop.report = func(ctx context.Context, k int) error {
+			if (k+1)%max(1, q.PreviewEvery) == 0 || k+1 == total {
+				return p.preview(ctx, r, k+1, total)
 			}
-			pred = guided
-		}
-		if err := r.sched.Step(r.latents, pred, r.latents, i, noise); err != nil {
-			return fmt.Errorf("pipeline: step %d/%d: %w", k+1, total, err)
-		}
-		if r.inpaint != nil && !r.inpaint.nineChannel {
-			if err := r.blendInpaint(k); err != nil {
-				return err
-			}
-		}
-		if !checkFinite(r.latents) {
-			return fmt.Errorf("%w at step %d/%d (timestep %g): the model or scheduler produced NaN or Inf", ErrNaN, k+1, total, t)
-		}
-		if q.Progress != nil {
-			q.Progress(StepInfo{Step: k + 1, Total: total, Timestep: t, Latents: r.latents})
-		}
-		if q.Preview != nil && ((k+1)%max(1, q.PreviewEvery) == 0 || k+1 == total) {
-			if err := p.preview(ctx, r, k+1, total); err != nil {
-				return err
-			}
+			return nil
 		}
 	}
-	return nil
+	return loop.run(ctx)
 }
 
 // imageIDs are Flux's positional ids of the packed latent grid: (0, row,

@@ -67,3 +67,40 @@ func std(x []float32) float64 {
 	}
 	return math.Sqrt(ss / float64(len(x)-1))
 }
+
+// combineCFGFrames is combineCFG with a guidance scale per frame: the
+// latents are blocks of frameSize values, frame-major within each clip
+// ([B, F, C, h, w]), and block j takes scales[j mod F], as SVD's
+// per-frame guidance does.
+func combineCFGFrames(dst, out []float32, scales []float32, frameSize int) {
+	n := len(dst)
+	uncond, cond := out[:n], out[n:2*n]
+	for j := 0; j*frameSize < n; j++ {
+		g := scales[j%len(scales)]
+		lo, hi := j*frameSize, (j+1)*frameSize
+		for i := lo; i < hi; i++ {
+			dst[i] = uncond[i] + g*(cond[i]-uncond[i])
+		}
+	}
+}
+
+// frameGuidance is SVD's per-frame guidance, torch.linspace(lo, hi, n) in
+// float32 as torch computes it: from the start for the first half, from
+// the end for the second, so both ends are exact.
+func frameGuidance(lo, hi float64, n int) []float32 {
+	g := make([]float32, n)
+	if n == 1 {
+		g[0] = float32(lo)
+		return g
+	}
+	start, end := float32(lo), float32(hi)
+	step := (end - start) / float32(n-1)
+	for i := range g {
+		if i < n/2 {
+			g[i] = start + step*float32(i)
+		} else {
+			g[i] = end - step*float32(n-i-1)
+		}
+	}
+	return g
+}

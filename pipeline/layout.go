@@ -194,6 +194,8 @@ func (c *denoiserConfig) fillFromModel(fam Family, in []ort.IOInfo) {
 	switch fam {
 	case FamilyFlux:
 		c.InChannels = last("hidden_states")
+	case FamilySVD: // sample is [B, F, C, h, w]
+		c.InChannels = dim("sample", 2)
 	case FamilySD3:
 		c.InChannels = dim("hidden_states", 1)
 		c.PatchSize = 2

@@ -114,6 +114,9 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 // model call when ctx is cancelled.
 func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	p.defaults.Apply(&r)
+	if _, ok := p.impl.(*videoPipeline); !ok && r.videoFields() != "" {
+		return nil, badRequest("%s applies to video checkpoints (SVD, AnimateDiff), not the %s family", r.videoFields(), p.family)
+	}
 	if _, ok := p.impl.(temperatureSampler); r.Temperature != 0 && !ok {
 		return nil, badRequest("the %s family has no sampling temperature (got %v)", p.family, r.Temperature)
 	}
@@ -142,7 +145,10 @@ func (p *Pipeline) Defaults() Defaults { return p.defaults }
 // VAEScale returns the latent-diffusion VAE's downsampling factor (8 for
 // real checkpoints), or 1 for families without a latent space.
 func (p *Pipeline) VAEScale() int {
-	if d, ok := p.impl.(*diffusionPipeline); ok {
+	switch d := p.impl.(type) {
+	case *diffusionPipeline:
+		return d.vaeScale
+	case *videoPipeline:
 		return d.vaeScale
 	}
 	return 1

@@ -88,6 +88,25 @@ type Request struct {
 	// Other families refuse it.
 	Truncation float64
 
+	// Video checkpoints (FamilySVD, FamilyAnimateDiff; other families
+	// refuse these fields). Frames is the clip length (0 = the UNet
+	// config's num_frames, 14 without one for SVD, 16 for AnimateDiff).
+	// FPS is the clip's frame rate (0 = 7 for SVD, 8 for AnimateDiff); SVD
+	// is conditioned on FPS−1, as diffusers does. MotionBucket is SVD's
+	// motion_bucket_id (nil = 127; higher, more motion) and NoiseAug its
+	// noise_aug_strength, the noise added to the init frame (nil = 0.02).
+	// MinGuidance is SVD's guidance on the first frame, rising linearly to
+	// Guidance (the max) on the last (nil = 1.0). DecodeChunk is how many
+	// frames the VAE decodes per call, bounding its memory (0 = all of a
+	// clip's frames for SVD, 16 for AnimateDiff). For SVD InitImage is the
+	// first frame the clip starts from (required).
+	Frames       int
+	FPS          float64
+	MotionBucket *int
+	NoiseAug     *float64
+	MinGuidance  *float64
+	DecodeChunk  int
+
 	// Progress, when set, is called after every scheduler step (for the
 	// autoregressive families, after every token).
 	Progress func(StepInfo)
@@ -132,9 +151,15 @@ type StepInfo struct {
 // Result is what Generate returns.
 type Result struct {
 	// Images holds N images as float32 [N, H, W, 3] in [0, 1], exactly what
-	// diffusers returns with output_type="np".
-	Images      []float32
-	N, H, W     int
+	// diffusers returns with output_type="np". For a video checkpoint
+	// (Frames > 0) it holds N clips of Frames frames each, clip-major:
+	// [N·Frames, H, W, 3].
+	Images  []float32
+	N, H, W int
+	// Frames is the frames per clip of a video checkpoint (0 for
+	// pictures), FPS their frame rate.
+	Frames      int
+	FPS         float64
 	Latents     []float32 // final latents, before the VAE
 	LatentShape []int64
 	Timesteps   []float64 // the model timesteps that ran
@@ -292,7 +317,7 @@ func (p *diffusionPipeline) resolve(r Request) (*resolved, error) {
 		q.Strength = defaultStrength(p.family, r.Mask != nil)
 	}
 	switch p.family {
-	case FamilySD:
+	case FamilySD, FamilyAnimateDiff:
 		if r.Prompt2 != "" || r.NegativePrompt2 != "" {
 			return nil, badRequest("this checkpoint has one text encoder; a second prompt needs SDXL, SD3 or Flux")
 		}

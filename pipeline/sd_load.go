@@ -52,6 +52,8 @@ var encoderNames = map[Family][][2]string{
 	FamilySDXL: {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}},
 	FamilySD3:  {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}, {"tokenizer_3", "text_encoder_3"}},
 	FamilyFlux: {{"tokenizer", "text_encoder"}, {"tokenizer_2", "text_encoder_2"}},
+
+	FamilyAnimateDiff: {{"tokenizer", "text_encoder"}},
 }
 
 // loadDiffusion opens a latent-diffusion checkpoint: it reads the component

@@ -101,6 +101,18 @@ func (p *diffusionPipeline) vaeEncoder() (*ort.Session, error) {
 // latent_dist.sample(generator) does; older exports with latent_sample are
 // used as they are.
 func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, w int, gen *rng.Generator) ([]float32, error) {
+	lat, err := p.encodePosterior(ctx, pix, h, w, gen)
+	if err != nil {
+		return nil, err
+	}
+	p.scaleImageLatents(lat)
+	return lat, nil
+}
+
+// encodePosterior runs the VAE encoder as encodePixels does but returns
+// the latents unscaled; with gen nil it returns the posterior's mode (its
+// mean), as diffusers' latent_dist.mode() does for SVD's first frame.
+func (p *diffusionPipeline) encodePosterior(ctx context.Context, pix []float32, h, w int, gen *rng.Generator) ([]float32, error) {
 	enc, err := p.vaeEncoder()
 	if err != nil {
 		return nil, err
@@ -132,6 +144,10 @@ func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, 
 		}
 		n := len(out.F32) / 2
 		mean, logvar := out.F32[:n], out.F32[n:]
+		if gen == nil {
+			lat = append([]float32(nil), mean...)
+			break
+		}
 		noise := make([]float32, n)
 		gen.Randn(noise)
 		lat = make([]float32, n)
@@ -149,7 +165,6 @@ func (p *diffusionPipeline) encodePixels(ctx context.Context, pix []float32, h, 
 	default:
 		return nil, fmt.Errorf("pipeline: %s: vae encoder has neither latent_parameters nor latent_sample output", enc.Name())
 	}
-	p.scaleImageLatents(lat)
 	return lat, nil
 }
 

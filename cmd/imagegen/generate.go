@@ -15,12 +15,13 @@ import (
 	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/pipeline"
+	"github.com/imagegen/imagegen/videoio"
 )
 
 func generateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "generate",
-		Usage:     "make images from a prompt with an exported checkpoint (text-to-image, img2img, inpainting)",
+		Usage:     "make images or clips from a prompt with an exported checkpoint (text-to-image, img2img, inpainting, text- and image-to-video)",
 		ArgsUsage: "[PROMPT]",
 		Description: "Runs the checkpoint's pipeline as diffusers would for the same prompt, sampler and seed.\n" +
 			"A bare argument is the prompt. --scheduler takes a diffusers class (EulerDiscreteScheduler) or a friendly name (\"Euler a\", \"DPM++ 2M Karras\", ...).\n" +
@@ -29,8 +30,10 @@ func generateCommand() *cli.Command {
 			"   imagegen generate \"a red circle above a blue square\" -o out.png   # the built-in 32x32 shapes model\n" +
 			"   imagegen generate --model ./sd-turbo \"a cat\" -o cat.png\n" +
 			"   imagegen generate --model ./sd15 --prompt \"a castle\" --scheduler \"DPM++ 2M Karras\" --steps 25 --seed 7 -o castle.png\n" +
-			"   imagegen generate --model ./sd15 --prompt \"a castle at night\" --init-image castle.png --strength 0.6 -o night.png",
-		Flags: []cli.Flag{
+			"   imagegen generate --model ./sd15 --prompt \"a castle at night\" --init-image castle.png --strength 0.6 -o night.png\n" +
+			"   imagegen generate --model ./animatediff \"a ship at sea\" --frames 16 --fps 8 -o ship.gif   # a clip: .gif, .png (APNG), .mp4, .webm, .npy\n" +
+			"   imagegen generate --model ./svd --init-image first.png --frames 14 --motion-bucket 127 -o clip.mp4",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint folder, hf:ORG/NAME[@REV] or models.yaml name (default: the built-in shapes model)"},
 			&cli.StringSliceFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt (repeat for a batch of prompts)"},
 			&cli.StringFlag{Name: "negative-prompt", Aliases: []string{"n"}, Usage: "negative prompt"},
@@ -57,7 +60,7 @@ func generateCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "embedding", Usage: "textual-inversion `FILE` (.safetensors, .pt, .bin) added as a new token, called in the prompt by its file name (repeatable; SD, SDXL)"},
 			&cli.IntFlag{Name: "vae-tile", Usage: "decode and encode with the VAE in overlapping tiles of `N` pixels (default: only when the whole picture would need over 4 GiB)"},
 			&cli.IntFlag{Name: "clip-skip", Usage: "AUTOMATIC1111's clip skip: take the CLIP state N-1 layers earlier (1 = off; SD, SDXL, SD3)"},
-			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting)"},
+			&cli.StringFlag{Name: "init-image", Usage: "PNG or JPEG to start from (img2img, inpainting; the first frame for SVD)"},
 			&cli.Float64Flag{Name: "strength", Usage: "how much of the init image to repaint, in (0, 1] (default 0.8; 1.0 with --mask)"},
 			&cli.StringFlag{Name: "mask", Usage: "inpainting mask PNG (white = repaint), same size as --init-image"},
 			&cli.Float64Flag{Name: "truncation", Usage: "GAN truncation ψ in (0, 1]: the noise is scaled by ψ toward its mean (default 1: none)"},
@@ -67,7 +70,7 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Usage: "cpu, cuda, cuda:N or auto", Value: "cpu"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.BoolFlag{Name: "low-mem", Usage: "release the text encoders after encoding"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.png or .npy)", Value: "out.png"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.png or .npy; a video model's clip also .gif, .mp4 or .webm, and .png is then an APNG)", Value: "out.png"},
 			&cli.StringFlag{Name: "save-latents", Usage: "also write the final latents to `FILE.npy`"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary on stdout"},
 			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature > 0: of a flow's latent, ε ~ N(0, τ²I), or of an autoregressive model's tokens or pixels (default: the model's)"},
@@ -75,7 +78,7 @@ func generateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "top-p", Usage: "sample among the likeliest tokens whose probability reaches p, in (0, 1] (autoregressive models)"},
 			&cli.StringFlag{Name: "save-steps", Usage: "write the partial pictures of an autoregressive model to `DIR` (tokens so far, the rest blank) every --save-every tokens"},
 			&cli.IntFlag{Name: "save-every", Usage: "tokens between the partial pictures of --save-steps", Value: 16},
-		},
+		}, videoFlags()...),
 		Action: runGenerate,
 	}
 }
@@ -89,12 +92,19 @@ func runGenerate(c *cli.Context) error {
 		prompts = append([]string{c.Args().First()}, prompts...)
 	}
 	if len(prompts) == 0 {
-		return fmt.Errorf("generate: no prompt: pass it as an argument or with --prompt")
+		if c.String("init-image") == "" {
+			return fmt.Errorf("generate: no prompt: pass it as an argument or with --prompt")
+		}
+		prompts = []string{""} // image-to-video (SVD) takes none
 	}
 	out := c.String("output")
 	ext := strings.ToLower(filepath.Ext(out))
-	if ext != ".png" && ext != ".npy" {
-		return fmt.Errorf("generate: output %s: want a .png or .npy file name", out)
+	if set := videoFlagNames(c); len(set) > 0 {
+		if err := videoio.CheckPath(out); err != nil {
+			return fmt.Errorf("generate: %s ask for a clip: %w", strings.Join(set, ", "), err)
+		}
+	} else if ext != ".png" && ext != ".npy" && !videoio.IsVideoPath(out) {
+		return fmt.Errorf("generate: output %s: want a .png or .npy file name (or, for video models, .gif, .mp4 or .webm)", out)
 	}
 	if l := c.String("save-latents"); l != "" && strings.ToLower(filepath.Ext(l)) != ".npy" {
 		return fmt.Errorf("generate: --save-latents %s: want a .npy file name", l)
@@ -145,6 +155,9 @@ func runGenerate(c *cli.Context) error {
 		req.Guidance = &g
 	}
 	if err := tokenSamplingFlags(c, &req); err != nil {
+		return err
+	}
+	if err := videoRequestFlags(c, &req); err != nil {
 		return err
 	}
 	if p := c.String("init-image"); p != "" {
@@ -202,6 +215,9 @@ func runGenerate(c *cli.Context) error {
 		notice("using the variant " + pipe.Dir())
 	}
 	loaded := time.Since(start)
+	if err := checkOutputKind(c, out, pipe.Family()); err != nil {
+		return err
+	}
 
 	var bar *progressbar.ProgressBar
 	if showProgress(c) {
@@ -223,7 +239,12 @@ func runGenerate(c *cli.Context) error {
 		return err
 	}
 	genTime := time.Since(start)
-	paths, err := writeOutputs(out, res, &req, modelName, signer)
+	var paths []string
+	if res.Frames > 0 {
+		paths, err = writeClips(out, c.String("frames-dir"), res)
+	} else {
+		paths, err = writeOutputs(out, res, &req, modelName, signer)
+	}
 	if err != nil {
 		return err
 	}
@@ -237,6 +258,7 @@ func runGenerate(c *cli.Context) error {
 		return printJSON(map[string]any{
 			"outputs": paths, "model": dir, "family": res.ModelFamily, "scheduler": res.Scheduler,
 			"steps": res.Steps, "guidance": res.Guidance, "temperature": res.Temperature, "seed": res.Seed, "width": res.W, "height": res.H,
+			"frames": res.Frames, "fps": res.FPS,
 			"denoiser_calls": res.DenoiserCalls, "load_seconds": loaded.Seconds(), "generate_seconds": genTime.Seconds(),
 			"timings": map[string]any{
 				"text_encode_seconds": res.Timings.TextEncode.Seconds(), "denoiser_seconds": res.Timings.Denoiser.Seconds(),
