@@ -10,14 +10,16 @@
 //  1. clips: the first -clips training clips (-frames frames, 32x32)
 //     encoded with the built-in VAE encoder and their captions with the
 //     built-in text encoder.
+//
 //  2. motion: the motion modules trained with v-prediction on DDPM's
 //     linear schedule (that of the image model), one timestep per clip,
 //     10% empty captions for classifier-free guidance.
+//
 //  3. export (-out): unet/ (the motion UNet, float16) with the scheduler
 //     and model_index.json of an AnimateDiffPipeline; the text encoder,
 //     tokenizer and VAE are the built-in model's, copied with -copy-base.
 //
-//	go run ./scripts/train_video -steps 2000 -out builtin/models/video
+//     go run ./scripts/train_video -steps 2000 -out builtin/models/video
 package main
 
 import (
