@@ -65,6 +65,9 @@ var models = []Model{
 	{Name: "pixelcnn", Family: "pixelcnn", Summary: "conditional gated PixelCNN: pixel-by-pixel sampling (--temperature); exact likelihood",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
 		fsys: embedded("pixelcnn")},
+	{Name: "video", Family: "animatediff", Summary: "text-to-video latent diffusion: the default model's UNet with AnimateDiff-style motion modules; its text encoder and VAE",
+		Knows: "moving-shapes prompts (\"a red circle moving from left to right\", growing, shrinking, bouncing, changing color; up to 16 frames of 32x32); " + shapesVocabulary, Commands: []string{"generate --frames --fps"},
+		fsys: withDefaultModel("video", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/imagegen/imagegen/internal/trainrun"
@@ -45,6 +46,7 @@ type options struct {
 	seed                   uint64
 	probe                  int
 	unfreeze, copyBase     bool
+	exportOnly             bool
 }
 
 func main() {
@@ -64,6 +66,7 @@ func main() {
 	flag.IntVar(&o.probe, "probe", 0, "time this many training steps and exit")
 	flag.BoolVar(&o.unfreeze, "unfreeze", false, "train the image UNet's layers too (default: only the motion modules)")
 	flag.BoolVar(&o.copyBase, "copy-base", false, "with -out, copy the built-in text encoder, tokenizer and VAE into the folder (a standalone checkpoint)")
+	flag.BoolVar(&o.exportOnly, "export-only", false, "export the weights of state/NAME.ckpt as they are to -out, without training")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -91,6 +94,16 @@ func run(ctx context.Context, o options) error {
 	image, err := readImageUNet(o.base)
 	if err != nil {
 		return err
+	}
+	if o.exportOnly {
+		if o.out == "" {
+			return fmt.Errorf("-export-only needs -out")
+		}
+		w, err := onnxexport.ReadCheckpointWeights(filepath.Join(o.state, o.name+".ckpt"))
+		if err != nil {
+			return err
+		}
+		return export(o, cfg, image, w)
 	}
 	start := time.Now()
 	set, err := phaseClips(ctx, o, o.clips)
