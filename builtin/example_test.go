@@ -22,5 +22,6 @@ func Example() {
 	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
 	// builtin:vqgpt vqgpt [generate eval]
 	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn)
+	// builtin:video animatediff [generate --frames --fps]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, video)
 }

@@ -3,6 +3,7 @@ package builtin_test
 import (
 	"context"
 	"image"
+	"strings"
 	"testing"
 
 	"github.com/imagegen/imagegen/builtin"
@@ -10,6 +11,15 @@ import (
 	"github.com/imagegen/imagegen/internal/familytest"
 	"github.com/imagegen/imagegen/pipeline"
 	"github.com/imagegen/imagegen/shapes"
+	"github.com/imagegen/imagegen/videoio"
+)
+
+// The video guard's size and bounds: 12 clips, bounds below the
+// README's 200-prompt figures to leave room for the noise of 12.
+const (
+	videoTestClips    = 12
+	videoMinStable    = 0.5
+	videoMinDirection = 0.3
 )
 
 func open(t *testing.T, name string) *pipeline.Pipeline {
@@ -124,5 +134,37 @@ func TestShippedPixelCNN(t *testing.T) {
 	}
 	if rep.Color < 0.35 {
 		t.Errorf("builtin:pixelcnn on 12 held-out prompts: %s", rep.Text)
+	}
+}
+
+// TestShippedVideo guards builtin:video's weights: clips of a few
+// held-out moving-shapes prompts at its default settings (8 frames to
+// keep the test short), scored by the motion checker; the README's
+// figures are on 200 prompts. A clip longer than the motion modules take
+// is refused.
+func TestShippedVideo(t *testing.T) {
+	p := open(t, "video")
+	ctx := context.Background()
+	var cases []evaluate.MotionCase
+	for i, prompt := range shapes.HeldOutMotionPrompts(videoTestClips) {
+		res, err := p.Generate(ctx, pipeline.Request{Prompts: []string{prompt}, Seed: uint64(i), Frames: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Frames != 8 || res.H != 32 || res.W != 32 {
+			t.Fatalf("clip of %d frames of %dx%d, want 8 of 32x32", res.Frames, res.W, res.H)
+		}
+		cases = append(cases, evaluate.MotionCase{Clip: videoio.Clip{Frames: res.Images, F: res.Frames, H: res.H, W: res.W, FPS: res.FPS}, Prompt: prompt})
+	}
+	rep, err := evaluate.EvaluateMotion(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stable.Rate() < videoMinStable || rep.Direction.Rate() < videoMinDirection {
+		t.Errorf("builtin:video on %d held-out prompts:\n%s", videoTestClips, rep)
+	}
+	_, err = p.Generate(ctx, pipeline.Request{Prompts: []string{"a red circle moving from left to right"}, Frames: 17})
+	if err == nil || !strings.Contains(err.Error(), "at most 16 frames") {
+		t.Errorf("17 frames: got %v, want a refusal naming the limit of 16", err)
 	}
 }

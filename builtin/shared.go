@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -33,7 +34,47 @@ func (s sharedFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
-	return s.from(name).Open(name)
+	if name != "." {
+		return s.from(name).Open(name)
+	}
+	info, err := fs.Stat(s.top, ".")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.ReadDir(".")
+	if err != nil {
+		return nil, err
+	}
+	return &rootDir{info: info, entries: entries}, nil
+}
+
+// rootDir is the opened root of a sharedFS: its listing merges both.
+type rootDir struct {
+	info    fs.FileInfo
+	entries []fs.DirEntry
+}
+
+func (d *rootDir) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *rootDir) Close() error               { return nil }
+func (d *rootDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: ".", Err: fs.ErrInvalid}
+}
+
+// ReadDir returns the next n entries (all that are left when n ≤ 0), as
+// fs.ReadDirFile does.
+func (d *rootDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if n <= 0 {
+		out := d.entries
+		d.entries = nil
+		return out, nil
+	}
+	if len(d.entries) == 0 {
+		return nil, io.EOF
+	}
+	k := min(n, len(d.entries))
+	out := d.entries[:k]
+	d.entries = d.entries[k:]
+	return out, nil
 }
 
 // ReadDir lists a folder; the root lists top's entries and the shared

@@ -23,6 +23,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -47,6 +48,9 @@ type options struct {
 	probe                  int
 	unfreeze, copyBase     bool
 	exportOnly             bool
+	sample, model          string
+	sampleN, sampleFrames  int
+	sampleFirst            int
 }
 
 func main() {
@@ -67,6 +71,11 @@ func main() {
 	flag.BoolVar(&o.unfreeze, "unfreeze", false, "train the image UNet's layers too (default: only the motion modules)")
 	flag.BoolVar(&o.copyBase, "copy-base", false, "with -out, copy the built-in text encoder, tokenizer and VAE into the folder (a standalone checkpoint)")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the weights of state/NAME.ckpt as they are to -out, without training")
+	flag.StringVar(&o.sample, "sample", "", "generate clips of the first -n held-out prompts with the model in -model into this `folder` (NNN.npy, prompts.txt) for scripts/check_video, and exit")
+	flag.StringVar(&o.model, "model", "", "with -sample, the video model's `folder` (default: -out)")
+	flag.IntVar(&o.sampleN, "n", 50, "with -sample, how many held-out prompts")
+	flag.IntVar(&o.sampleFirst, "first", 0, "with -sample, the first held-out prompt's number")
+	flag.IntVar(&o.sampleFrames, "sample-frames", 0, "with -sample, frames per clip (0: the model's default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -86,6 +95,13 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := ort.Init(lib); err != nil {
 		return err
+	}
+	if o.sample != "" {
+		model := cmp.Or(o.model, o.out)
+		if model == "" {
+			return fmt.Errorf("-sample needs -model (or -out)")
+		}
+		return sampleHeldOut(ctx, o, model, o.sample, o.sampleFirst, o.sampleN, o.sampleFrames)
 	}
 	cfg, err := readUNetConfig(o.base)
 	if err != nil {
