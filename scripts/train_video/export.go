@@ -13,11 +13,11 @@ import (
 // model uses unchanged.
 var sharedComponents = []string{"text_encoder", "tokenizer", "vae_encoder", "vae_decoder"}
 
-// defaultFrames and defaultFPS are the clip builtin:video makes without
-// --frames and --fps; defaultSteps and defaultGuidance its sampling.
+// defaultFrames is the clip length builtin:video makes without --frames
+// (the length it trained on; the pipeline's AnimateDiff default of 8 fps
+// applies); defaultSteps and defaultGuidance its sampling.
 const (
-	defaultFrames   = 16
-	defaultFPS      = 8
+	defaultFrames   = 8
 	defaultSteps    = 25
 	defaultGuidance = 3.0
 )
