@@ -23,5 +23,6 @@ func Example() {
 	// builtin:vqgpt vqgpt [generate eval]
 	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
 	// builtin:ddpm sd [generate --classifier-scale eval --classifier-scale]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm)
+	// builtin:video animatediff [generate --frames --fps]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video)
 }

@@ -2,6 +2,7 @@ package onnxexport_test
 
 import (
 	"fmt"
+	"strings"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
@@ -43,4 +44,28 @@ func ExampleBuilder_Err() {
 	fmt.Println(err)
 	// Output:
 	// onnxexport: bad block mid_block.norm: GroupNorm: shape mismatch: 6 channels of x [1,6,4,4] do not split into 4 groups
+}
+
+// A motion UNet takes a clip [batch, channels, frames, height, width];
+// its parameters are the image UNet's plus the motion modules'.
+func ExampleNewUNetMotionGraph() {
+	cfg := onnxexport.UNetConfig{
+		InChannels: 4, OutChannels: 4, SampleSize: 8, BlockOutChannels: []int64{16, 32},
+		DownBlockTypes: []string{onnxexport.DownBlock2D, onnxexport.CrossAttnDownBlock2D},
+		UpBlockTypes:   []string{onnxexport.CrossAttnUpBlock2D, onnxexport.UpBlock2D},
+		LayersPerBlock: 1, AttentionHeads: []int64{2}, CrossAttentionDim: 16, NormGroups: 8, NormEps: 1e-5,
+	}
+	b := onnxexport.NewUNetMotionGraph(cfg, onnxexport.MotionConfig{Heads: 2, MaxFrames: 16}, 1)
+	modules := map[string]bool{}
+	for _, p := range b.Params() {
+		if onnxexport.IsMotionParam(p.Name) {
+			name, _, _ := strings.Cut(p.Name, ".attn")
+			name, _, _ = strings.Cut(name, ".proj_out")
+			name, _, _ = strings.Cut(name, ".norm")
+			name, _, _ = strings.Cut(name, ".pos_proj")
+			modules[name] = true
+		}
+	}
+	fmt.Println(b.Inputs()[0].Shape(), len(modules), "motion modules", b.Err())
+	// Output: [batch_size,4,num_frames,height,width] 7 motion modules <nil>
 }

@@ -118,6 +118,21 @@ type UNetInputs struct {
 // UNet2DConditionModel builds diffusers' conditional UNet and returns the
 // predicted noise (out_sample). Timestep may be a scalar or [B].
 func (l *Layers) UNet2DConditionModel(cfg UNetConfig, in UNetInputs) *Value {
+	return l.unet(cfg, in, nil)
+}
+
+// blockHook, when not nil, is called after each layer of every down and
+// up block (name "motion_modules.J" in the block's scope) and after the
+// mid block's attention ("motion_modules.0"), and returns the hidden
+// states that go on: how UNetMotionModel inserts its temporal modules
+// into the image UNet without changing the spatial layers' names.
+type blockHook func(name string, h *Value) *Value
+
+// unet is UNet2DConditionModel with an optional hook between its layers.
+func (l *Layers) unet(cfg UNetConfig, in UNetInputs, hook blockHook) *Value {
+	if hook == nil {
+		hook = func(_ string, h *Value) *Value { return h }
+	}
 	if err := cfg.Validate(); err != nil {
 		l.Fail("UNet2DConditionModel", err)
 	}
@@ -160,6 +175,7 @@ func (l *Layers) UNet2DConditionModel(cfg UNetConfig, in UNetInputs) *Value {
 			if cfg.DownBlockTypes[i] == CrossAttnDownBlock2D {
 				h = transformer("attentions."+itoa(j), h, i)
 			}
+			h = hook("motion_modules."+itoa(j), h)
 			skips = append(skips, h)
 		}
 		if i < n-1 {
@@ -173,6 +189,7 @@ func (l *Layers) UNet2DConditionModel(cfg UNetConfig, in UNetInputs) *Value {
 	last := cfg.BlockOutChannels[n-1]
 	h = resnet("resnets.0", h, last)
 	h = transformer("attentions.0", h, n-1)
+	h = hook("motion_modules.0", h)
 	h = resnet("resnets.1", h, last)
 	done()
 
@@ -187,6 +204,7 @@ func (l *Layers) UNet2DConditionModel(cfg UNetConfig, in UNetInputs) *Value {
 			if cfg.UpBlockTypes[i] == CrossAttnUpBlock2D {
 				h = transformer("attentions."+itoa(j), h, level)
 			}
+			h = hook("motion_modules."+itoa(j), h)
 		}
 		if i < n-1 {
 			h = l.Upsample2D("upsamplers.0", h)
