@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
@@ -82,7 +83,8 @@ func teacherUNet(dir string) (onnxexport.UNetConfig, map[string]*onnxexport.Tens
 		if err != nil {
 			return onnxexport.UNetConfig{}, nil, fmt.Errorf("unet %s: %w", k, err)
 		}
-		w[k] = onnxexport.NewFloat32(t.Shape, f)
+		name, _ := strings.CutSuffix(k, onnxexport.Float16WeightSuffix)
+		w[name] = onnxexport.NewFloat32(t.Shape, f)
 	}
 	return cfg, w, nil
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/imagegen/imagegen/internal/trainrun"
@@ -127,7 +128,10 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("data: %d latents and caption states in %s\n", set.n, time.Since(start).Round(time.Second))
 
 	b, loss, frozen := distillLoss(teacherCfg, studentCfg, int64(set.hiddenLen), int64(set.hidden), o.batch, o.huberC)
-	init := studentInit(b, teacherW)
+	init, err := studentInit(b, teacherW)
+	if err != nil {
+		return err
+	}
 	if err := b.LoadParams(init); err != nil {
 		return err
 	}
@@ -201,8 +205,10 @@ func exportCheckpoint(o options, cfg onnxexport.UNetConfig) error {
 // studentInit returns the initial weights of every parameter of the
 // distillation graph: the teacher's for the teacher, the target network
 // and the student alike, except the new cond_proj, which starts at zero
-// so that the student starts as the teacher.
-func studentInit(b *onnxexport.Builder, teacher map[string]*onnxexport.Tensor) map[string]*onnxexport.Tensor {
+// so that the student starts as the teacher. A teacher without one of
+// the other parameters is an error: a network half random would train
+// without complaint and draw noise.
+func studentInit(b *onnxexport.Builder, teacher map[string]*onnxexport.Tensor) (map[string]*onnxexport.Tensor, error) {
 	init := map[string]*onnxexport.Tensor{}
 	for _, p := range b.Params() {
 		name := p.Name
@@ -211,14 +217,20 @@ func studentInit(b *onnxexport.Builder, teacher map[string]*onnxexport.Tensor) m
 				name = name[len(s)+1:]
 			}
 		}
-		if t, ok := teacher[name]; ok {
+		switch t, ok := teacher[name]; {
+		case ok:
 			init[p.Name] = t
-		} else {
-			init[p.Name] = p.Tensor // cond_proj: zeros
+		case strings.HasPrefix(name, condProjPrefix):
+			init[p.Name] = p.Tensor // zeros
+		default:
+			return nil, fmt.Errorf("the teacher has no parameter %s", name)
 		}
 	}
-	return init
+	return init, nil
 }
+
+// condProjPrefix names the parameters the student adds to its teacher.
+const condProjPrefix = "time_embedding.cond_proj."
 
 // hostWeights feeds the frozen networks of the distillation graph: the
 // teacher once, the target network θ⁻ after every step (the student's

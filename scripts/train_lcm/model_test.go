@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
@@ -142,5 +143,42 @@ func TestDistillExamples(t *testing.T) {
 	}
 	if !seen0 {
 		t.Error("500 draws never reached the grid's first step (t_n = 0)")
+	}
+}
+
+// TestStudentInitFromTeacher loads the built-in model as the teacher:
+// every parameter of the three networks comes from it but the student's
+// cond_proj, which is zero.
+func TestStudentInitFromTeacher(t *testing.T) {
+	cfg, w, err := teacherUNet("../../defaultmodel/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	student := cfg
+	student.TimeCondProjDim = 8
+	b, _, _ := distillLoss(cfg, student, 32, 128, 1, 0)
+	init, err := studentInit(b, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range b.Params() {
+		got := init[p.Name]
+		name := p.Name
+		for _, s := range []string{teacherScope + ".", targetScope + "."} {
+			name = strings.TrimPrefix(name, s)
+		}
+		if strings.HasPrefix(name, condProjPrefix) {
+			if slices.ContainsFunc(got.Float32, func(v float32) bool { return v != 0 }) {
+				t.Errorf("%s is not zero", p.Name)
+			}
+			continue
+		}
+		if !slices.Equal(got.Float32, w[name].Float32) {
+			t.Errorf("%s is not the teacher's %s", p.Name, name)
+		}
+	}
+	delete(w, "conv_in.weight")
+	if _, err := studentInit(b, w); err == nil || !strings.Contains(err.Error(), "conv_in.weight") {
+		t.Errorf("a teacher without conv_in.weight: %v", err)
 	}
 }
