@@ -47,6 +47,9 @@ var models = []Model{
 	{Name: defaultmodel.Name, Family: "sd", Summary: "latent diffusion: CLIP-style text encoder, UNet (v-prediction, DDPM), VAE",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: func() (fs.FS, error) { return defaultmodel.FS(), nil }},
+	{Name: "lcm", Family: "sd", Summary: "latent consistency model distilled from builtin:default: its UNet with the guidance embedding (timestep_cond), LCMScheduler, 1-8 steps",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: sharedWithDefault("lcm")},
 	{Name: "vae", Family: "vae", Summary: "conditional VAE: one decoder pass from a prior sample; ELBO/IWAE likelihood",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
 		fsys: embedded("vae")},
@@ -77,6 +80,20 @@ func embedded(name string) func() (fs.FS, error) {
 			return nil, fmt.Errorf("%w: builtin:%s is not in this build (no models/%s/model_index.json)", ErrUnknown, name, name)
 		}
 		return sub, nil
+	}
+}
+
+// sharedWithDefault is embedded(name) with builtin:default's text
+// encoder, tokenizer and VAE, which a model distilled from it runs with
+// unchanged and does not ship again.
+func sharedWithDefault(name string) func() (fs.FS, error) {
+	own := embedded(name)
+	return func() (fs.FS, error) {
+		sub, err := own()
+		if err != nil {
+			return nil, err
+		}
+		return withShared(sub, defaultmodel.FS(), "text_encoder", "tokenizer", "vae_decoder", "vae_encoder"), nil
 	}
 }
 
