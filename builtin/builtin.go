@@ -47,9 +47,6 @@ var models = []Model{
 	{Name: defaultmodel.Name, Family: "sd", Summary: "latent diffusion: CLIP-style text encoder, UNet (v-prediction, DDPM), VAE",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: func() (fs.FS, error) { return defaultmodel.FS(), nil }},
-	{Name: "lcm", Family: "sd", Summary: "latent consistency model distilled from builtin:default: its UNet with the guidance embedding (timestep_cond), LCMScheduler, 1-8 steps",
-		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
-		fsys: sharedWithDefault("lcm")},
 	{Name: "vae", Family: "vae", Summary: "conditional VAE: one decoder pass from a prior sample; ELBO/IWAE likelihood",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
 		fsys: embedded("vae")},
@@ -68,6 +65,9 @@ var models = []Model{
 	{Name: "pixelcnn", Family: "pixelcnn", Summary: "conditional gated PixelCNN: pixel-by-pixel sampling (--temperature); exact likelihood",
 		Knows: "prompts parsed into shapes attributes; " + shapesVocabulary, Commands: []string{"generate", "eval --likelihood"},
 		fsys: embedded("pixelcnn")},
+	{Name: "lcm", Family: "sd", Summary: "latent consistency model distilled from builtin:default: its UNet with the guidance embedding (timestep_cond), LCMScheduler, 1-8 steps",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: sharedWithDefault("lcm")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

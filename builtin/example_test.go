@@ -16,12 +16,12 @@ func Example() {
 	}
 	// Output:
 	// builtin:default sd [generate eval]
-	// builtin:lcm sd [generate eval]
 	// builtin:vae vae [generate eval --likelihood]
 	// builtin:vqvae vqvae [encode decode]
 	// builtin:gan gan [generate eval]
 	// builtin:flow flow [generate --temperature encode decode eval --likelihood]
 	// builtin:vqgpt vqgpt [generate eval]
 	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
-	// builtin: unknown model "teleport" (built-in models: default, lcm, vae, vqvae, gan, flow, vqgpt, pixelcnn)
+	// builtin:lcm sd [generate eval]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, lcm)
 }
