@@ -71,6 +71,9 @@ var models = []Model{
 	{Name: "video", Family: "animatediff", Summary: "text-to-video latent diffusion: the default model's UNet with AnimateDiff-style motion modules; its text encoder and VAE",
 		Knows: "moving-shapes prompts (\"a red circle moving from left to right\", growing, shrinking, bouncing, changing color; up to 16 frames of 32x32); " + shapesVocabulary, Commands: []string{"generate --frames --fps"},
 		fsys: withDefaultModel("video", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
+	{Name: "lcm", Family: "sd", Summary: "latent consistency model distilled from builtin:default: its UNet with the guidance embedding (timestep_cond), LCMScheduler, 1-8 steps",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: withDefaultModel("lcm", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

@@ -24,5 +24,6 @@ func Example() {
 	// builtin:pixelcnn pixelcnn [generate eval --likelihood]
 	// builtin:ddpm sd [generate --classifier-scale eval --classifier-scale]
 	// builtin:video animatediff [generate --frames --fps]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video)
+	// builtin:lcm sd [generate eval]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video, lcm)
 }

@@ -213,3 +213,22 @@ func TestShippedVideo(t *testing.T) {
 		t.Errorf("17 frames: got %v, want a refusal naming the limit of 16", err)
 	}
 }
+
+// TestShippedLCM guards the distilled model: at its default settings (4
+// LCMScheduler steps, the embedded guidance) its pictures follow 40
+// held-out prompts (bounds below the README's 300-prompt figures), and a
+// step count beyond its original_inference_steps is refused, not drawn.
+func TestShippedLCM(t *testing.T) {
+	p := open(t, "lcm")
+	rep, err := evaluate.Run(context.Background(), p, "lcm", evaluate.Options{N: 40, NoFrechet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Color < 0.85 || rep.Shape < 0.7 || rep.Position < 0.8 {
+		t.Errorf("builtin:lcm on 40 held-out prompts: %s", rep.Text)
+	}
+	_, err = p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a red circle"}, Steps: 51})
+	if err == nil || !strings.Contains(err.Error(), "original_inference_steps 50") {
+		t.Errorf("51 steps: %v, want an error naming original_inference_steps 50", err)
+	}
+}

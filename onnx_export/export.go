@@ -285,6 +285,9 @@ func unetConfigJSON(c UNetConfig) map[string]any {
 		m["addition_embed_type"] = "text"
 		m["addition_embed_type_num_heads"] = c.TextTimeHeads
 	}
+	if c.TimeCondProjDim > 0 {
+		m["time_cond_proj_dim"] = c.TimeCondProjDim
+	}
 	if c.PositionEmbedding {
 		// No diffusers key exists for it; the name says whose it is.
 		m["imagegen_position_embedding"] = true

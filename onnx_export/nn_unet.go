@@ -50,6 +50,11 @@ type UNetConfig struct {
 	// graph then takes SampleSize x SampleSize latents only, and its
 	// sample input says so with static dimensions.
 	PositionEmbedding bool
+	// TimeCondProjDim > 0 gives the time embedding diffusers' cond_proj
+	// (time_cond_proj_dim): a bias-free linear map of the timestep_cond
+	// input [B,TimeCondProjDim] added to the timestep features, which LCM
+	// UNets use for the guidance-scale embedding they were distilled with.
+	TimeCondProjDim int64
 }
 
 // Validate checks that the per-level lists agree.
@@ -70,6 +75,8 @@ func (c *UNetConfig) Validate() error {
 		return fmt.Errorf("onnxexport: unet config: %w: cross_attention_dim %d not divisible by %d text pooling heads", ErrArgument, c.CrossAttentionDim, c.TextTimeHeads)
 	case c.PositionEmbedding && c.SampleSize < 1:
 		return fmt.Errorf("onnxexport: unet config: %w: a position embedding needs a sample size", ErrArgument)
+	case c.TimeCondProjDim < 0:
+		return fmt.Errorf("onnxexport: unet config: %w: time_cond_proj_dim %d", ErrArgument, c.TimeCondProjDim)
 	case c.LayersPerBlock < 1 || c.NormGroups < 1:
 		return fmt.Errorf("onnxexport: unet config: %w: layers_per_block %d, norm groups %d", ErrArgument, c.LayersPerBlock, c.NormGroups)
 	}
@@ -109,10 +116,12 @@ func (c *UNetConfig) transformerLayers(level int) int {
 }
 
 // UNetInputs are the graph values a UNet2DConditionModel reads. TextEmbeds
-// and TimeIDs are only used with SDXL's added embeddings.
+// and TimeIDs are only used with SDXL's added embeddings, TimestepCond
+// [B,TimeCondProjDim] only with a time_cond_proj_dim.
 type UNetInputs struct {
 	Sample, Timestep, EncoderHiddenStates *Value
 	TextEmbeds, TimeIDs                   *Value
+	TimestepCond                          *Value
 }
 
 // UNet2DConditionModel builds diffusers' conditional UNet and returns the
@@ -142,7 +151,14 @@ func (l *Layers) unet(cfg UNetConfig, in UNetInputs, hook blockHook) *Value {
 	ch0 := cfg.BlockOutChannels[0]
 	tembDim := 4 * ch0
 	t := l.Expand(in.Timestep, l.DimOf(in.Sample, 0))
-	emb := l.TimestepEmbedding("time_embedding", l.TimestepProjection(t, ch0, cfg.FlipSinToCos, cfg.FreqShift), tembDim)
+	tproj := l.TimestepProjection(t, ch0, cfg.FlipSinToCos, cfg.FreqShift)
+	if cfg.TimeCondProjDim > 0 {
+		if !l.check("time_embedding.cond_proj", in.TimestepCond) {
+			return l.placeholder(l.DType)
+		}
+		tproj = l.Add(tproj, l.zeroLinearNoBias("time_embedding.cond_proj", in.TimestepCond, cfg.TimeCondProjDim, ch0))
+	}
+	emb := l.TimestepEmbedding("time_embedding", tproj, tembDim)
 	if cfg.AdditionTimeEmbedDim > 0 {
 		emb = l.Add(emb, l.sdxlAddedEmbedding(cfg, in, tembDim))
 	}
@@ -215,6 +231,15 @@ func (l *Layers) unet(cfg UNetConfig, in UNetInputs, hook blockHook) *Value {
 	return l.Conv2d("conv_out", h, cfg.OutChannels, 3, Conv2dOptions{Padding: 1})
 }
 
+// zeroLinearNoBias is a bias-free Linear whose weight starts at zero, so a
+// network grown by it starts as the function it grew from (the LCM
+// student's cond_proj on its teacher).
+func (l *Layers) zeroLinearNoBias(name string, x *Value, in, out int64) *Value {
+	defer l.Scope(name)()
+	w := l.constParam("weight", 0, out, in)
+	return l.MatMul(x, l.Transpose(w, 1, 0))
+}
+
 // sdxlAddedEmbedding is the "text_time" embedding: sinusoidal features of
 // each time id, flattened and joined to text_embeds, through add_embedding.
 func (l *Layers) sdxlAddedEmbedding(cfg UNetConfig, in UNetInputs, tembDim int64) *Value {
@@ -268,7 +293,8 @@ func (l *Layers) attentionPooling(name string, x *Value, heads int64) *Value {
 // NewUNetGraph returns a builder holding the UNet with Optimum's input and
 // output names: sample [batch_size,C,height,width] float32, timestep (a
 // float32 scalar), encoder_hidden_states [batch_size,sequence_length,D]
-// (plus text_embeds and time_ids for SDXL) → out_sample.
+// (plus text_embeds and time_ids for SDXL, timestep_cond for an LCM UNet)
+// → out_sample.
 func NewUNetGraph(cfg UNetConfig, seed uint64) *Builder {
 	b := NewBuilder("unet")
 	l := NewLayers(b, seed)
@@ -284,6 +310,9 @@ func NewUNetGraph(cfg UNetConfig, seed uint64) *Builder {
 	if cfg.AdditionTimeEmbedDim > 0 {
 		in.TextEmbeds = b.Input("text_embeds", Float32, Sym("batch_size"), D(cfg.TextEmbedDim))
 		in.TimeIDs = b.Input("time_ids", Float32, Sym("batch_size"), D(6))
+	}
+	if cfg.TimeCondProjDim > 0 {
+		in.TimestepCond = b.Input("timestep_cond", Float32, Sym("batch_size"), D(cfg.TimeCondProjDim))
 	}
 	out := l.UNet2DConditionModel(cfg, in)
 	b.OutputAs("out_sample", out, Sym("batch_size"), D(cfg.OutChannels), height, width)

@@ -22,6 +22,12 @@ type Tensor struct {
 	Bool    []bool
 }
 
+// Float16WeightSuffix ends the initializer name of a parameter stored as
+// float16 (WithFloat16Weights): "conv_in.weight::float16", cast to
+// float32 in the graph. Strip it to load such a model's weights back by
+// parameter name.
+const Float16WeightSuffix = "::float16"
+
 // NewFloat32 returns a float32 tensor; data is used, not copied.
 func NewFloat32(shape []int64, data []float32) *Tensor {
 	return &Tensor{DType: Float32, Shape: append([]int64{}, shape...), Float32: data}

@@ -173,6 +173,27 @@ func ReadCheckpointWeights(path string) (map[string]*Tensor, error) {
 	return out, nil
 }
 
+// ReadCheckpointEMA returns the moving averages of the weights held in a
+// checkpoint written by Trainer.Save (AdamWConfig.EMADecay > 0), by
+// parameter name, as Trainer.Weights(true) would return them after Load.
+// A checkpoint without averages is an ErrArgument.
+func ReadCheckpointEMA(path string) (map[string]*Tensor, error) {
+	cf, err := readCheckpointFile(path, "read checkpoint")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*Tensor{}
+	for _, ct := range cf.Tensors {
+		if name, ok := strings.CutPrefix(ct.Name, StatePrefixEMA); ok {
+			out[name] = &Tensor{DType: Float32, Shape: ct.Shape, Float32: ct.Data}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("onnxexport: read checkpoint %s: %w: it keeps no weight averages", path, ErrArgument)
+	}
+	return out, nil
+}
+
 // readCheckpointFile reads and decodes a file written by Trainer.Save;
 // what names the operation in the error of a file that cannot be read.
 func readCheckpointFile(path, what string) (*checkpointFile, error) {

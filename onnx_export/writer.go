@@ -48,7 +48,7 @@ func (b *Builder) Build(opts ...BuildOption) (*onnxpb.ModelProto, error) {
 	for _, in := range b.inits {
 		t := in.Tensor
 		if cfg.float16Weights && in.Trainable && t.DType == Float32 {
-			half := in.Name + "::float16"
+			half := in.Name + Float16WeightSuffix
 			g.Initializer = append(g.Initializer, t.toFloat16().toProto(half))
 			rename[in.Name] = in.Name + "::float32"
 			to := int64(Float32)

@@ -35,6 +35,10 @@ type Options struct {
 	AfterCheckpoint func(*onnxexport.Trainer) error
 	// OnResume, when set, is called after a checkpoint was loaded.
 	OnResume func(*onnxexport.Trainer) error
+	// OnStart, when set, is called once before the first step of this
+	// run, fresh or resumed (hosts set the host inputs there, which
+	// start at zero and which checkpoints do not hold).
+	OnStart func(*onnxexport.Trainer) error
 }
 
 // Phase trains g on data to steps (resuming from State/name.ckpt when it
@@ -88,6 +92,11 @@ func Phase(ctx context.Context, o Options, name string, g *onnxexport.TrainGraph
 		return nil, err
 	} else if err := os.WriteFile(csvPath, []byte("step,loss,grad_norm,lr\n"), 0o644); err != nil {
 		return nil, err
+	}
+	if o.OnStart != nil {
+		if err := o.OnStart(tr); err != nil {
+			return nil, err
+		}
 	}
 	for tr.StepCount() < steps {
 		until := min(steps, (tr.StepCount()/every+1)*every)
