@@ -67,7 +67,7 @@ var models = []Model{
 		fsys: embedded("pixelcnn")},
 	{Name: "ddpm", Family: "sd", Summary: "pixel-space DDPM: UNet on 32x32 pictures (ε-prediction, no VAE) with builtin:default's text encoder; ADM classifier guidance (--classifier-scale)",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder; the classifier reads the shapes a prompt names); " + shapesVocabulary, Commands: []string{"generate --classifier-scale", "eval --classifier-scale"},
-		fsys: embedded("ddpm")},
+		fsys: withDefaultModel("ddpm", "text_encoder", "tokenizer")},
 	{Name: "video", Family: "animatediff", Summary: "text-to-video latent diffusion: the default model's UNet with AnimateDiff-style motion modules; its text encoder and VAE",
 		Knows: "moving-shapes prompts (\"a red circle moving from left to right\", growing, shrinking, bouncing, changing color; up to 16 frames of 32x32); " + shapesVocabulary, Commands: []string{"generate --frames --fps"},
 		fsys: withDefaultModel("video", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},

@@ -11,8 +11,9 @@ import (
 )
 
 // export writes the model to o.out (replaced as a whole, through a
-// temporary folder): builtin:default's tokenizer and text encoder as they
-// are, the UNet and the classifier's gradient graph with the trained
+// temporary folder): with -share builtin:default's tokenizer and text
+// encoder as they are (the shipped folder leaves them out: package builtin
+// serves builtin:default's), the UNet and the classifier's gradient graph with the trained
 // weights as float16 initializers, a DDPM scheduler on the training
 // schedule (ε-prediction) and model_index.json with class
 // ImagegenDDPMPipeline, which the pipeline runs as a diffusion model
@@ -22,12 +23,14 @@ func export(o options, den, cls map[string]*onnxexport.Tensor) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	for _, c := range []struct{ dir, file string }{
-		{"text_encoder", "config.json"}, {"text_encoder", "model.onnx"},
-		{"tokenizer", "vocab.json"}, {"tokenizer", "merges.txt"}, {"tokenizer", "tokenizer_config.json"}, {"tokenizer", "special_tokens_map.json"},
-	} {
-		if err := copyFile(filepath.Join(o.base, c.dir, c.file), filepath.Join(tmp, c.dir, c.file)); err != nil {
-			return err
+	if o.share {
+		for _, c := range []struct{ dir, file string }{
+			{"text_encoder", "config.json"}, {"text_encoder", "model.onnx"},
+			{"tokenizer", "vocab.json"}, {"tokenizer", "merges.txt"}, {"tokenizer", "tokenizer_config.json"}, {"tokenizer", "special_tokens_map.json"},
+		} {
+			if err := copyFile(filepath.Join(o.base, c.dir, c.file), filepath.Join(tmp, c.dir, c.file)); err != nil {
+				return err
+			}
 		}
 	}
 	cfg := unetConfig()

@@ -48,6 +48,7 @@ type options struct {
 	lr                     float64
 	pictures               int
 	fromScratch            bool
+	share                  bool
 	clsName                string
 	clsSteps               int
 	clsBatch               int64
@@ -67,6 +68,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.state, "state", "scripts/train_ddpm/state", "folder for checkpoints and loss CSVs")
 	flag.StringVar(&o.out, "out", "", "export the trained model to this `folder` (replaced)")
+	flag.BoolVar(&o.share, "share", false, "copy builtin:default's text encoder and tokenizer into -out, so the folder runs alone (the shipped builtin:ddpm reads them from builtin:default)")
 	flag.StringVar(&o.base, "base", "defaultmodel/model", "builtin:default's folder: its text encoder and tokenizer are reused, its UNet starts the body")
 	flag.StringVar(&o.name, "name", "ddpm", "checkpoint `name` of the denoiser (STATE/NAME.ckpt)")
 	flag.IntVar(&o.steps, "steps", 6000, "denoiser training steps in total")
