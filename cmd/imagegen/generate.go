@@ -260,6 +260,14 @@ func runGenerate(c *cli.Context) error {
 			return fmt.Errorf("generate: --upscale: %w", err)
 		}
 	}
+	// The latents go first: a failure there leaves no pictures, clips or
+	// frame folders behind, and a failure writing those removes them.
+	latents := c.String("save-latents")
+	if latents != "" {
+		if err := writeLatents(latents, res); err != nil {
+			return err
+		}
+	}
 	var paths []string
 	if res.Frames > 0 {
 		paths, err = writeClips(out, c.String("frames-dir"), res)
@@ -267,13 +275,10 @@ func runGenerate(c *cli.Context) error {
 		paths, err = writeOutputs(out, res, &req, modelName, signer, up)
 	}
 	if err != nil {
-		return err
-	}
-	if l := c.String("save-latents"); l != "" {
-		if err := writeLatents(l, res); err != nil {
-			removeAll(paths)
-			return err
+		if latents != "" {
+			os.Remove(latents)
 		}
+		return err
 	}
 	if c.Bool("json") {
 		summary := map[string]any{

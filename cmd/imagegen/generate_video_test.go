@@ -164,3 +164,29 @@ func TestGenerateAnimateDiffClip(t *testing.T) {
 		t.Errorf(".npy clip is %d frames of %dx%d, want 3 of 32x32", clip.F, clip.W, clip.H)
 	}
 }
+
+// TestGenerateClipLatentsFail: when --save-latents cannot be written,
+// neither the clip nor the --frames-dir frames are left behind.
+func TestGenerateClipLatentsFail(t *testing.T) {
+	testort.Init(t)
+	model := filepath.Join(t.TempDir(), "svd")
+	if err := familytest.WriteSVD(model, 1); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.png")
+	writeTestPNG(t, first, familytest.VideoSize)
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, framesDir := filepath.Join(dir, "clip.gif"), filepath.Join(dir, "frames")
+	_, err := runGenerateCLI(t, "generate", "--model", model, "--init-image", first, "--steps", "1",
+		"--frames-dir", framesDir, "--save-latents", filepath.Join(blocker, "lat.npy"), "-o", out)
+	if err == nil {
+		t.Fatal("latents under a file: no error")
+	}
+	if exists(out) || exists(framesDir) {
+		t.Errorf("after the failure: clip written %v, frames folder written %v", exists(out), exists(framesDir))
+	}
+}
