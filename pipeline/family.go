@@ -106,6 +106,7 @@ type modelIndex struct {
 	ForceZerosForEmptyPrompt *bool    `json:"force_zeros_for_empty_prompt"`
 	RequiresAestheticsScore  bool     `json:"requires_aesthetics_score"`
 	Defaults                 Defaults `json:"imagegen_defaults"`
+	Cascade                  *Cascade `json:"imagegen_cascade"`
 	raw                      map[string]json.RawMessage
 }
 
