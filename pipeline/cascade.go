@@ -104,7 +104,7 @@ func (c *cascade) covers(r Request) bool {
 }
 
 // generate runs the checkpoint at the base size and the stage on each
-// picture (picture i with seed r.Seed+i).
+// picture (seeded by stageSeed).
 func (c *cascade) generate(ctx context.Context, impl familyPipeline, r Request) (*Result, error) {
 	up, err := c.open(ctx)
 	if err != nil {
@@ -132,7 +132,7 @@ func (c *cascade) generate(ctx context.Context, impl familyPipeline, r Request) 
 	per := res.H * res.W * 3
 	images := make([]float32, 0, res.N*per*s*s)
 	for i := range res.N {
-		out, err := up.UpscaleHWC(ctx, res.Images[i*per:(i+1)*per], res.H, res.W, upscale.RunOptions{Seed: r.Seed + uint64(i)})
+		out, err := up.UpscaleHWC(ctx, res.Images[i*per:(i+1)*per], res.H, res.W, upscale.RunOptions{Seed: stageSeed(r, i, res.N)})
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: cascade stage %s: %w", c.Stage, err)
 		}
@@ -144,9 +144,23 @@ func (c *cascade) generate(ctx context.Context, impl familyPipeline, r Request) 
 	return res, nil
 }
 
+// stageSeed is the seed of the stage's run on picture i of n: r.Seed+i,
+// or with per-prompt seeds the prompt's seed plus the picture's index
+// among its prompt's, so that a prompt batched with others gets the
+// pictures of its run alone.
+func stageSeed(r Request, i, n int) uint64 {
+	if len(r.Seeds) == 0 {
+		return r.Seed + uint64(i)
+	}
+	per := max(n/len(r.Seeds), 1)
+	return r.Seeds[min(i/per, len(r.Seeds)-1)] + uint64(i%per)
+}
+
 func (c *cascade) close() error {
 	if c == nil || c.up == nil {
 		return nil
 	}
-	return c.up.Close()
+	err := c.up.Close()
+	c.up = nil
+	return err
 }

@@ -184,6 +184,17 @@ func (p *Pipeline) Cascade() *Cascade {
 	return &c
 }
 
+// BaseSize returns the size the checkpoint's own model draws for a
+// request of height x width (after defaults): the cascade's base size
+// when its stage would enlarge the pictures, else the size asked for. Its
+// latents (StepInfo.Latents) are those of that size.
+func (p *Pipeline) BaseSize(height, width int) (int, int) {
+	if c := p.cascade; c != nil && c.covers(Request{Height: height, Width: width}) {
+		return c.Height, c.Width
+	}
+	return height, width
+}
+
 // Close releases every session. It is safe to call more than once.
 func (p *Pipeline) Close() error {
 	return errors.Join(p.impl.close(), p.cascade.close())

@@ -8,6 +8,7 @@
 //
 //	go run ./scripts/train_sr -threads 1 -steps 3000              # resumable
 //	go run ./scripts/train_sr -export-only -out builtin/models/sr
+//	go run ./scripts/train_sr -check builtin/models/sr -base-pictures DIR
 //
 // Checkpoints and the loss CSV go to -state (git-ignored).
 package main
@@ -40,6 +41,8 @@ type options struct {
 	probe            bool
 	exportOnly       bool
 	ema              bool
+	check, base      string
+	checkN           int
 	// What the exported model_index.json suggests for inference.
 	defSteps, defLevel int
 }
@@ -61,6 +64,9 @@ func main() {
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the last checkpoint's weights to -out without training (a copy of the checkpoint is read, so a run may go on beside it)")
 	flag.BoolVar(&o.ema, "ema", false, "export the weights' moving average (decay 0.999) instead of the weights (the average of a short run still holds much of the random initialization: 0.999^3000 = 5%)")
+	flag.StringVar(&o.check, "check", "", "measure the exported stage in `DIR` (PSNR and outline sharpness against 128x128 renders, beside bicubic) and exit")
+	flag.StringVar(&o.base, "base-pictures", "", "with -check: `DIR` of builtin:default's pictures saved by imagegen eval --size 32 --save-dir, to score with the shapes checker at 32 and enlarged")
+	flag.IntVar(&o.checkN, "check-n", 300, "held-out scenes and prompts -check uses")
 	flag.IntVar(&o.defSteps, "default-steps", 4, "the DDIM steps written to model_index.json")
 	flag.IntVar(&o.defLevel, "default-noise-level", 20, "the augmentation level written to model_index.json")
 	flag.Parse()
@@ -88,6 +94,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := ort.Init(lib); err != nil {
 		return err
+	}
+	if o.check != "" {
+		return check(ctx, o.check, o.base, o.checkN, o.threads)
 	}
 	if err := os.MkdirAll(o.state, 0o755); err != nil {
 		return err
