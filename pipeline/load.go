@@ -81,7 +81,9 @@ var ErrNotSupported = errors.New("pipeline: not supported by this model family")
 // whose loader reads
 // the component configs and opens the ONNX sessions. The generation
 // defaults of model_index.json ("imagegen_defaults") apply to every
-// Generate call that leaves a field at zero. A folder holding checkpoint
+// Generate call that leaves a field at zero, and its "imagegen_cascade"
+// (Cascade) names a super-resolution stage that requests above the
+// checkpoint's own size run through. A folder holding checkpoint
 // variants in subfolders (NAME_io16/, NAME_io32/) opens its only variant,
 // or its _io32 one; Dir then names the folder opened.
 func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
