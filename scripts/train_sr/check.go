@@ -35,7 +35,7 @@ const edgeThreshold = 0.1
 //     prompts, seeds 0…), the shapes checker's scores of those pictures,
 //     of the stage's enlargements (seed i for picture i, as the cascade
 //     runs them) and of bicubic ones.
-func check(ctx context.Context, dir, basePictures string, n, threads int) error {
+func check(ctx context.Context, dir, basePictures, grid string, n, threads int, run upscale.RunOptions) error {
 	u, err := upscale.Open(ctx, dir, upscale.Options{Session: ort.Options{IntraOpThreads: threads}})
 	if err != nil {
 		return err
@@ -56,7 +56,8 @@ func check(ctx context.Context, dir, basePictures string, n, threads int) error 
 			return err
 		}
 		start := time.Now()
-		up, err := u.Upscale(ctx, lo.Image, upscale.RunOptions{Seed: uint64(i)})
+		run.Seed = uint64(i)
+		up, err := u.Upscale(ctx, lo.Image, run)
 		if err != nil {
 			return err
 		}
@@ -83,7 +84,15 @@ func check(ctx context.Context, dir, basePictures string, n, threads int) error 
 		k := float64(len(s))
 		return psnr / k, edge / k, flat / k
 	}
-	fmt.Printf("%d held-out scenes, the renderer's 32x32 picture enlarged to 128x128 (stage: %s, median %.3f s a picture):\n", n, dir, median(times))
+	cfg, _ := u.Stage()
+	steps, level := cfg.Steps, cfg.NoiseLevel
+	if run.Steps != 0 {
+		steps = run.Steps
+	}
+	if run.NoiseLevel != nil {
+		level = *run.NoiseLevel
+	}
+	fmt.Printf("%d held-out scenes, the renderer's 32x32 picture enlarged to 128x128 (stage: %s, %d steps, noise level %d, median %.3f s a picture):\n", n, dir, steps, level, median(times))
 	fmt.Printf("| | PSNR vs the 128x128 render (dB) | mean gradient on outlines | mean gradient in flat areas |\n| --- | --- | --- | --- |\n")
 	for _, r := range []struct {
 		name string
@@ -99,12 +108,12 @@ func check(ctx context.Context, dir, basePictures string, n, threads int) error 
 	if basePictures == "" {
 		return nil
 	}
-	return checkBase(ctx, u, basePictures, n)
+	return checkBase(ctx, u, basePictures, n, run, grid)
 }
 
 // checkBase scores builtin:default's saved pictures, their stage
 // enlargements and bicubic ones with the shapes checker.
-func checkBase(ctx context.Context, u *upscale.Upscaler, folder string, n int) error {
+func checkBase(ctx context.Context, u *upscale.Upscaler, folder string, n int, run upscale.RunOptions, grid string) error {
 	prompts := shapes.HeldOutPrompts(n)
 	var base, cubic, sr []shapes.Case
 	for i, p := range prompts {
@@ -112,13 +121,19 @@ func checkBase(ctx context.Context, u *upscale.Upscaler, folder string, n int) e
 		if err != nil {
 			return err
 		}
-		up, err := u.Upscale(ctx, img, upscale.RunOptions{Seed: uint64(i)})
+		run.Seed = uint64(i)
+		up, err := u.Upscale(ctx, img, run)
 		if err != nil {
 			return err
 		}
 		base = append(base, shapes.Case{Image: img, Prompt: p})
 		cubic = append(cubic, shapes.Case{Image: bicubic(img, highSize), Prompt: p})
 		sr = append(sr, shapes.Case{Image: up, Prompt: p})
+	}
+	if grid != "" {
+		if err := writeGrid(grid, base, cubic, sr, 6); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("\nbuiltin:default's pictures of %d held-out prompts (seeds 0-%d), shapes checker:\n", n, n-1)
 	fmt.Printf("| | color | shape | size | position | background | whole prompt |\n| --- | --- | --- | --- | --- | --- | --- |\n")
@@ -134,6 +149,20 @@ func checkBase(ctx context.Context, u *upscale.Upscaler, folder string, n int) e
 			100*rep.Size.Rate(), 100*rep.Position.Rate(), 100*rep.Background.Rate(), 100*rep.Passed.Rate())
 	}
 	return nil
+}
+
+// writeGrid writes the first rows cases side by side, one row each: the
+// base picture enlarged by nearest neighbour, bicubic, the stage.
+func writeGrid(path string, base, cubic, sr []shapes.Case, rows int) error {
+	rows = min(rows, len(base))
+	out := image.NewNRGBA(image.Rect(0, 0, 3*highSize, rows*highSize))
+	for r := range rows {
+		for c, img := range []image.Image{base[r].Image, cubic[r].Image, sr[r].Image} {
+			dst := image.Rect(c*highSize, r*highSize, (c+1)*highSize, (r+1)*highSize)
+			xdraw.NearestNeighbor.Scale(out, dst, img, img.Bounds(), xdraw.Src, nil)
+		}
+	}
+	return imageio.WritePNG(path, out, imageio.Metadata{})
 }
 
 // bicubic enlarges img to size x size with Catmull-Rom interpolation.

@@ -45,9 +45,11 @@ func toCHW(pix []uint8, stride, n int, dst []float32) {
 // which the base model learned to draw), a random aligned crop of both
 // (crop x crop low-resolution pixels), the low-resolution crop noised at
 // an augmentation level drawn uniformly in [0, maxLevel], and the sample
-// noised at a uniform timestep; the target is v.
+// noised at a uniform timestep; the target is the clean crop (sample
+// prediction) or v (v-prediction).
 type cropPairs struct {
 	n, crop, maxLevel int
+	vTarget           bool
 	ac                []float64
 	hi, lo            []float32 // scratch: whole pictures
 }
@@ -92,7 +94,11 @@ func (d *cropPairs) Example(i int, rng *rand.Rand, dst []onnxexport.ExampleSlot)
 				e := rng.NormFloat64()
 				k := (ch*hc+y)*hc + x
 				dst[0].F32[k] = float32(a*x0 + s*e)
-				dst[4].F32[k] = float32(a*e - s*x0)
+				if d.vTarget {
+					dst[4].F32[k] = float32(a*e - s*x0)
+				} else {
+					dst[4].F32[k] = float32(x0)
+				}
 			}
 		}
 	}

@@ -15,7 +15,7 @@ const pipelineClass = "ImagegenSuperResolutionPipeline"
 
 // export writes the stage to o.out (replaced as a whole, through a
 // temporary folder): unet/model.onnx with float16 weights, a DDIM
-// scheduler on the training schedule (v-prediction, trailing spacing, the
+// scheduler on the training schedule (the -prediction type, trailing spacing, the
 // predicted picture clipped to [-1, 1]) and model_index.json, whose
 // imagegen_super_resolution object says the sizes and the suggested
 // steps and augmentation level.
@@ -45,11 +45,11 @@ func export(o options, w map[string]*onnxexport.Tensor) error {
 		"unet/config.json": map[string]any{
 			"_class_name": "ImagegenSuperResolutionUNet", "in_channels": 3, "out_channels": 3,
 			"low_res_size": lowSize, "sample_size": highSize, "space_to_depth": factor,
-			"width": width, "blocks": blocks, "embed_dim": embedDim, "prediction_type": "v_prediction",
+			"width": width, "blocks": blocks, "embed_dim": embedDim, "prediction_type": o.prediction,
 		},
 		"scheduler/scheduler_config.json": map[string]any{
 			"_class_name": "DDIMScheduler", "beta_start": betaStart, "beta_end": betaEnd,
-			"beta_schedule": "linear", "num_train_timesteps": trainSteps, "prediction_type": "v_prediction",
+			"beta_schedule": "linear", "num_train_timesteps": trainSteps, "prediction_type": o.prediction,
 			"steps_offset": 0, "timestep_spacing": "trailing", "set_alpha_to_one": true,
 			"clip_sample": true, "clip_sample_range": 1.0, "trained_betas": nil, "rescale_betas_zero_snr": false,
 		},

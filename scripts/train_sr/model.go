@@ -57,7 +57,8 @@ func resBlock(l *onnxexport.Layers, name string, x, emb *onnxexport.Value) *onnx
 // srNet is the denoiser of the stage: the noisy high-resolution sample x
 // [B,3,4h,4w] and the (noise-augmented) low-resolution picture low
 // [B,3,h,w], both in [-1, 1], the diffusion timestep t [B] and the
-// augmentation level level [B] → the v-prediction [B,3,4h,4w].
+// augmentation level level [B] → the prediction [B,3,4h,4w] (the clean
+// picture, or v; see -prediction).
 //
 // The sample goes through a 4x4 space-to-depth stem, so the network works
 // at the low-resolution picture's own grid, where low is concatenated
@@ -76,13 +77,56 @@ func srNet(l *onnxexport.Layers, x, low, t, level *onnxexport.Value, h, w int64)
 		feat = resBlock(l, "blocks."+strconv.Itoa(i), feat, emb)
 	}
 	out := l.Conv2d("conv_out", l.SiLU(feat), cellChannels, 3, same)
-	return depthToSpace(b, out, h, w)
+	return depthToSpace(b, b.Add(out, bilinearCells(b, low, h, w)), h, w)
+}
+
+// bilinearCells is the bilinear enlargement of low [B,3,h,w] (half-pixel
+// centres, edge pixels repeated), laid out as spaceToDepth lays out the
+// picture: [B,48,h,w]. It is a constant 3x3 convolution, not trained:
+// the network's prediction is a correction of it, so a network whose
+// conv_out is zero already draws the bilinear picture and training only
+// has to learn what sharpens it.
+func bilinearCells(b *onnxexport.Builder, low *onnxexport.Value, h, w int64) *onnxexport.Value {
+	// Pixel d of a low-resolution pixel's factor x factor block lies
+	// (2d+1-factor)/(2·factor) low-resolution pixels from its centre; tap
+	// k (0, 1, 2) weighs the pixel before, the pixel, the pixel after.
+	taps := make([][3]float32, factor)
+	for d := range factor {
+		o := float32(2*d+1-factor) / (2 * factor)
+		if o < 0 {
+			taps[d] = [3]float32{-o, 1 + o, 0}
+		} else {
+			taps[d] = [3]float32{0, 1 - o, o}
+		}
+	}
+	weights := make([]float32, cellChannels*3*3*3)
+	for c := range 3 {
+		for dy := range factor {
+			for dx := range factor {
+				out := c*factor*factor + dy*factor + dx
+				for ky := range 3 {
+					for kx := range 3 {
+						weights[((out*3+c)*3+ky)*3+kx] = taps[dy][ky] * taps[dx][kx]
+					}
+				}
+			}
+		}
+	}
+	kernel := b.ConstFloat32([]int64{cellChannels, 3, 3, 3}, weights)
+	return b.Conv(edgePad(b, low, h, w), kernel, nil, onnxexport.ConvOptions{Strides: []int64{1, 1}, Pads: []int64{0, 0, 0, 0}})
+}
+
+// edgePad pads x [B,C,h,w] by one pixel on every side, repeating the
+// edge pixels.
+func edgePad(b *onnxexport.Builder, x *onnxexport.Value, h, w int64) *onnxexport.Value {
+	x = b.Concat(2, b.Slice(x, []int64{0}, []int64{1}, []int64{2}, nil), x, b.Slice(x, []int64{h - 1}, []int64{h}, []int64{2}, nil))
+	return b.Concat(3, b.Slice(x, []int64{0}, []int64{1}, []int64{3}, nil), x, b.Slice(x, []int64{w - 1}, []int64{w}, []int64{3}, nil))
 }
 
 // srLoss builds the training loss on crops of crop x crop low-resolution
 // pixels: inputs sample [B,3,4c,4c] (x_t), image [B,3,c,c] (the
 // augmented low-resolution crop), timestep [B], noise_level [B] and
-// target [B,3,4c,4c] (v); loss MSE(v̂, v).
+// target [B,3,4c,4c] (the clean crop, or v); loss MSE.
 func srLoss(seed uint64, batch, crop int64) (*onnxexport.Builder, *onnxexport.Value) {
 	b := onnxexport.NewBuilder("sr")
 	l := onnxexport.NewLayers(b, seed)
