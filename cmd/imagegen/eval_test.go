@@ -74,8 +74,8 @@ func TestEvalCommand(t *testing.T) {
 		t.Fatalf("eval --json printed %q: %v", got, err)
 	}
 	// eval measures what generate gives: the cascade's 128x128.
-	if rep.Prompts != 2 || rep.Steps != 4 || rep.Size != 128 || rep.Model != "default" {
-		t.Errorf("report %+v: want 2 prompts, 4 steps, 128 px, model default", rep)
+	if rep.Prompts != 2 || rep.Steps != 4 || rep.Size != 128 || rep.Stage != "builtin:sr" || rep.Model != "default" {
+		t.Errorf("report %+v: want 2 prompts, 4 steps, 128 px through builtin:sr, model default", rep)
 	}
 	for name, v := range map[string]float64{"color": rep.Color, "shape": rep.Shape, "position": rep.Position} {
 		if v < 0 || v > 1 {
