@@ -46,6 +46,7 @@ func check(ctx context.Context, dir, basePictures, grid string, n, threads int, 
 	}
 	var gt, bic, sr []score
 	var times []float64
+	var loCases, hiCases, srCases []shapes.Case
 	for i := range n {
 		hi, err := shapes.Dataset{Split: shapes.HeldOut, Size: highSize}.Sample(i)
 		if err != nil {
@@ -62,6 +63,9 @@ func check(ctx context.Context, dir, basePictures, grid string, n, threads int, 
 			return err
 		}
 		times = append(times, time.Since(start).Seconds())
+		loCases = append(loCases, shapes.Case{Image: lo.Image, Prompt: lo.Caption})
+		hiCases = append(hiCases, shapes.Case{Image: hi.Image, Prompt: lo.Caption})
+		srCases = append(srCases, shapes.Case{Image: up, Prompt: lo.Caption})
 		cubic := bicubic(lo.Image, highSize)
 		edges, flat := masks(hi.Image)
 		for _, c := range []struct {
@@ -105,6 +109,10 @@ func check(ctx context.Context, dir, basePictures, grid string, n, threads int, 
 		}
 		fmt.Printf("| %s | %.2f | %.3f | %.4f |\n", r.name, p, e, f)
 	}
+	fmt.Printf("\nthe shapes checker on the same scenes (their captions):\n")
+	if err := printScores([]string{"render, 32x32", "render, 128x128", "builtin:sr on the 32x32 render"}, loCases, hiCases, srCases); err != nil {
+		return err
+	}
 	if basePictures == "" {
 		return nil
 	}
@@ -136,16 +144,19 @@ func checkBase(ctx context.Context, u *upscale.Upscaler, folder string, n int, r
 		}
 	}
 	fmt.Printf("\nbuiltin:default's pictures of %d held-out prompts (seeds 0-%d), shapes checker:\n", n, n-1)
+	return printScores([]string{"base, 32x32", "bicubic, 128x128", "builtin:sr, 128x128"}, base, cubic, sr)
+}
+
+// printScores prints the shapes checker's scores of each set of cases as
+// a Markdown table row named by names.
+func printScores(names []string, sets ...[]shapes.Case) error {
 	fmt.Printf("| | color | shape | size | position | background | whole prompt |\n| --- | --- | --- | --- | --- | --- | --- |\n")
-	for _, r := range []struct {
-		name  string
-		cases []shapes.Case
-	}{{"base, 32x32", base}, {"bicubic, 128x128", cubic}, {"builtin:sr, 128x128", sr}} {
-		rep, err := shapes.Evaluate(r.cases)
+	for i, cases := range sets {
+		rep, err := shapes.Evaluate(cases)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", r.name, 100*rep.Color.Rate(), 100*rep.Shape.Rate(),
+		fmt.Printf("| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", names[i], 100*rep.Color.Rate(), 100*rep.Shape.Rate(),
 			100*rep.Size.Rate(), 100*rep.Position.Rate(), 100*rep.Background.Rate(), 100*rep.Passed.Rate())
 	}
 	return nil
