@@ -46,7 +46,7 @@ func TestGenerateWithoutModelUsesBuiltin(t *testing.T) {
 	if p := text["parameters"]; !strings.Contains(p, "Size: 128x128") || !strings.Contains(p, `Cascade stage: "builtin:sr", Cascade base size: 32x32`) {
 		t.Errorf("parameters %q: want the size and the cascade stage", p)
 	}
-	if !strings.Contains(text["imagegen"], `"cascade":{"base_height":32,"base_width":32,"noise_level":20,"scale":4,"stage":"builtin:sr","steps":4}`) {
+	if !strings.Contains(text["imagegen"], `"cascade":{"base_height":32,"base_width":32,"noise_level":0,"scale":4,"stage":"builtin:sr","steps":4}`) {
 		t.Errorf("JSON record %s: want the cascade stage", text["imagegen"])
 	}
 
