@@ -45,7 +45,7 @@ const shapesVocabulary = "32x32 shapes pictures: circle, square, triangle, star,
 // models lists the built-in models in the order `imagegen models` shows
 // them.
 var models = []Model{
-	{Name: defaultmodel.Name, Family: "sd", Summary: "latent diffusion: CLIP-style text encoder, UNet (v-prediction, DDPM), VAE",
+	{Name: defaultmodel.Name, Family: "sd", Summary: "latent diffusion: CLIP-style text encoder, UNet (v-prediction, DDPM), VAE; its 32x32 pictures enlarged to 128x128 by builtin:sr (a cascade)",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: func() (fs.FS, error) { return defaultmodel.FS(), nil }},
 	{Name: "vae", Family: "vae", Summary: "conditional VAE: one decoder pass from a prior sample; ELBO/IWAE likelihood",
