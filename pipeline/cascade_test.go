@@ -143,3 +143,17 @@ func TestCascadeBadEntry(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadStageRefused: a stage folder is not a text-to-image checkpoint,
+// and Load says what it is.
+func TestLoadStageRefused(t *testing.T) {
+	testort.Init(t)
+	dir := filepath.Join(t.TempDir(), "sr")
+	if err := upscaletest.WriteStage(dir, upscaletest.Stage{LowRes: 8, Scale: 4, Steps: 2, MaxNoiseLevel: 10}, 1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
+	if !errors.Is(err, pipeline.ErrNotCheckpoint) || !strings.Contains(err.Error(), "super-resolution stage") {
+		t.Fatalf("got %v, want ErrNotCheckpoint naming a super-resolution stage", err)
+	}
+}
