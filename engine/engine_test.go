@@ -74,8 +74,9 @@ func TestRunBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Images) != 2 || out.Info.Steps != 3 || out.Info.Width != 32 {
-		t.Fatalf("got %d images, %d steps, %d px; want 2, 3, 32", len(out.Images), out.Info.Steps, out.Info.Width)
+	// 128x128: the model's 32x32 pictures enlarged by its cascade stage.
+	if len(out.Images) != 2 || out.Info.Steps != 3 || out.Info.Width != 128 {
+		t.Fatalf("got %d images, %d steps, %d px; want 2, 3, 128", len(out.Images), out.Info.Steps, out.Info.Width)
 	}
 	if len(steps) != 3 || steps[2].Step != 3 || steps[0].Preview == nil {
 		t.Fatalf("progress %+v: want 3 steps with previews", steps)
@@ -84,7 +85,7 @@ func TestRunBuiltin(t *testing.T) {
 		t.Fatalf("preview: %v", err)
 	}
 	img, err := png.Decode(bytes.NewReader(out.Images[0].Data))
-	if err != nil || img.Bounds() != image.Rect(0, 0, 32, 32) {
+	if err != nil || img.Bounds() != image.Rect(0, 0, 128, 128) {
 		t.Fatalf("picture: %v %v", err, img)
 	}
 
@@ -116,7 +117,7 @@ func TestRunBuiltin(t *testing.T) {
 	// A bad size reaches the pipeline and comes back as a bad request.
 	var re *jobqueue.RunError
 	if _, err := e.Run(context.Background(), jobqueue.Spec{Model: "default", Prompt: "x", Width: 64, Height: 64, Steps: 1}, func(jobqueue.Step) {}); !errors.As(err, &re) || re.Kind != "bad_request" {
-		t.Fatalf("64x64 on a 32x32 model: got %v, want a bad_request RunError", err)
+		t.Fatalf("64x64 on a 32x32 model with a 128x128 cascade: got %v, want a bad_request RunError", err)
 	}
 }
 

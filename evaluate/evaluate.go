@@ -55,6 +55,10 @@ type Report struct {
 	Guidance  float64 `json:"guidance"`
 	Scheduler string  `json:"scheduler"`
 	Size      int     `json:"size"`
+	// Stage names the checkpoint's cascade stage when the pictures
+	// measured went through it (pipeline.Result.Stage); Size is then the
+	// enlarged size.
+	Stage string `json:"stage,omitempty"`
 	// ClassifierScale is the request's classifier guidance scale (0: none).
 	ClassifierScale float64 `json:"classifier_scale,omitempty"`
 
@@ -192,6 +196,9 @@ func generate(ctx context.Context, p *pipeline.Pipeline, o Options, rep *Report)
 		cases = append(cases, shapes.Case{Image: imgs[0], Prompt: prompt})
 		pictures = append(pictures, imgs[0])
 		rep.Steps, rep.Guidance, rep.Scheduler, rep.Size = res.Steps, res.Guidance, res.Scheduler, res.W
+		if res.Stage != nil {
+			rep.Stage = res.Stage.Model
+		}
 		rep.ClassifierScale = o.Request.ClassifierScale
 		o.progress("generate", i+1, o.N)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/imagegen/imagegen/upscale"
 )
 
 // Family is the kind of pipeline a checkpoint needs.
@@ -106,6 +108,7 @@ type modelIndex struct {
 	ForceZerosForEmptyPrompt *bool    `json:"force_zeros_for_empty_prompt"`
 	RequiresAestheticsScore  bool     `json:"requires_aesthetics_score"`
 	Defaults                 Defaults `json:"imagegen_defaults"`
+	Cascade                  *Cascade `json:"imagegen_cascade"`
 	raw                      map[string]json.RawMessage
 }
 
@@ -125,6 +128,9 @@ func detectFamily(dir string) (Family, *modelIndex, error) {
 	}
 	if fam, ok := pipelineClasses[idx.ClassName]; ok {
 		return fam, idx, nil
+	}
+	if idx.ClassName == upscale.StageClass {
+		return "", nil, fmt.Errorf("%w: %s is a super-resolution stage (%s), which enlarges pictures: run it with imagegen upscale (package upscale) or name it in a checkpoint's imagegen_cascade", ErrNotCheckpoint, dir, idx.ClassName)
 	}
 	// No (or an unknown) model_index.json: decide from the denoiser, so
 	// variants of the diffusers classes (ControlNet, ...) and exports

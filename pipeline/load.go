@@ -51,6 +51,7 @@ type Pipeline struct {
 	family   Family
 	defaults Defaults
 	impl     familyPipeline
+	cascade  *cascade // nil without imagegen_cascade
 }
 
 // familyPipeline is what each family's room implements: one sampling loop
@@ -80,7 +81,9 @@ var ErrNotSupported = errors.New("pipeline: not supported by this model family")
 // whose loader reads
 // the component configs and opens the ONNX sessions. The generation
 // defaults of model_index.json ("imagegen_defaults") apply to every
-// Generate call that leaves a field at zero. A folder holding checkpoint
+// Generate call that leaves a field at zero, and its "imagegen_cascade"
+// (Cascade) names a super-resolution stage that requests above the
+// checkpoint's own size run through. A folder holding checkpoint
 // variants in subfolders (NAME_io16/, NAME_io32/) opens its only variant,
 // or its _io32 one; Dir then names the folder opened.
 func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
@@ -101,12 +104,16 @@ func Load(ctx context.Context, dir string, opts Options) (*Pipeline, error) {
 	if err := idx.Defaults.validate(); err != nil {
 		return nil, fmt.Errorf("pipeline: %s: model_index.json: %w", dir, err)
 	}
+	casc, err := newCascade(idx.Cascade, dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %s: model_index.json: %w", dir, err)
+	}
 	load := familyLoaders[fam]
 	impl, err := load(ctx, dir, fam, idx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{dir: dir, class: idx.ClassName, family: fam, defaults: idx.Defaults, impl: impl}, nil
+	return &Pipeline{dir: dir, class: idx.ClassName, family: fam, defaults: idx.Defaults, impl: impl, cascade: casc}, nil
 }
 
 // Generate runs one request: the checkpoint's defaults fill the fields
@@ -122,6 +129,9 @@ func (p *Pipeline) Generate(ctx context.Context, r Request) (*Result, error) {
 	}
 	if err := checkClassifierScale(p.impl, r.ClassifierScale); err != nil {
 		return nil, err
+	}
+	if p.cascade != nil && p.cascade.covers(r) {
+		return p.cascade.generate(ctx, p.impl, r)
 	}
 	return p.impl.generate(ctx, r)
 }
@@ -166,5 +176,28 @@ func (p *Pipeline) DefaultSize() (height, width int) {
 	return p.impl.defaultSize()
 }
 
+// Cascade returns the checkpoint's super-resolution cascade
+// (model_index.json's imagegen_cascade), or nil.
+func (p *Pipeline) Cascade() *Cascade {
+	if p.cascade == nil {
+		return nil
+	}
+	c := p.cascade.Cascade
+	return &c
+}
+
+// BaseSize returns the size the checkpoint's own model draws for a
+// request of height x width (after defaults): the cascade's base size
+// when its stage would enlarge the pictures, else the size asked for. Its
+// latents (StepInfo.Latents) are those of that size.
+func (p *Pipeline) BaseSize(height, width int) (int, int) {
+	if c := p.cascade; c != nil && c.covers(Request{Height: height, Width: width}) {
+		return c.Height, c.Width
+	}
+	return height, width
+}
+
 // Close releases every session. It is safe to call more than once.
-func (p *Pipeline) Close() error { return p.impl.close() }
+func (p *Pipeline) Close() error {
+	return errors.Join(p.impl.close(), p.cascade.close())
+}

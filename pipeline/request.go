@@ -181,6 +181,10 @@ type Result struct {
 	ModelFamily     Family
 	DenoiserCalls   int
 	Timings         Timings
+	// Stage describes the checkpoint's super-resolution stage when one
+	// enlarged the pictures (model_index.json's imagegen_cascade); nil
+	// otherwise. Latents are then still the base picture's.
+	Stage *StageInfo
 }
 
 // Timings splits a Generate call's wall time. Host is the denoising loop's
@@ -190,6 +194,7 @@ type Timings struct {
 	Denoiser   time.Duration // inside ONNX Runtime, all denoiser calls
 	Host       time.Duration // denoising loop minus Denoiser
 	VAE        time.Duration // init-image encoding and final decoding
+	Stage      time.Duration // a cascade's super-resolution stage
 	Total      time.Duration
 	// Steps holds each step's time inside the denoiser, in order, so a
 	// benchmark can tell the first (warm-up) call from the steady state.

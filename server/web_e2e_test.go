@@ -113,8 +113,9 @@ func TestWebPageEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if natural != 32 || !strings.Contains(status, "done: seed 3, 20 steps") || !strings.Contains(caption, "blue star") {
-		t.Fatalf("picture %d px wide, status %q, caption %q; want 32, done with seed 3 and 20 steps", natural, status, caption)
+	// 128: the built-in model's 32x32 enlarged by its cascade stage.
+	if natural != 128 || !strings.Contains(status, "done: seed 3, 20 steps") || !strings.Contains(caption, "blue star") {
+		t.Fatalf("picture %d px wide, status %q, caption %q; want 128, done with seed 3 and 20 steps", natural, status, caption)
 	}
 	if sawProgress <= 0 {
 		t.Fatal("no progress seen while the job ran")

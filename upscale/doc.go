@@ -9,7 +9,13 @@
 // (package internal/tiling), so no seam shows; a picture smaller than a
 // tile is padded by reflection and the padding cropped from the output.
 //
+// It also runs diffusion super-resolution stages (StageClass folders such
+// as builtin:sr, written by scripts/train_sr): a denoiser that reads the
+// noise-augmented low-resolution picture, sampled in a few DDIM steps from
+// seeded noise, on pictures of its input size only.
+//
 // Pictures with alpha or in grey are converted to RGB; the output is
-// opaque RGB. The package does not resize to arbitrary sizes, denoise, or
-// run the SR cascades of diffusion models (those are pipelines).
+// opaque RGB. The package does not resize to arbitrary sizes or denoise;
+// chaining a stage after a text-to-image checkpoint (a cascade) is package
+// pipeline's (pipeline.Cascade).
 package upscale

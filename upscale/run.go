@@ -19,11 +19,20 @@ type RunOptions struct {
 	// Overlap is how many input pixels neighbouring tiles share (0 = an
 	// eighth of the tile side). It must be under half the tile side.
 	Overlap int
-	// Progress, when set, is called after each tile.
+	// Progress, when set, is called after each tile (a diffusion stage's
+	// denoising step).
 	Progress func(Progress)
+	// Seed seeds a diffusion stage's noise (the input's augmentation and
+	// the initial sample); Steps overrides its denoising steps and
+	// NoiseLevel its augmentation level (0 and nil: its own settings).
+	// Other upscalers ignore them.
+	Seed       uint64
+	Steps      int
+	NoiseLevel *int
 }
 
-// Progress reports the tiles of one picture done so far.
+// Progress reports the tiles (a diffusion stage's steps) of one picture
+// done so far.
 type Progress struct {
 	Done, Total int
 }
@@ -48,6 +57,9 @@ func (u *Upscaler) Upscale(ctx context.Context, img image.Image, o RunOptions) (
 func (u *Upscaler) UpscaleCHW(ctx context.Context, x []float32, h, w int, o RunOptions) ([]float32, error) {
 	if h < 1 || w < 1 || len(x) != 3*h*w {
 		return nil, fmt.Errorf("upscale: %w: a %dx%d RGB picture needs %d values, got %d", ErrOptions, w, h, 3*max(h, 0)*max(w, 0), len(x))
+	}
+	if u.stage != nil {
+		return u.stage.run(ctx, u, x, h, w, o)
 	}
 	tileH, tileW, overlap, err := u.tiles(h, w, o)
 	if err != nil {

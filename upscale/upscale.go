@@ -45,6 +45,9 @@ type Upscaler struct {
 	// symbolic): the tile size fixed-size exports must run at.
 	fixedH, fixedW int
 	scale          int
+	// stage is set for a diffusion super-resolution stage (StageClass),
+	// whose sess is its denoiser.
+	stage *stage
 }
 
 // Options configure Open.
@@ -53,11 +56,19 @@ type Options struct {
 	Session ort.Options
 }
 
-// Open loads the upscaler at path: an .onnx file, or a folder holding
-// model.onnx, onnx/model.onnx or a single .onnx file. It checks the
-// model's I/O and reads its scale, from the declared shapes or from a run
-// on a small picture when they are symbolic.
+// Open loads the upscaler at path: an .onnx file, a folder holding
+// model.onnx, onnx/model.onnx or a single .onnx file, or a diffusion
+// stage's folder (model_index.json's _class_name StageClass). It checks
+// the model's I/O and reads its scale, from the declared shapes or from a
+// run on a small picture when they are symbolic (a stage's from its
+// settings).
 func Open(ctx context.Context, path string, o Options) (*Upscaler, error) {
+	if cfg, ok, err := stageIndex(path); ok || err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("upscale: %w", err)
+		}
+		return openStage(path, cfg, o)
+	}
 	model, err := findModel(path)
 	if err != nil {
 		return nil, err
@@ -78,10 +89,20 @@ func Open(ctx context.Context, path string, o Options) (*Upscaler, error) {
 func (u *Upscaler) Scale() int { return u.scale }
 
 // FixedSize returns the input height and width a fixed-size export takes
-// (its tile size), or 0 for a symbolic axis.
+// (its tile size; a diffusion stage's input size), or 0 for a symbolic
+// axis.
 func (u *Upscaler) FixedSize() (h, w int) { return u.fixedH, u.fixedW }
 
-// Path returns the model file.
+// Stage returns a diffusion stage's settings; ok is false for other
+// upscalers.
+func (u *Upscaler) Stage() (cfg StageConfig, ok bool) {
+	if u.stage == nil {
+		return StageConfig{}, false
+	}
+	return u.stage.cfg, true
+}
+
+// Path returns the model file (a diffusion stage's folder).
 func (u *Upscaler) Path() string { return u.path }
 
 // Close releases the session.

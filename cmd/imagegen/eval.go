@@ -136,7 +136,11 @@ func printEval(r *evaluate.Report) {
 				sampler += fmt.Sprintf(", classifier scale %g", r.ClassifierScale)
 			}
 		}
-		fmt.Printf("model %s (%s, %s parameters)%s, %dx%d\n", r.Model, r.Family, humanCount(r.Parameters), sampler, r.Size, r.Size)
+		through := ""
+		if r.Stage != "" {
+			through = " through the cascade stage " + r.Stage
+		}
+		fmt.Printf("model %s (%s, %s parameters)%s, %dx%d%s\n", r.Model, r.Family, humanCount(r.Parameters), sampler, r.Size, r.Size, through)
 	}
 	fmt.Println(r.Text)
 	if rc := r.Reconstruction; rc != nil {

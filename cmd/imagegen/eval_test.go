@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/imagegen/imagegen/imageio"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -35,8 +36,30 @@ func TestGenerateWithoutModelUsesBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() != 32 || b.Dy() != 32 {
-		t.Fatalf("image is %dx%d, want the built-in model's 32x32", b.Dx(), b.Dy())
+	if b := img.Bounds(); b.Dx() != 128 || b.Dy() != 128 {
+		t.Fatalf("image is %dx%d, want the built-in model's 32x32 enlarged by its stage to 128x128", b.Dx(), b.Dy())
+	}
+	text, err := imageio.ReadPNGText(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := text["parameters"]; !strings.Contains(p, "Size: 128x128") || !strings.Contains(p, `Cascade stage: "builtin:sr", Cascade base size: 32x32`) {
+		t.Errorf("parameters %q: want the size and the cascade stage", p)
+	}
+	if !strings.Contains(text["imagegen"], `"cascade":{"base_height":32,"base_width":32,"noise_level":0,"scale":4,"stage":"builtin:sr","steps":4}`) {
+		t.Errorf("JSON record %s: want the cascade stage", text["imagegen"])
+	}
+
+	// --height 32 --width 32 runs the model alone.
+	small := filepath.Join(t.TempDir(), "small.png")
+	if _, err := builtinCLI(t, "generate", "--height", "32", "--width", "32", "-o", small, "a red circle above a blue square"); err != nil {
+		t.Fatal(err)
+	}
+	if b := readPNG(t, small).Bounds(); b.Dx() != 32 || b.Dy() != 32 {
+		t.Fatalf("--height 32 --width 32: image is %dx%d", b.Dx(), b.Dy())
+	}
+	if text, err := imageio.ReadPNGText(small); err != nil || strings.Contains(text["parameters"], "Cascade") || strings.Contains(text["imagegen"], "cascade") {
+		t.Errorf("32x32 record %v (%v): want no cascade stage", text, err)
 	}
 }
 
@@ -50,8 +73,9 @@ func TestEvalCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(got), &rep); err != nil {
 		t.Fatalf("eval --json printed %q: %v", got, err)
 	}
-	if rep.Prompts != 2 || rep.Steps != 4 || rep.Size != 32 || rep.Model != "default" {
-		t.Errorf("report %+v: want 2 prompts, 4 steps, 32 px, model default", rep)
+	// eval measures what generate gives: the cascade's 128x128.
+	if rep.Prompts != 2 || rep.Steps != 4 || rep.Size != 128 || rep.Stage != "builtin:sr" || rep.Model != "default" {
+		t.Errorf("report %+v: want 2 prompts, 4 steps, 128 px through builtin:sr, model default", rep)
 	}
 	for name, v := range map[string]float64{"color": rep.Color, "shape": rep.Shape, "position": rep.Position} {
 		if v < 0 || v > 1 {

@@ -295,6 +295,10 @@ func runGenerate(c *cli.Context) error {
 		if up != nil {
 			summary["upscale"] = map[string]any{"model": upscaler.Path(), "scale": up.Scale, "width": res.W * up.Scale, "height": res.H * up.Scale}
 		}
+		if st := res.Stage; st != nil {
+			summary["cascade"] = stageJSON(st)
+			summary["timings"].(map[string]any)["stage_seconds"] = res.Timings.Stage.Seconds()
+		}
 		return printJSON(summary)
 	}
 	for _, p := range paths {
@@ -347,8 +351,17 @@ func requestJSON(req *pipeline.Request, res *pipeline.Result, model string, inde
 	if up != nil {
 		m["upscale"] = map[string]any{"model": up.Model, "scale": up.Scale}
 	}
+	if st := res.Stage; st != nil {
+		m["cascade"] = stageJSON(st)
+	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// stageJSON is the record of a cascade's super-resolution stage.
+func stageJSON(st *pipeline.StageInfo) map[string]any {
+	return map[string]any{"stage": st.Model, "scale": st.Scale, "base_width": st.BaseWidth, "base_height": st.BaseHeight,
+		"steps": st.Steps, "noise_level": st.NoiseLevel}
 }
 
 // progressLabel names what generate's progress bar counts for a family:

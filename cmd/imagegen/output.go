@@ -49,6 +49,10 @@ func writeOutputs(out string, res *pipeline.Result, req *pipeline.Request, model
 		if res.N > 1 {
 			params.Extra = append(params.Extra, imageio.Param{Key: "Batch index", Value: fmt.Sprint(i)})
 		}
+		if st := res.Stage; st != nil {
+			params.Extra = append(params.Extra, imageio.Param{Key: "Cascade stage", Value: st.Model},
+				imageio.Param{Key: "Cascade base size", Value: fmt.Sprintf("%dx%d", st.BaseWidth, st.BaseHeight)})
+		}
 		meta := imageio.Metadata{Parameters: params.Infotext(), JSON: requestJSON(req, res, model, i, up)}
 		if up != nil {
 			meta.Parameters = upscaledInfotext(meta.Parameters, up.Scale, up.Model)

@@ -106,8 +106,8 @@ func catalog(reg *modelreg.Registry) []server.ModelInfo {
 		out = append(out, server.ModelInfo{Name: m.Name, Family: m.Family, Description: m.Description, Width: m.Defaults.Width, Height: m.Defaults.Height})
 	}
 	for _, b := range builtin.All() {
-		if b.Family == "vqvae" {
-			continue // a tokenizer; it makes no pictures from prompts
+		if b.Family == "vqvae" || b.Family == "upscale" {
+			continue // a tokenizer or an upscaler; it makes no pictures from prompts
 		}
 		out = append(out, server.ModelInfo{Name: builtin.Scheme + b.Name, Family: b.Family, Description: b.Summary})
 	}

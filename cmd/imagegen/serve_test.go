@@ -96,7 +96,8 @@ func checkServe(t *testing.T, base string) {
 		} `json:"data"`
 		Info struct{ Width, Seed int } `json:"imagegen"`
 	}
-	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Data) != 1 || r.Info.Width != 32 || r.Info.Seed != 1 {
+	// 128: the built-in model's 32x32 enlarged by its cascade stage.
+	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Data) != 1 || r.Info.Width != 128 || r.Info.Seed != 1 {
 		t.Fatalf("generation answer %.300s", body)
 	}
 	for _, model := range []string{"./models", "/tmp", "hf:someone/something"} {

@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
+	"github.com/imagegen/imagegen/builtin"
 	"github.com/imagegen/imagegen/imageio"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/pipeline"
@@ -33,13 +34,21 @@ func upscaleCommand() *cli.Command {
 			"Examples:\n" +
 			"   imagegen upscale --model ./RealESRGAN_x4plus.onnx photo.png -o photo-x4.png\n" +
 			"   imagegen upscale --model ./esrgan-dynamic --tile 256 big.png -o big-x4.png\n" +
-			"   imagegen generate \"a red circle\" --upscale ./RealESRGAN_x4plus.onnx -o circle.png   # 32x32 → 128x128",
+			"   imagegen generate \"a red circle\" --upscale ./RealESRGAN_x4plus.onnx -o circle.png   # 128x128 → 512x512\n\n" +
+			"A diffusion super-resolution stage (builtin:sr, or a folder written by scripts/train_sr) runs too: it takes\n" +
+			"pictures of its input size only (builtin:sr: 32x32, builtin:default's), draws --steps denoising steps from\n" +
+			"noise seeded by --seed, and reads the input noised to --noise-level (its noise-conditioning augmentation).\n" +
+			"   imagegen generate \"a red circle\" --height 32 --width 32 -o small.png\n" +
+			"   imagegen upscale --model builtin:sr small.png -o big.png",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true, Usage: "upscaler `DIR_OR_FILE`: an .onnx file, or a folder with model.onnx, onnx/model.onnx or one .onnx file"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true, Usage: "upscaler `DIR_OR_FILE`: an .onnx file, a folder with model.onnx, onnx/model.onnx or one .onnx file, a diffusion stage's folder, or builtin:sr"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE.png` (default: IMAGE-xS.png beside the input)"},
 			&cli.StringFlag{Name: "device", Usage: "cpu, cuda, cuda:N or auto", Value: "cpu"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary on stdout"},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed of a diffusion stage's noise"},
+			&cli.IntFlag{Name: "steps", DefaultText: "the stage's", Usage: "denoising `N` steps of a diffusion stage"},
+			&cli.IntFlag{Name: "noise-level", DefaultText: "the stage's", Usage: "augmentation `LEVEL` of a diffusion stage's input (0 to the stage's maximum)"},
 		}, upscaleTileFlags("tile", "tile-overlap")...),
 		Action: runUpscale,
 	}
@@ -82,6 +91,9 @@ func runUpscale(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := stageRunOptions(c, u, &o); err != nil {
+		return err
+	}
 	bar := tileBar(c, "upscaling")
 	o.Progress = bar.update
 	start := time.Now()
@@ -115,12 +127,45 @@ func runUpscale(c *cli.Context) error {
 	return nil
 }
 
-// openUpscaler opens the upscaler at path with the command's --device and
-// --threads.
+// stageRunOptions reads upscale's diffusion-stage flags into o; they are
+// refused for other upscalers.
+func stageRunOptions(c *cli.Context, u *upscale.Upscaler, o *upscale.RunOptions) error {
+	if _, ok := u.Stage(); !ok {
+		for _, f := range []string{"seed", "steps", "noise-level"} {
+			if c.IsSet(f) {
+				return fmt.Errorf("upscale: --%s applies to diffusion stages (builtin:sr), not to %s", f, c.String("model"))
+			}
+		}
+		return nil
+	}
+	o.Seed = c.Uint64("seed")
+	if c.IsSet("steps") {
+		if o.Steps = c.Int("steps"); o.Steps < 1 {
+			return fmt.Errorf("upscale: --steps must be at least 1, got %d", o.Steps)
+		}
+	}
+	if c.IsSet("noise-level") {
+		level := c.Int("noise-level")
+		o.NoiseLevel = &level
+	}
+	return nil
+}
+
+// openUpscaler opens the upscaler at path (or the built-in model a
+// builtin:NAME names) with the command's --device and --threads.
 func openUpscaler(c *cli.Context, path string) (*upscale.Upscaler, error) {
 	dev, err := ort.ParseDevice(c.String("device"))
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(path, builtin.Scheme) {
+		b, err := builtin.ByName(path)
+		if err != nil {
+			return nil, err
+		}
+		if path, err = b.Dir(""); err != nil {
+			return nil, fmt.Errorf("built-in model %s: %w", b.Name, err)
+		}
 	}
 	if err := initRuntime(c); err != nil {
 		return nil, err

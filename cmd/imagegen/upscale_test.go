@@ -130,6 +130,10 @@ func TestUpscaleCommandErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	big := filepath.Join(dir, "32.png")
+	if err := imageio.WritePNG(big, image.NewNRGBA(image.Rect(0, 0, 32, 32)), imageio.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "out.png")
 	for _, tc := range []struct {
 		name string
@@ -142,6 +146,10 @@ func TestUpscaleCommandErrors(t *testing.T) {
 		{"no model", []string{"upscale", "--model", filepath.Join(dir, "missing"), in, "-o", out}, "no such file"},
 		{"not a png output", []string{"upscale", "--model", filepath.Join(dir, "fixed.onnx"), in, "-o", filepath.Join(dir, "out.jpg")}, "want a .png"},
 		{"generate, bad upscaler", []string{"generate", "--upscale", filepath.Join(dir, "ratio.onnx"), "-o", out, "a red circle"}, "generate: --upscale: upscale:"},
+		{"builtin:sr on another size", []string{"upscale", "--model", "builtin:sr", in, "-o", out}, "takes 32x32 pictures, got 8x8"},
+		{"builtin:sr, noise level over the maximum", []string{"upscale", "--model", "builtin:sr", "--noise-level", "999", big, "-o", out}, "noise level 999: want 0..250"},
+		{"stage flags on an export", []string{"upscale", "--model", filepath.Join(dir, "fixed.onnx"), "--noise-level", "3", in, "-o", out}, "--noise-level applies to diffusion stages"},
+		{"unknown built-in", []string{"upscale", "--model", "builtin:nope", in, "-o", out}, "unknown model"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := builtinCLI(t, tc.args...)
@@ -155,6 +163,32 @@ func TestUpscaleCommandErrors(t *testing.T) {
 	}
 }
 
+// TestUpscaleBuiltinSR runs the built-in stage alone on the built-in
+// model's 32x32 picture, with its own and with given settings.
+func TestUpscaleBuiltinSR(t *testing.T) {
+	dir := t.TempDir()
+	small, big, other := filepath.Join(dir, "small.png"), filepath.Join(dir, "big.png"), filepath.Join(dir, "other.png")
+	if _, err := builtinCLI(t, "generate", "--height", "32", "--width", "32", "--steps", "4", "-o", small, "a red circle"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := builtinCLI(t, "upscale", "--model", "builtin:sr", small, "-o", big); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := builtinCLI(t, "upscale", "--model", "builtin:sr", "--seed", "4", "--steps", "2", "--noise-level", "100", small, "-o", other); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readPNG(t, big), readPNG(t, other)
+	if a.Bounds().Dx() != 128 || a.Bounds().Dy() != 128 || b.Bounds() != a.Bounds() {
+		t.Fatalf("got %v and %v, want 128x128", a.Bounds(), b.Bounds())
+	}
+	if string(a.Pix) == string(b.Pix) {
+		t.Error("--seed, --steps and --noise-level changed nothing")
+	}
+	if text, err := imageio.ReadPNGText(big); err != nil || !strings.Contains(text["parameters"], "Size: 32x32") || !strings.HasSuffix(text["parameters"], "Postprocess upscale by: 4, Postprocess upscaler: builtin:sr") {
+		t.Errorf("parameters %q (%v): want the generated size and the stage", text["parameters"], err)
+	}
+}
+
 // TestGenerateUpscale: generate --upscale with an exactly
 // nearest-neighbour ×4 export writes the built-in model's 32×32 picture
 // enlarged to 128×128, pixel for pixel.
@@ -165,10 +199,11 @@ func TestGenerateUpscale(t *testing.T) {
 		t.Fatal(err)
 	}
 	small, big := filepath.Join(dir, "small.png"), filepath.Join(dir, "big.png")
-	if _, err := builtinCLI(t, "generate", "--seed", "5", "-o", small, "a red circle above a blue square"); err != nil {
+	// The model's own 32x32 pictures (without its cascade stage).
+	if _, err := builtinCLI(t, "generate", "--seed", "5", "--height", "32", "--width", "32", "-o", small, "a red circle above a blue square"); err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := builtinCLI(t, "generate", "--seed", "5", "--upscale", model, "--json", "-o", big, "a red circle above a blue square")
+	stdout, err := builtinCLI(t, "generate", "--seed", "5", "--height", "32", "--width", "32", "--upscale", model, "--json", "-o", big, "a red circle above a blue square")
 	if err != nil {
 		t.Fatal(err)
 	}

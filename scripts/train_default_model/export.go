@@ -79,7 +79,11 @@ func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport
 	idx["scheduler"] = []string{"diffusers", "DDPMScheduler"}
 	// The settings that scored best with the shapes checker travel with
 	// the folder (pipeline.Defaults), so the Go API and the CLI agree.
-	idx["imagegen_defaults"] = map[string]any{"scheduler": "DDPMScheduler", "steps": 50, "guidance": 3, "height": imageSize, "width": imageSize}
+	// Without a size, requests get 128x128 pictures: the model draws
+	// 32x32 and builtin:sr (scripts/train_sr) enlarges them
+	// (pipeline.Cascade); an explicit 32x32 runs the model alone.
+	idx["imagegen_defaults"] = map[string]any{"scheduler": "DDPMScheduler", "steps": 50, "guidance": 3, "height": cascadeSize, "width": cascadeSize}
+	idx["imagegen_cascade"] = map[string]any{"stage": "builtin:sr", "height": imageSize, "width": imageSize}
 	if err := writeJSON(idxPath, idx); err != nil {
 		return err
 	}

@@ -4,9 +4,13 @@ import (
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
-// imageSize is the side of the training pictures and of the default
-// generation size.
+// imageSize is the side of the training pictures and of the pictures the
+// model draws.
 const imageSize = 32
+
+// cascadeSize is the size of the pictures requests get by default: the
+// model's, enlarged 4 times by builtin:sr.
+const cascadeSize = 4 * imageSize
 
 // contextLength is the tokenizer's model_max_length and the text
 // encoder's position count: the longest caption is 27 tokens with BOS and
