@@ -74,6 +74,15 @@ var models = []Model{
 	{Name: "lcm", Family: "sd", Summary: "latent consistency model distilled from builtin:default: its UNet with the guidance embedding (timestep_cond), LCMScheduler, 1-8 steps",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
 		fsys: withDefaultModel("lcm", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
+	{Name: "dit", Family: "sd", Summary: "latent DiT (adaLN-Zero, cross-attention to builtin:default's text encoder) trained as a rectified flow; FlowMatchEuler, guidance",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: withDefaultModel("dit", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
+	{Name: "dit-1step", Family: "sd", Summary: "builtin:dit reflowed (2-rectified flow on its own noise-sample pairs): one FlowMatchEuler step, no guidance batch",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: withDefaultModel("dit-1step", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
+	{Name: "dit-4step", Family: "sd", Summary: "the best 4-step DiT: builtin:dit-1step's 2-rectified flow sampled in 4 FlowMatchEuler steps",
+		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
+		fsys: withDefaultModel("dit-4step", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
 }
 
 func embedded(name string) func() (fs.FS, error) {

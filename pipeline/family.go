@@ -106,7 +106,12 @@ type modelIndex struct {
 	ForceZerosForEmptyPrompt *bool    `json:"force_zeros_for_empty_prompt"`
 	RequiresAestheticsScore  bool     `json:"requires_aesthetics_score"`
 	Defaults                 Defaults `json:"imagegen_defaults"`
-	raw                      map[string]json.RawMessage
+	// Schedulers, when set, are the only scheduler classes the denoiser
+	// was trained or distilled for (imagegen's own key): a distilled
+	// model (builtin:lcm, builtin:dit-1step) run by another sampler draws
+	// a wrong picture without an error, so the pipeline refuses it.
+	Schedulers []string `json:"imagegen_schedulers"`
+	raw        map[string]json.RawMessage
 }
 
 // detectFamily reads model_index.json (when present) and the component

@@ -89,6 +89,9 @@ func export(model string, e exportSpec, cfg onnxexport.DiTConfig, w map[string]*
 	}
 	defaults["scheduler"], defaults["steps"], defaults["guidance"] = "FlowMatchEulerDiscreteScheduler", e.steps, e.guidance
 	idx["imagegen_defaults"] = defaults
+	// A velocity model is sampled by integrating its ODE; the DDPM-family
+	// samplers would read its output as noise or v of another schedule.
+	idx["imagegen_schedulers"] = []string{"FlowMatchEulerDiscreteScheduler"}
 	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
