@@ -44,6 +44,7 @@ type options struct {
 	threads, every    int
 	seed              uint64
 	probe, exportOnly bool
+	raw               bool
 	// sampling: the 1-RF's (pairs, its export) and the reflow's export
 	shift                         float64
 	exportSteps                   int
@@ -77,6 +78,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the trainer's RNG")
 	flag.BoolVar(&o.probe, "probe", false, "time a few training steps and exit")
 	flag.BoolVar(&o.exportOnly, "export-only", false, "export the phase's last checkpoint to -out without training")
+	flag.BoolVar(&o.raw, "raw", false, "with -export-only: export the weights, not their average (early in a run the average still holds much of the initialization)")
 	flag.Float64Var(&o.shift, "shift", 1, "FlowMatchEulerDiscreteScheduler's shift, for the pairs and the exports")
 	flag.IntVar(&o.exportSteps, "export-steps", 0, "steps the export's imagegen_defaults suggest (default: -teacher-steps for the 1-RF, 1 for the reflow)")
 	flag.Float64Var(&o.exportGuidance, "export-guidance", 0, "guidance the export's imagegen_defaults suggest (default: -teacher-guidance for the 1-RF, 1 for the reflow)")
@@ -189,7 +191,11 @@ func run(ctx context.Context, o options) error {
 		if o.out == "" {
 			return fmt.Errorf("-export-only needs -out")
 		}
-		w, err := onnxexport.ReadCheckpointEMA(filepath.Join(o.state, name+".ckpt"))
+		read := onnxexport.ReadCheckpointEMA
+		if o.raw {
+			read = onnxexport.ReadCheckpointWeights
+		}
+		w, err := read(filepath.Join(o.state, name+".ckpt"))
 		if err != nil {
 			return err
 		}
