@@ -82,7 +82,7 @@ var models = []Model{
 		fsys: withDefaultModel("dit-1step", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
 	{Name: "dit-4step", Family: "sd", Summary: "the best 4-step DiT: builtin:dit-1step's 2-rectified flow sampled in 4 FlowMatchEuler steps",
 		Knows: "prompts in the shapes vocabulary (BPE text encoder); " + shapesVocabulary, Commands: []string{"generate", "eval"},
-		fsys: withDefaultModel("dit-4step", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
+		fsys: withUNetOf("dit-4step", "dit-1step", "text_encoder", "tokenizer", "vae_decoder", "vae_encoder")},
 }
 
 func embedded(name string) func() (fs.FS, error) {
