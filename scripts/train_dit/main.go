@@ -8,9 +8,9 @@
 // "Flow Straight and Fast"), whose straighter paths sample in 1–4 steps
 // (builtin:dit-1step, builtin:dit-4step).
 //
-//	go run ./scripts/train_dit -threads 1 -steps 6000 -out builtin/models/dit
-//	go run ./scripts/train_dit -threads 1 -reflow -steps 2000 -out builtin/models/dit-1step
-//	go run ./scripts/train_dit -measure
+//	go run ./scripts/train_dit -threads 1 -steps 4750 -lr 3e-4 -ema 0.999 -out builtin/models/dit
+//	go run ./scripts/train_dit -threads 1 -reflow -pairs 1200 -held-out 150 -teacher-steps 8 -steps 800 -lr 1e-4 -ema 0.995 -out builtin/models/dit-1step
+//	go run ./scripts/train_dit -reflow -pairs 1200 -held-out 150 -teacher-steps 8 -measure
 //
 // Training is resumable: run the same command again (state under -state,
 // git-ignored); a larger -steps trains further.
@@ -69,9 +69,9 @@ func main() {
 	flag.Float64Var(&o.ema, "ema", 0.995, "decay of the exported weight average")
 	flag.Float64Var(&o.uncond, "uncond", 0.1, "share of empty captions (classifier-free guidance); the reflow phase defaults to 0")
 	flag.StringVar(&o.tdist, "t", "", "σ distribution: logit-normal (default of the 1-RF) or uniform (default of the reflow)")
-	flag.Int64Var(&o.hidden, "hidden", 192, "DiT width")
+	flag.Int64Var(&o.hidden, "hidden", 128, "DiT width")
 	flag.Int64Var(&o.depth, "depth", 6, "DiT blocks")
-	flag.Int64Var(&o.heads, "heads", 6, "attention heads")
+	flag.Int64Var(&o.heads, "heads", 4, "attention heads")
 	flag.Int64Var(&o.patch, "patch", 2, "patch size")
 	flag.IntVar(&o.threads, "threads", 1, "ONNX Runtime intra-op threads")
 	flag.IntVar(&o.every, "checkpoint-every", 100, "steps between checkpoints")
