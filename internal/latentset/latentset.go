@@ -18,9 +18,9 @@ import (
 // trained on.
 const ImageSize = 32
 
-// Set is a latent training set: scaled latents of the first n shapes
-// training pictures (the teacher's VAE posterior mean times its
-// scaling_factor) and the teacher's text encoder's last hidden states of
+// Set is a latent training set: scaled latents of the first N shapes
+// training pictures (the model's VAE posterior mean times its
+// scaling_factor) and the model's text encoder's last hidden states of
 // their captions and of "".
 type Set struct {
 	N                   int
@@ -30,15 +30,16 @@ type Set struct {
 	States, EmptyStates []float32 // States has N+1 rows, the last one ""'s
 }
 
-// Load computes the set with the model folder teacher's own ONNX components,
-// or reads it from the cache under state.
-func Load(ctx context.Context, teacher, state string, n, threads int) (*Set, error) {
+// Load computes the set of the first n training pictures with the ONNX
+// components of the checkpoint folder model (builtin:default's layout), or
+// reads it from the cache under state (latents-N.bin, hidden-N.bin).
+func Load(ctx context.Context, model, state string, n, threads int) (*Set, error) {
 	var vaeCfg struct {
 		ScalingFactor  float64 `json:"scaling_factor"`
 		LatentChannels int     `json:"latent_channels"`
 		BlockOut       []int   `json:"block_out_channels"`
 	}
-	raw, err := os.ReadFile(filepath.Join(teacher, "vae_encoder", "config.json"))
+	raw, err := os.ReadFile(filepath.Join(model, "vae_encoder", "config.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func Load(ctx context.Context, teacher, state string, n, threads int) (*Set, err
 		HiddenSize int `json:"hidden_size"`
 		MaxPos     int `json:"max_position_embeddings"`
 	}
-	if raw, err = os.ReadFile(filepath.Join(teacher, "text_encoder", "config.json")); err != nil {
+	if raw, err = os.ReadFile(filepath.Join(model, "text_encoder", "config.json")); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(raw, &textCfg); err != nil {
@@ -65,10 +66,10 @@ func Load(ctx context.Context, teacher, state string, n, threads int) (*Set, err
 		d.EmptyStates = d.States[n*d.HiddenLen*d.Hidden:]
 		return d, nil
 	}
-	if err := encodePictures(ctx, filepath.Join(teacher, "vae_encoder", "model.onnx"), threads, vaeCfg.ScalingFactor, d); err != nil {
+	if err := encodePictures(ctx, filepath.Join(model, "vae_encoder", "model.onnx"), threads, vaeCfg.ScalingFactor, d); err != nil {
 		return nil, fmt.Errorf("latents: %w", err)
 	}
-	if err := encodeCaptions(ctx, teacher, threads, d); err != nil {
+	if err := encodeCaptions(ctx, model, threads, d); err != nil {
 		return nil, fmt.Errorf("captions: %w", err)
 	}
 	d.EmptyStates = d.States[n*d.HiddenLen*d.Hidden:]
@@ -122,12 +123,12 @@ func encodePictures(ctx context.Context, path string, threads int, scale float64
 	return nil
 }
 
-func encodeCaptions(ctx context.Context, teacher string, threads int, d *Set) error {
-	tok, err := tokenizer.Load(filepath.Join(teacher, "tokenizer"))
+func encodeCaptions(ctx context.Context, model string, threads int, d *Set) error {
+	tok, err := tokenizer.Load(filepath.Join(model, "tokenizer"))
 	if err != nil {
 		return err
 	}
-	sess, err := ort.Open(filepath.Join(teacher, "text_encoder", "model.onnx"), ort.Options{IntraOpThreads: threads})
+	sess, err := ort.Open(filepath.Join(model, "text_encoder", "model.onnx"), ort.Options{IntraOpThreads: threads})
 	if err != nil {
 		return err
 	}
@@ -156,6 +157,8 @@ func encodeCaptions(ctx context.Context, teacher string, threads int, d *Set) er
 	return nil
 }
 
+// ReadFloats fills dst with the little-endian float32s of the file at
+// path; a file shorter than dst is an error.
 func ReadFloats(path string, dst []float32) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -165,6 +168,8 @@ func ReadFloats(path string, dst []float32) error {
 	return binary.Read(f, binary.LittleEndian, dst)
 }
 
+// WriteFloats writes src as little-endian float32s to path, through a
+// temporary file renamed into place, so a reader never sees half a file.
 func WriteFloats(path string, src []float32) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
