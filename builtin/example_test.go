@@ -25,6 +25,9 @@ func Example() {
 	// builtin:ddpm sd [generate --classifier-scale eval --classifier-scale]
 	// builtin:video animatediff [generate --frames --fps]
 	// builtin:lcm sd [generate eval]
+	// builtin:dit sd [generate eval]
+	// builtin:dit-1step sd [generate eval]
+	// builtin:dit-4step sd [generate eval]
 	// builtin:sr upscale [upscale generate (builtin:default at 128x128)]
-	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video, lcm, sr)
+	// builtin: unknown model "teleport" (built-in models: default, vae, vqvae, gan, flow, vqgpt, pixelcnn, ddpm, video, lcm, dit, dit-1step, dit-4step, sr)
 }

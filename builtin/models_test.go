@@ -231,4 +231,45 @@ func TestShippedLCM(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "original_inference_steps 50") {
 		t.Errorf("51 steps: %v, want an error naming original_inference_steps 50", err)
 	}
+	_, err = p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a red circle"}, Scheduler: "DDPMScheduler"})
+	if !errors.Is(err, pipeline.ErrBadRequest) || !strings.Contains(err.Error(), "LCMScheduler only") {
+		t.Errorf("DDPMScheduler: %v, want a bad request naming LCMScheduler", err)
+	}
+}
+
+// The DiT guards' bounds, well below the README's 300-prompt figures
+// (builtin:dit 68.2 / 29.1 / 36.4% color / shape / position, dit-1step
+// 57.2 / 24.4 / 37.7%) to leave room for the noise of 40 prompts.
+const (
+	ditMinColor, ditMinShape, ditMinPosition    = 0.5, 0.15, 0.2
+	dit1MinColor, dit1MinShape, dit1MinPosition = 0.4, 0.12, 0.2
+)
+
+// TestShippedDiT guards the rectified-flow DiTs: at their defaults (the
+// 1-RF 25 steps with guidance, the reflowed 2-RF one step without) their
+// pictures follow 40 held-out prompts (bounds below the README's
+// 300-prompt figures), and a sampler other than FlowMatchEuler is refused.
+func TestShippedDiT(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		color, shape, position float64
+	}{
+		{"dit", ditMinColor, ditMinShape, ditMinPosition},
+		{"dit-1step", dit1MinColor, dit1MinShape, dit1MinPosition},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := open(t, tc.name)
+			rep, err := evaluate.Run(context.Background(), p, tc.name, evaluate.Options{N: 40, NoFrechet: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Color < tc.color || rep.Shape < tc.shape || rep.Position < tc.position {
+				t.Errorf("builtin:%s on 40 held-out prompts: %s", tc.name, rep.Text)
+			}
+			_, err = p.Generate(context.Background(), pipeline.Request{Prompts: []string{"a red circle"}, Scheduler: "EulerDiscreteScheduler"})
+			if !errors.Is(err, pipeline.ErrBadRequest) || !strings.Contains(err.Error(), "FlowMatchEulerDiscreteScheduler only") {
+				t.Errorf("EulerDiscreteScheduler: %v, want a bad request naming FlowMatchEulerDiscreteScheduler", err)
+			}
+		})
+	}
 }

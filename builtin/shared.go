@@ -116,3 +116,25 @@ func withDefaultModel(name string, shared ...string) func() (fs.FS, error) {
 		return sharedFS{top: top, base: defaultmodel.FS(), shared: shared}, nil
 	}
 }
+
+// withUNetOf returns withDefaultModel(name, shared...) whose unet/ folder
+// is the embedded model from's: a model that differs from another only in
+// how it is sampled (steps, guidance) ships its config, not a second copy
+// of the weights.
+func withUNetOf(name, from string, shared ...string) func() (fs.FS, error) {
+	own, donor := withDefaultModel(name, shared...), embedded(from)
+	return func() (fs.FS, error) {
+		top, err := own()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fs.Stat(top, "unet"); err == nil {
+			return nil, fmt.Errorf("builtin: %s has a unet of its own and shares %s's", name, from)
+		}
+		base, err := donor()
+		if err != nil {
+			return nil, err
+		}
+		return sharedFS{top: top, base: base, shared: []string{"unet"}}, nil
+	}
+}

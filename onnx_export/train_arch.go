@@ -67,7 +67,7 @@ var trainArchs = map[string]TrainArch{
 		Name: "tiny-dit", Doc: "DiT (patch 2, 2 adaLN-Zero-style blocks, hidden 64, 4 heads) predicting the noise of 4×8×8 synthetic latents, MSE",
 		Inference: func(seed uint64) *Builder { return NewDiTGraph(TinyDiTConfig(), seed) },
 		Loss: func(seed uint64, batch int64) (*Builder, *Value) {
-			return NewDiTLoss(TinyDiTConfig(), seed, batch)
+			return NewDiTLoss(TinyDiTConfig(), seed, batch, 0)
 		},
 		Data: func(seed uint64) Dataset {
 			c := TinyDiTConfig()

@@ -45,7 +45,7 @@ func (d constantData) Example(i int, _ *rand.Rand, dst []ExampleSlot) error {
 func BenchmarkDiTTrainStep(b *testing.B) {
 	testort.Init(b)
 	cfg, batch := benchDiTConfig(b)
-	lb, loss := NewDiTLoss(cfg, 1, batch)
+	lb, loss := NewDiTLoss(cfg, 1, batch, 0)
 	g, err := NewTrainGraph(lb, loss, AdamWConfig{MaxGradNorm: 1, EMADecay: 0.999})
 	if err != nil {
 		b.Fatal(err)

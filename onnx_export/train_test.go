@@ -300,9 +300,9 @@ func TestTrainedWeightsExport(t *testing.T) {
 }
 
 func TestTinyDiTTrains(t *testing.T) {
-	tr := newArchTrainer(t, "tiny-dit", 30, 1)
+	tr := newArchTrainer(t, "tiny-dit", 80, 1)
 	var first, last float64
-	for s := 1; s <= 30; s++ {
+	for s := 1; s <= 80; s++ {
 		info, err := tr.Step(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func TestTinyDiTTrains(t *testing.T) {
 		if s <= 5 {
 			first += info.Loss / 5
 		}
-		if s > 25 {
+		if s > 75 {
 			last += info.Loss / 5
 		}
 	}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 )
 
 // Defaults are the generation settings a checkpoint suggests, read from
@@ -50,4 +52,13 @@ func (d Defaults) Apply(r *Request) {
 	if r.Height == 0 && r.Width == 0 {
 		r.Height, r.Width = d.Height, d.Width
 	}
+}
+
+// checkScheduler refuses a scheduler class the checkpoint's
+// imagegen_schedulers does not list (any class when it lists none).
+func (idx *modelIndex) checkScheduler(class string) error {
+	if idx == nil || len(idx.Schedulers) == 0 || slices.Contains(idx.Schedulers, class) {
+		return nil
+	}
+	return badRequest("scheduler %s: this checkpoint was trained or distilled for %s only (model_index.json imagegen_schedulers)", class, strings.Join(idx.Schedulers, ", "))
 }

@@ -109,7 +109,12 @@ type modelIndex struct {
 	RequiresAestheticsScore  bool     `json:"requires_aesthetics_score"`
 	Defaults                 Defaults `json:"imagegen_defaults"`
 	Cascade                  *Cascade `json:"imagegen_cascade"`
-	raw                      map[string]json.RawMessage
+	// Schedulers, when set, are the only scheduler classes the denoiser
+	// was trained or distilled for (imagegen's own key): a distilled
+	// model (builtin:lcm, builtin:dit-1step) run by another sampler draws
+	// a wrong picture without an error, so the pipeline refuses it.
+	Schedulers []string `json:"imagegen_schedulers"`
+	raw        map[string]json.RawMessage
 }
 
 // detectFamily reads model_index.json (when present) and the component

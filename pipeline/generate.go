@@ -32,6 +32,9 @@ func (p *diffusionPipeline) generate(ctx context.Context, r Request) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: scheduler: %w", err)
 	}
+	if err := p.index.checkScheduler(sched.Config().ClassName); err != nil {
+		return nil, err
+	}
 	run, err := p.newRun(q, sched)
 	if err != nil {
 		return nil, err

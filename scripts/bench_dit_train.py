@@ -6,7 +6,8 @@ python3-torch, 1.13, CPU) and Go. Both sides train the same network
 (onnx_export/train_dit.go): patchify by a strided conv, learned position
 embedding, sinusoidal timestep embedding (flip_sin_to_cos) through
 Linear-SiLU-Linear, DiT blocks with adaLN modulation (shift, scale, gate)
-around LayerNorms without affine parameters, multi-head self-attention
+around LayerNorms without affine parameters (the modulation projections
+and the final linear start at zero: adaLN-Zero), multi-head self-attention
 (q/k/v without bias), a GELU MLP of ratio 4, a modulated final layer and
 unpatchify; MSE loss on the noise, clip_grad_norm_(1.0), AdamW
 (weight decay 0.01) and an EMA of the weights (decay 0.999).
@@ -92,6 +93,10 @@ class DiT(nn.Module):
         self.blocks = nn.ModuleList([Block(hidden, heads) for _ in range(depth)])
         self.final_mod = nn.Linear(hidden, 2 * hidden)
         self.final = nn.Linear(hidden, patch * patch * channels)
+        # adaLN-Zero, as onnx_export.DiT starts.
+        for lin in [blk.adaLN_modulation for blk in self.blocks] + [self.final_mod, self.final]:
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
 
     def forward(self, x, t):
         b = x.shape[0]

@@ -52,11 +52,11 @@ func modelsCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(map[string]any{"builtin": builtins, "models": rows})
 			}
-			fmt.Printf("%-16s %-11s %8s %8s  %s\n", "BUILT-IN", "FAMILY", "PARAMS", "SIZE", "WHAT IT IS / KNOWS / COMMANDS")
+			fmt.Printf("%-17s %-11s %8s %8s  %s\n", "BUILT-IN", "FAMILY", "PARAMS", "SIZE", "WHAT IT IS / KNOWS / COMMANDS")
 			for _, b := range builtins {
-				fmt.Printf("%-16s %-11s %8s %8s  %s\n", b.Name, b.Family, humanCount(b.Parameters), humanBytes(b.Bytes), b.Summary)
-				fmt.Printf("%-47s knows %s\n", "", b.Knows)
-				fmt.Printf("%-47s commands: %s\n", "", strings.Join(b.Commands, ", "))
+				fmt.Printf("%-17s %-11s %8s %8s  %s\n", b.Name, b.Family, humanCount(b.Parameters), humanBytes(b.Bytes), b.Summary)
+				fmt.Printf("%-48s knows %s\n", "", b.Knows)
+				fmt.Printf("%-48s commands: %s\n", "", strings.Join(b.Commands, ", "))
 			}
 			fmt.Println()
 			if len(rows) == 0 {

@@ -81,6 +81,7 @@ func export(o options, cfg onnxexport.UNetConfig, w map[string]*onnxexport.Tenso
 	// distilled at (the middle of the range when it was sampled).
 	defaults["scheduler"], defaults["steps"], defaults["guidance"] = "LCMScheduler", o.exportSteps, (o.wMin+o.wMax)/2
 	idx["imagegen_defaults"] = defaults
+	idx["imagegen_schedulers"] = []string{"LCMScheduler"} // the sampler it was distilled for
 	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}

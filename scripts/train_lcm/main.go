@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagegen/imagegen/internal/latentset"
 	"github.com/imagegen/imagegen/internal/trainrun"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
@@ -121,13 +122,13 @@ func run(ctx context.Context, o options) error {
 		return exportCheckpoint(o, studentCfg)
 	}
 	start := time.Now()
-	set, err := loadData(ctx, o.teacher, o.state, o.pictures, o.threads)
+	set, err := latentset.Load(ctx, o.teacher, o.state, o.pictures, o.threads)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("data: %d latents and caption states in %s\n", set.n, time.Since(start).Round(time.Second))
+	fmt.Printf("data: %d latents and caption states in %s\n", set.N, time.Since(start).Round(time.Second))
 
-	b, loss, frozen := distillLoss(teacherCfg, studentCfg, int64(set.hiddenLen), int64(set.hidden), o.batch, o.huberC)
+	b, loss, frozen := distillLoss(teacherCfg, studentCfg, int64(set.HiddenLen), int64(set.Hidden), o.batch, o.huberC)
 	init, err := studentInit(b, teacherW)
 	if err != nil {
 		return err

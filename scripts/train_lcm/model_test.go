@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imagegen/imagegen/internal/latentset"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -110,9 +111,9 @@ func TestDistillLossParams(t *testing.T) {
 // with √ᾱ² + √(1−ᾱ)² = 1, boundary scalings of both timesteps and the
 // guidance scale in range.
 func TestDistillExamples(t *testing.T) {
-	set := &distillSet{n: 3, per: 4, hiddenLen: 2, hidden: 3,
-		latents: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, states: make([]float32, 4*6)}
-	set.emptyStates = set.states[18:]
+	set := &latentset.Set{N: 3, Per: 4, HiddenLen: 2, Hidden: 3,
+		Latents: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, States: make([]float32, 4*6)}
+	set.EmptyStates = set.States[18:]
 	e := &distillExamples{set: set, ac: ddpmAlphasCumprod(), origSteps: 50, wMin: 2, wMax: 4}
 	sizes := []int{6, 6, 4, 1, 1, 8, coefCount}
 	dst := make([]onnxexport.ExampleSlot, len(sizes))
