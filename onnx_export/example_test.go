@@ -2,7 +2,10 @@ package onnxexport_test
 
 import (
 	"fmt"
+	"sort"
 	"strings"
+
+	"google.golang.org/protobuf/proto"
 
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
@@ -68,4 +71,42 @@ func ExampleNewUNetMotionGraph() {
 	}
 	fmt.Println(b.Inputs()[0].Shape(), len(modules), "motion modules", b.Err())
 	// Output: [batch_size,4,num_frames,height,width] 7 motion modules <nil>
+}
+
+// Weights lists a read model's trainable weights by module name, as a
+// converter to another format reads them.
+func ExampleModel_Weights() {
+	b := onnxexport.NewBuilder("norm")
+	l := onnxexport.NewLayers(b, 1)
+	x := b.Input("x", onnxexport.Float32, onnxexport.D(2), onnxexport.D(8))
+	b.Output("y", l.Linear("proj", l.LayerNorm("norm", x, 1e-5), 4, true))
+	m, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	read, err := onnxexport.DecodeModel(data, "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w := read.Weights()
+	names := make([]string, 0, len(w))
+	for n := range w {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Println(n, w[n].Shape)
+	}
+	// Output:
+	// norm.bias [8]
+	// norm.weight [8]
+	// proj.bias [4]
+	// proj.weight [4 8]
 }

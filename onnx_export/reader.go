@@ -145,6 +145,20 @@ func (m *Model) NumParams() int64 {
 	return n
 }
 
+// Weights returns the initializers NumParams counts, by name: the
+// trainable weights without the helper constants. Names are the module
+// paths the exporter gave them (diffusers state-dict names for imagegen's
+// own exports); a weight stored as float16 keeps its Float16WeightSuffix.
+func (m *Model) Weights() map[string]*Tensor {
+	out := map[string]*Tensor{}
+	for name, t := range m.Initializers {
+		if t.DType.IsFloat() && !isHelperConstant(name, t) {
+			out[name] = t
+		}
+	}
+	return out
+}
+
 // UniqueParams is NumParams over several models (the components of one
 // checkpoint), counting once a tensor that several of them hold alike:
 // the same name, shape and values, as the PixelCNN family's full, vstack

@@ -181,6 +181,20 @@ func TestNumParamsCountsTrainableWeights(t *testing.T) {
 			if n := got.NumConstants(); n != consts {
 				t.Errorf("NumConstants = %d, want %d", n, consts)
 			}
+			weights := got.Weights()
+			if len(weights) != len(b.Params()) {
+				t.Errorf("Weights has %d tensors, want the builder's %d parameters", len(weights), len(b.Params()))
+			}
+			for _, p := range b.Params() {
+				w, ok := weights[p.Name]
+				if !ok {
+					t.Errorf("Weights lacks parameter %q", p.Name)
+					continue
+				}
+				if !equalInts(w.Shape, p.Tensor.Shape) {
+					t.Errorf("Weights[%q] has shape %v, want %v", p.Name, w.Shape, p.Tensor.Shape)
+				}
+			}
 		})
 	}
 }

@@ -180,7 +180,12 @@ func (c *GraphCache) build(src modelSource, in, out []IOInfo, opts Options, key 
 	// Save the weights as the kernels prepacked them too: later loads map
 	// them from the file instead of packing copies on the heap (an SD 1.5
 	// UNet: 1.1 GB less heap, for an entry 1.1 GB larger than the model).
-	wopts.Config = map[string]string{cfgSavePrepacked: "1"}
+	// Not for MatMulNBits: ONNX Runtime 1.29 reloads its saved packing
+	// wrongly (NaN from a quantized SD 1.5 UNet), so it packs at each load.
+	wopts.Config = map[string]string{}
+	if !hasPrepackBrokenOp(src.ops) {
+		wopts.Config[cfgSavePrepacked] = "1"
+	}
 	maps.Copy(wopts.Config, opts.Config)
 	s, err := src.open(in, out, wopts)
 	if err != nil {
@@ -330,6 +335,11 @@ func cacheKey(src modelSource, opts Options) (key string, total int64, err error
 	for _, k := range keys {
 		fmt.Fprintf(h, "config %s=%s\x00", k, opts.Config[k])
 	}
+	if hasPrepackBrokenOp(src.ops) {
+		// Saved unpacked (see build): a new key, so that an entry written
+		// prepacked by an earlier imagegen is never served.
+		fmt.Fprintf(h, "unpacked\x00")
+	}
 	files := make([]string, 0, 1+len(src.external))
 	if src.path != "" {
 		files = append(files, src.path)
@@ -467,4 +477,15 @@ func folderBytes(dir string) int64 {
 		}
 	}
 	return n
+}
+
+// hasPrepackBrokenOp reports whether ops holds an operator whose prepacked
+// weights ONNX Runtime cannot reload from a saved graph (see build).
+func hasPrepackBrokenOp(ops []Op) bool {
+	for _, op := range ops {
+		if op.Domain == "com.microsoft" && op.Type == "MatMulNBits" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -21,7 +22,8 @@ type Tensor struct {
 
 // WriteFile writes tensors (and metadata, if any) to path atomically: a
 // temporary file beside it is renamed into place, so a failed write leaves
-// nothing half-written.
+// nothing half-written. The data is streamed to the file, so writing a
+// checkpoint of several GB needs no second copy of it in memory.
 func WriteFile(path string, tensors map[string]Tensor, metadata map[string]string) error {
 	names := make([]string, 0, len(tensors))
 	for n := range tensors {
@@ -32,12 +34,15 @@ func WriteFile(path string, tensors map[string]Tensor, metadata map[string]strin
 	if len(metadata) > 0 {
 		header["__metadata__"] = metadata
 	}
-	var data []byte
+	var end int64
 	for _, n := range names {
 		t := tensors[n]
 		dt := t.DType
 		if dt == "" {
 			dt = F32
+		}
+		if dt != F32 && dt != F16 {
+			return fmt.Errorf("safetensors: write %s: tensor %q: dtype %s not supported for writing", path, n, dt)
 		}
 		count := int64(1)
 		for _, d := range t.Shape {
@@ -46,22 +51,13 @@ func WriteFile(path string, tensors map[string]Tensor, metadata map[string]strin
 		if count != int64(len(t.Data)) {
 			return fmt.Errorf("safetensors: write %s: tensor %q: shape %v needs %d values, got %d", path, n, t.Shape, count, len(t.Data))
 		}
-		begin := len(data)
-		for _, v := range t.Data {
-			switch dt {
-			case F32:
-				data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
-			case F16:
-				data = binary.LittleEndian.AppendUint16(data, float16.Fromfloat32(v).Bits())
-			default:
-				return fmt.Errorf("safetensors: write %s: tensor %q: dtype %s not supported for writing", path, n, dt)
-			}
-		}
 		shape := t.Shape
 		if shape == nil {
 			shape = []int64{}
 		}
-		header[n] = map[string]any{"dtype": dt, "shape": shape, "data_offsets": []int{begin, len(data)}}
+		begin := end
+		end += count * int64(dt.Size())
+		header[n] = map[string]any{"dtype": dt, "shape": shape, "data_offsets": []int64{begin, end}}
 	}
 	hdr, err := json.Marshal(header)
 	if err != nil {
@@ -70,14 +66,31 @@ func WriteFile(path string, tensors map[string]Tensor, metadata map[string]strin
 	for len(hdr)%8 != 0 {
 		hdr = append(hdr, ' ')
 	}
-	out := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
-	out = append(append(out, hdr...), data...)
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out); err != nil {
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(hdr))))
+	w.Write(hdr)
+	chunk := make([]byte, 0, 1<<16)
+	for _, n := range names {
+		t := tensors[n]
+		for _, v := range t.Data {
+			if t.DType == F16 {
+				chunk = binary.LittleEndian.AppendUint16(chunk, float16.Fromfloat32(v).Bits())
+			} else {
+				chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
+			}
+			if len(chunk) >= 1<<16-4 {
+				w.Write(chunk)
+				chunk = chunk[:0]
+			}
+		}
+	}
+	w.Write(chunk)
+	if err := w.Flush(); err != nil { // bufio.Writer's error is sticky: the first failed write
 		tmp.Close()
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
