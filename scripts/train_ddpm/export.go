@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/shapes"
 )
@@ -94,7 +95,7 @@ func export(o options, den, cls map[string]*onnxexport.Tensor) error {
 		},
 	}
 	for name, v := range files {
-		if err := writeJSON(filepath.Join(tmp, name), v); err != nil {
+		if err := jsonfile.Write(filepath.Join(tmp, name), v); err != nil {
 			return err
 		}
 	}
@@ -113,15 +114,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, raw, 0o644)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

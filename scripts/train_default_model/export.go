@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -64,7 +65,7 @@ func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport
 		"variance_type": "fixed_small", "steps_offset": 0, "timestep_spacing": "trailing",
 		"clip_sample": false, "trained_betas": nil, "rescale_betas_zero_snr": false,
 	}
-	if err := writeJSON(filepath.Join(tmp, "scheduler", "scheduler_config.json"), sched); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "scheduler", "scheduler_config.json"), sched); err != nil {
 		return err
 	}
 	idxPath := filepath.Join(tmp, "model_index.json")
@@ -84,19 +85,11 @@ func export(out string, cfg onnxexport.SDConfig, vae, den map[string]*onnxexport
 	// (pipeline.Cascade); an explicit 32x32 runs the model alone.
 	idx["imagegen_defaults"] = map[string]any{"scheduler": "DDPMScheduler", "steps": 50, "guidance": 3, "height": cascadeSize, "width": cascadeSize}
 	idx["imagegen_cascade"] = map[string]any{"stage": "builtin:sr", "height": imageSize, "width": imageSize}
-	if err := writeJSON(idxPath, idx); err != nil {
+	if err := jsonfile.Write(idxPath, idx); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -67,17 +67,17 @@ func export(model string, e exportSpec, cfg onnxexport.DiTConfig, w map[string]*
 		"num_attention_heads": cfg.Heads, "cross_attention_dim": cfg.ContextDim,
 		"imagegen_note": "DiT with adaLN-Zero blocks and cross-attention (onnx_export.DiTConfig), velocity of a rectified flow; UNet inputs and outputs",
 	}
-	if err := writeJSON(filepath.Join(tmp, "unet", "config.json"), unetCfg); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "unet", "config.json"), unetCfg); err != nil {
 		return err
 	}
 	sched := map[string]any{
 		"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": numTrainTimesteps,
 		"shift": e.shift, "use_dynamic_shifting": false,
 	}
-	if err := writeJSON(filepath.Join(tmp, "scheduler", "scheduler_config.json"), sched); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "scheduler", "scheduler_config.json"), sched); err != nil {
 		return err
 	}
-	idx, err := readJSON(filepath.Join(model, "model_index.json"))
+	idx, err := jsonfile.ReadMap(filepath.Join(model, "model_index.json"))
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func export(model string, e exportSpec, cfg onnxexport.DiTConfig, w map[string]*
 	// A velocity model is sampled by integrating its ODE; the DDPM-family
 	// samplers would read its output as noise or v of another schedule.
 	idx["imagegen_schedulers"] = []string{"FlowMatchEulerDiscreteScheduler"}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if e.share {
@@ -106,24 +106,4 @@ func export(model string, e exportSpec, cfg onnxexport.DiTConfig, w map[string]*
 		return err
 	}
 	return os.Rename(tmp, e.out)
-}
-
-func readJSON(path string) (map[string]any, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -66,7 +66,7 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor, half bool, 
 		if c.name == "flow_decoder" {
 			cc.Temperature = temperature
 		}
-		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
+		if err := jsonfile.Write(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
 			return err
 		}
 	}
@@ -75,22 +75,11 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor, half bool, 
 		"flow_encoder": []string{"imagegen", "FlowEncoder"}, "flow_decoder": []string{"imagegen", "FlowDecoder"},
 		"imagegen_defaults": map[string]int64{"height": cfg.Size, "width": cfg.Size},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/draw"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/shapes"
 )
@@ -53,7 +53,7 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor, psi float64
 	}
 	cc := componentConfig{LatentDim: cfg.Latent, ConditionSize: shapes.ConditionSize, SampleSize: imageSize,
 		Truncation: "scale", DefaultTruncation: psi, Parameters: b.NumParams()}
-	if err := writeJSON(filepath.Join(tmp, "generator", "config.json"), cc); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "generator", "config.json"), cc); err != nil {
 		return err
 	}
 	idx := map[string]any{
@@ -61,21 +61,13 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor, psi float64
 		"generator":         []string{"imagegen", "ConditionalGenerator"},
 		"imagegen_defaults": map[string]int{"height": imageSize, "width": imageSize},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }
 
 // evaluate scores the generator exported to o.out: the checker on one

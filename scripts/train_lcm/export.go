@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -42,15 +42,15 @@ func export(o options, cfg onnxexport.UNetConfig, w map[string]*onnxexport.Tenso
 	if err := onnxexport.Save(filepath.Join(tmp, "unet", "model.onnx"), m); err != nil {
 		return err
 	}
-	unetCfg, err := readJSON(filepath.Join(o.teacher, "unet", "config.json"))
+	unetCfg, err := jsonfile.ReadMap(filepath.Join(o.teacher, "unet", "config.json"))
 	if err != nil {
 		return err
 	}
 	unetCfg["time_cond_proj_dim"] = cfg.TimeCondProjDim
-	if err := writeJSON(filepath.Join(tmp, "unet", "config.json"), unetCfg); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "unet", "config.json"), unetCfg); err != nil {
 		return err
 	}
-	sched, err := readJSON(filepath.Join(o.teacher, "scheduler", "scheduler_config.json"))
+	sched, err := jsonfile.ReadMap(filepath.Join(o.teacher, "scheduler", "scheduler_config.json"))
 	if err != nil {
 		return err
 	}
@@ -65,10 +65,10 @@ func export(o options, cfg onnxexport.UNetConfig, w map[string]*onnxexport.Tenso
 	if err := os.MkdirAll(filepath.Join(tmp, "scheduler"), 0o755); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(tmp, "scheduler", "scheduler_config.json"), sched); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "scheduler", "scheduler_config.json"), sched); err != nil {
 		return err
 	}
-	idx, err := readJSON(filepath.Join(o.teacher, "model_index.json"))
+	idx, err := jsonfile.ReadMap(filepath.Join(o.teacher, "model_index.json"))
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func export(o options, cfg onnxexport.UNetConfig, w map[string]*onnxexport.Tenso
 	defaults["scheduler"], defaults["steps"], defaults["guidance"] = "LCMScheduler", o.exportSteps, (o.wMin+o.wMax)/2
 	idx["imagegen_defaults"] = defaults
 	idx["imagegen_schedulers"] = []string{"LCMScheduler"} // the sampler it was distilled for
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if o.share {
@@ -96,24 +96,4 @@ func export(o options, cfg onnxexport.UNetConfig, w map[string]*onnxexport.Tenso
 		return err
 	}
 	return os.Rename(tmp, o.out)
-}
-
-func readJSON(path string) (map[string]any, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

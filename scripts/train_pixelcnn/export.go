@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/shapes"
 )
@@ -75,7 +75,7 @@ func export(out string, cfg config, temperature, guidance float64, w map[string]
 			Window: cfg.window(), LinkChannels: int64(cfg.Layers) * 2 * cfg.Channels,
 			Channels: cfg.Channels, Layers: cfg.Layers, Head: cfg.Head, CondMap: cfg.CondMap,
 			Order: "rows, columns, R G B", Temperature: temperature, Guidance: guidance, Parameters: n, NetworkParameters: total}
-		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
+		if err := jsonfile.Write(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
 			return err
 		}
 	}
@@ -84,22 +84,11 @@ func export(out string, cfg config, temperature, guidance float64, w map[string]
 		"full": []string{"imagegen", "PixelCNN"}, "vstack": []string{"imagegen", "PixelCNNVStack"}, "hrow": []string{"imagegen", "PixelCNNHRow"},
 		"imagegen_defaults": map[string]int{"height": imageSize, "width": imageSize},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -63,7 +63,7 @@ func export(o options, w map[string]*onnxexport.Tensor) error {
 		},
 	}
 	for name, v := range files {
-		if err := writeJSON(filepath.Join(tmp, name), v); err != nil {
+		if err := jsonfile.Write(filepath.Join(tmp, name), v); err != nil {
 			return err
 		}
 	}
@@ -71,15 +71,4 @@ func export(o options, w map[string]*onnxexport.Tensor) error {
 		return err
 	}
 	return os.Rename(tmp, o.out)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

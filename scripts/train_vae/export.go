@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/shapes"
 )
@@ -68,7 +68,7 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor) error {
 		} else {
 			cc.LatentDim = cfg.Latent
 		}
-		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
+		if err := jsonfile.Write(filepath.Join(tmp, c.name, "config.json"), cc); err != nil {
 			return err
 		}
 	}
@@ -77,22 +77,11 @@ func export(out string, cfg config, w map[string]*onnxexport.Tensor) error {
 		"encoder": []string{"imagegen", "CVAEEncoder"}, "decoder": []string{"imagegen", "CVAEDecoder"},
 		"imagegen_defaults": map[string]int{"height": imageSize, "width": imageSize},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

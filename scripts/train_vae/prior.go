@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	"github.com/imagegen/imagegen/internal/trainrun"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/shapes"
@@ -266,7 +267,7 @@ type priorFileConfig struct {
 }
 
 func writePriorConfig(dir string, c priorFileConfig) error {
-	return writeJSON(filepath.Join(dir, "config.json"), c)
+	return jsonfile.Write(filepath.Join(dir, "config.json"), c)
 }
 
 // runPrior is the -prior phase: fit the prior to the posteriors of the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -85,7 +86,7 @@ func export(o options, cfg onnxexport.UNetConfig, image, motion map[string]*onnx
 		"image_encoder":     []any{nil, nil},
 		"imagegen_defaults": map[string]any{"scheduler": "DDPMScheduler", "steps": defaultSteps, "guidance": g, "height": imageSize, "width": imageSize},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), idx); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), idx); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(o.out); err != nil {
@@ -115,13 +116,5 @@ func writeUNetConfig(base, path string) error {
 	cfg["use_motion_mid_block"] = true
 	cfg["imagegen_motion_text_dim"] = m.TextDim
 	cfg["num_frames"] = defaultFrames
-	return writeJSON(path, cfg)
-}
-
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
+	return jsonfile.Write(path, cfg)
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 	"github.com/imagegen/imagegen/ort"
 	"github.com/imagegen/imagegen/tokenizer"
@@ -81,7 +81,7 @@ func export(out string, o options, a arch, w map[string]*onnxexport.Tensor, half
 		"tokenizer":         []string{"transformers", "CLIPTokenizer"},
 		"imagegen_defaults": map[string]any{"height": imageSize, "width": imageSize, "guidance": defaultGuidance},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), index); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), index); err != nil {
 		return err
 	}
 	b := onnxexport.NewGPTCachedGraph(a.gpt())
@@ -107,7 +107,7 @@ func export(out string, o options, a arch, w map[string]*onnxexport.Tensor, half
 	cfg := transformerConfig{ModelType: "imagegen_vqgpt", Layers: a.layers, Heads: a.heads, HeadDim: a.gpt().HeadDim(), HiddenSize: a.width,
 		TextLength: textLen, TextVocabSize: textVocab, CodebookSize: codebookSize, LatentSize: [2]int{gridSide, gridSide},
 		MaxPositions: seqLen, Temperature: defaultTemperature, TopK: defaultTopK, TopP: defaultTopP, Parameters: b.NumParams()}
-	if err := writeJSON(filepath.Join(tmp, "transformer", "config.json"), cfg); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "transformer", "config.json"), cfg); err != nil {
 		return err
 	}
 	for _, c := range []struct{ from, to string }{
@@ -149,16 +149,6 @@ func copyFolder(from, to string) error {
 }
 
 // writeJSON writes v indented, with a final newline, making the folder.
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
-}
 
 // checkCache feeds 4 sequences (held-out-style captions with random codes
 // after them) to the exported folder's cached graph one token at a time

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/imagegen/imagegen/internal/jsonfile"
 	onnxexport "github.com/imagegen/imagegen/onnx_export"
 )
 
@@ -38,7 +38,7 @@ func export(out string, a arch, w map[string]*onnxexport.Tensor, half bool) ([2]
 		"vq_decoder":        []string{"imagegen", "VQDecoder"},
 		"imagegen_defaults": map[string]int{"height": imageSize, "width": imageSize},
 	}
-	if err := writeJSON(filepath.Join(tmp, "model_index.json"), index); err != nil {
+	if err := jsonfile.Write(filepath.Join(tmp, "model_index.json"), index); err != nil {
 		return params, err
 	}
 	for i, c := range []struct {
@@ -67,7 +67,7 @@ func export(out string, a arch, w map[string]*onnxexport.Tensor, half bool) ([2]
 		params[i] = c.b.NumParams()
 		cfg := componentConfig{CodebookSize: a.codes, CodeDim: a.dim, LatentSize: [2]int64{a.grid, a.grid},
 			SampleSize: imageSize, InChannels: 3, Parameters: params[i]}
-		if err := writeJSON(filepath.Join(tmp, c.name, "config.json"), cfg); err != nil {
+		if err := jsonfile.Write(filepath.Join(tmp, c.name, "config.json"), cfg); err != nil {
 			return params, err
 		}
 	}
@@ -78,13 +78,3 @@ func export(out string, a arch, w map[string]*onnxexport.Tensor, half bool) ([2]
 }
 
 // writeJSON writes v indented, with a final newline, making the folder.
-func writeJSON(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
-}
