@@ -66,7 +66,7 @@ func newCascade(c *Cascade, dir string, o Options) (*cascade, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &cascade{Cascade: *c, dir: dir, opts: upscale.Options{Session: o.Session}}, nil
+	return &cascade{Cascade: *c, dir: dir, opts: upscale.Options{Session: o.Session, Name: c.Stage}}, nil
 }
 
 // stageDir resolves the stage reference to a folder or file.

@@ -79,10 +79,10 @@ func (u *Upscaler) UpscaleCHW(ctx context.Context, x []float32, h, w int, o RunO
 	}
 	out, c, err := spec.Run(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("upscale: %s: %w", u.path, err)
+		return nil, fmt.Errorf("upscale: %s: %w", u.name, err)
 	}
 	if c != 3 {
-		return nil, fmt.Errorf("upscale: %w: %s gave %d output channels, want 3", ErrNotUpscaler, u.path, c)
+		return nil, fmt.Errorf("upscale: %w: %s gave %d output channels, want 3", ErrNotUpscaler, u.name, c)
 	}
 	if ph != h || pw != w {
 		out = crop(out, 3, ph*u.scale, pw*u.scale, h*u.scale, w*u.scale)

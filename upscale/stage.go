@@ -136,10 +136,10 @@ func checkStageIO(sess *ort.Session, cfg StageConfig) error {
 func (s *stage) run(ctx context.Context, u *Upscaler, x []float32, h, w int, o RunOptions) ([]float32, error) {
 	n := s.cfg.LowResSize
 	if h != n || w != n {
-		return nil, fmt.Errorf("upscale: %w: %s takes %dx%d pictures, got %dx%d", ErrInputSize, u.path, n, n, w, h)
+		return nil, fmt.Errorf("upscale: %w: %s takes %dx%d pictures, got %dx%d", ErrInputSize, u.name, n, n, w, h)
 	}
 	if o.Tile != 0 && o.Tile != n {
-		return nil, fmt.Errorf("upscale: %w: tile %d: the diffusion stage %s runs whole %dx%d pictures", ErrOptions, o.Tile, u.path, n, n)
+		return nil, fmt.Errorf("upscale: %w: tile %d: the diffusion stage %s runs whole %dx%d pictures", ErrOptions, o.Tile, u.name, n, n)
 	}
 	steps, level := s.cfg.Steps, s.cfg.NoiseLevel
 	if o.Steps != 0 {
@@ -157,7 +157,7 @@ func (s *stage) run(ctx context.Context, u *Upscaler, x []float32, h, w int, o R
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.sched.SetTimesteps(schedulers.TimestepParams{Steps: steps}); err != nil {
-		return nil, fmt.Errorf("upscale: %s: %w", u.path, err)
+		return nil, fmt.Errorf("upscale: %s: %w", u.name, err)
 	}
 	gen := rng.New(o.Seed)
 	low := make([]float32, len(x))
@@ -188,10 +188,10 @@ func (s *stage) run(ctx context.Context, u *Upscaler, x []float32, h, w int, o R
 		s.sched.ScaleModelInput(in, sample, i)
 		feed["timestep"].F32[0] = float32(t)
 		if err := u.sess.Run(ctx, feed, map[string]*ort.Tensor{"out_sample": &out}); err != nil {
-			return nil, fmt.Errorf("upscale: %s: step %d: %w", u.path, i+1, err)
+			return nil, fmt.Errorf("upscale: %s: step %d: %w", u.name, i+1, err)
 		}
 		if err := s.sched.Step(sample, out.F32, sample, i, gen); err != nil {
-			return nil, fmt.Errorf("upscale: %s: step %d: %w", u.path, i+1, err)
+			return nil, fmt.Errorf("upscale: %s: step %d: %w", u.name, i+1, err)
 		}
 		if o.Progress != nil {
 			o.Progress(Progress{Done: i + 1, Total: len(ts)})

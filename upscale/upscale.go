@@ -1,6 +1,7 @@
 package upscale
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,8 +38,10 @@ var modelFiles = []string{"model.onnx", "onnx/model.onnx"}
 // Upscaler is one loaded super-resolution model. It is safe for
 // concurrent use; its runs are serialized by the session.
 type Upscaler struct {
-	sess   *ort.Session
-	path   string
+	sess *ort.Session
+	path string
+	// name is how errors name the model (Options.Name, else path).
+	name   string
 	input  string
 	output string
 	// fixedH and fixedW are the input's static height and width (0 where
@@ -54,6 +57,9 @@ type Upscaler struct {
 type Options struct {
 	// Session configures ONNX Runtime.
 	Session ort.Options
+	// Name is how errors about pictures name the model (the reference a
+	// user gave, such as builtin:sr); empty: its path.
+	Name string
 }
 
 // Open loads the upscaler at path: an .onnx file, a folder holding
@@ -67,7 +73,12 @@ func Open(ctx context.Context, path string, o Options) (*Upscaler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upscale: %w", err)
 		}
-		return openStage(path, cfg, o)
+		u, err := openStage(path, cfg, o)
+		if err != nil {
+			return nil, err
+		}
+		u.name = cmp.Or(o.Name, u.path)
+		return u, nil
 	}
 	model, err := findModel(path)
 	if err != nil {
@@ -77,7 +88,7 @@ func Open(ctx context.Context, path string, o Options) (*Upscaler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upscale: %w", err)
 	}
-	u := &Upscaler{sess: sess, path: model}
+	u := &Upscaler{sess: sess, path: model, name: cmp.Or(o.Name, model)}
 	if err := u.readIO(ctx); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("upscale: %s: %w", model, err)

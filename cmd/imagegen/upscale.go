@@ -158,6 +158,7 @@ func openUpscaler(c *cli.Context, path string) (*upscale.Upscaler, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := path
 	if strings.HasPrefix(path, builtin.Scheme) {
 		b, err := builtin.ByName(path)
 		if err != nil {
@@ -172,7 +173,7 @@ func openUpscaler(c *cli.Context, path string) (*upscale.Upscaler, error) {
 	}
 	return upscale.Open(c.Context, path, upscale.Options{Session: ort.Options{
 		Device: dev, IntraOpThreads: c.Int("threads"), Cache: graphCache(c),
-	}})
+	}, Name: name})
 }
 
 // upscaleRunOptions reads the tiling flags called tile and overlap.

@@ -146,7 +146,7 @@ func TestUpscaleCommandErrors(t *testing.T) {
 		{"no model", []string{"upscale", "--model", filepath.Join(dir, "missing"), in, "-o", out}, "no such file"},
 		{"not a png output", []string{"upscale", "--model", filepath.Join(dir, "fixed.onnx"), in, "-o", filepath.Join(dir, "out.jpg")}, "want a .png"},
 		{"generate, bad upscaler", []string{"generate", "--upscale", filepath.Join(dir, "ratio.onnx"), "-o", out, "a red circle"}, "generate: --upscale: upscale:"},
-		{"builtin:sr on another size", []string{"upscale", "--model", "builtin:sr", in, "-o", out}, "takes 32x32 pictures, got 8x8"},
+		{"builtin:sr on another size", []string{"upscale", "--model", "builtin:sr", in, "-o", out}, "builtin:sr takes 32x32 pictures, got 8x8"},
 		{"builtin:sr, noise level over the maximum", []string{"upscale", "--model", "builtin:sr", "--noise-level", "999", big, "-o", out}, "noise level 999: want 0..250"},
 		{"stage flags on an export", []string{"upscale", "--model", filepath.Join(dir, "fixed.onnx"), "--noise-level", "3", in, "-o", out}, "--noise-level applies to diffusion stages"},
 		{"unknown built-in", []string{"upscale", "--model", "builtin:nope", in, "-o", out}, "unknown model"},
