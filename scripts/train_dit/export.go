@@ -87,6 +87,12 @@ func export(model string, e exportSpec, cfg onnxexport.DiTConfig, w map[string]*
 	if defaults == nil {
 		defaults = map[string]any{}
 	}
+	// builtin:default's super-resolution cascade is its own choice: this
+	// model draws the base size and declares no stage.
+	if c, ok := idx["imagegen_cascade"].(map[string]any); ok {
+		defaults["height"], defaults["width"] = c["height"], c["width"]
+		delete(idx, "imagegen_cascade")
+	}
 	defaults["scheduler"], defaults["steps"], defaults["guidance"] = "FlowMatchEulerDiscreteScheduler", e.steps, e.guidance
 	idx["imagegen_defaults"] = defaults
 	// A velocity model is sampled by integrating its ODE; the DDPM-family

@@ -77,6 +77,12 @@ func export(o options, cfg onnxexport.UNetConfig, w map[string]*onnxexport.Tenso
 	if defaults == nil {
 		defaults = map[string]any{}
 	}
+	// builtin:default's super-resolution cascade is its own choice: this
+	// model draws the base size and declares no stage.
+	if c, ok := idx["imagegen_cascade"].(map[string]any); ok {
+		defaults["height"], defaults["width"] = c["height"], c["width"]
+		delete(idx, "imagegen_cascade")
+	}
 	// The guidance an LCM UNet takes is the embedded one: the scale it was
 	// distilled at (the middle of the range when it was sampled).
 	defaults["scheduler"], defaults["steps"], defaults["guidance"] = "LCMScheduler", o.exportSteps, (o.wMin+o.wMax)/2
