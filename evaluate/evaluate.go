@@ -196,8 +196,13 @@ func generate(ctx context.Context, p *pipeline.Pipeline, o Options, rep *Report)
 		cases = append(cases, shapes.Case{Image: imgs[0], Prompt: prompt})
 		pictures = append(pictures, imgs[0])
 		rep.Steps, rep.Guidance, rep.Scheduler, rep.Size = res.Steps, res.Guidance, res.Scheduler, res.W
-		if res.Stage != nil {
-			rep.Stage = res.Stage.Model
+		if res.Stage != nil && rep.Stage == "" {
+			// The pictures are the stage's too: count its parameters.
+			n, err := CountParameters(res.Stage.Dir)
+			if err != nil {
+				return nil, err
+			}
+			rep.Stage, rep.Parameters = res.Stage.Model, rep.Parameters+n
 		}
 		rep.ClassifierScale = o.Request.ClassifierScale
 		o.progress("generate", i+1, o.N)

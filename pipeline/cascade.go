@@ -37,8 +37,9 @@ func (c *Cascade) validate() error {
 // StageInfo describes the super-resolution stage that enlarged a
 // Result's pictures.
 type StageInfo struct {
-	// Model is the cascade's stage reference (builtin:sr).
-	Model string
+	// Model is the cascade's stage reference (builtin:sr); Dir the folder
+	// or file it resolved to.
+	Model, Dir string
 	// Scale is the enlargement; BaseHeight and BaseWidth the size the
 	// checkpoint drew.
 	Scale                 int
@@ -125,7 +126,7 @@ func (c *cascade) generate(ctx context.Context, impl familyPipeline, r Request) 
 		return nil, badRequest("the cascade stage %s enlarges pictures; this model made a clip", c.Stage)
 	}
 	start := time.Now()
-	info := &StageInfo{Model: c.Stage, Scale: s, BaseHeight: res.H, BaseWidth: res.W}
+	info := &StageInfo{Model: c.Stage, Dir: up.Path(), Scale: s, BaseHeight: res.H, BaseWidth: res.W}
 	if cfg, ok := up.Stage(); ok {
 		info.Steps, info.NoiseLevel = cfg.Steps, cfg.NoiseLevel
 	}

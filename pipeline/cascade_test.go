@@ -75,7 +75,7 @@ func TestCascade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pipeline.StageInfo{Model: "sr", Scale: 4, BaseHeight: 32, BaseWidth: 32, Steps: 2, NoiseLevel: 20}
+	want := pipeline.StageInfo{Model: "sr", Dir: filepath.Join(dir, "sr"), Scale: 4, BaseHeight: 32, BaseWidth: 32, Steps: 2, NoiseLevel: 20}
 	if big.H != 128 || big.W != 128 || len(big.Images) != 128*128*3 || big.Stage == nil || *big.Stage != want || big.Timings.Stage <= 0 {
 		t.Fatalf("default size: %dx%d, %d values, stage %+v (%v); want 128x128 through %+v", big.W, big.H, len(big.Images), big.Stage, big.Timings.Stage, want)
 	}

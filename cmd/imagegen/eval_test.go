@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/imagegen/imagegen/imageio"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imagegen/imagegen/builtin"
+	"github.com/imagegen/imagegen/evaluate"
+	"github.com/imagegen/imagegen/imageio"
 
 	"github.com/imagegen/imagegen/internal/testort"
 )
@@ -76,6 +79,26 @@ func TestEvalCommand(t *testing.T) {
 	// eval measures what generate gives: the cascade's 128x128.
 	if rep.Prompts != 2 || rep.Steps != 4 || rep.Size != 128 || rep.Stage != "builtin:sr" || rep.Model != "default" {
 		t.Errorf("report %+v: want 2 prompts, 4 steps, 128 px through builtin:sr, model default", rep)
+	}
+	// The parameters are the base checkpoint's and the stage's.
+	var want int64
+	for _, name := range []string{"builtin:default", "builtin:sr"} {
+		m, err := builtin.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := m.Dir("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := evaluate.CountParameters(dir)
+		if err != nil || n == 0 {
+			t.Fatalf("%s: %d parameters, %v", name, n, err)
+		}
+		want += n
+	}
+	if rep.Parameters != want {
+		t.Errorf("parameters %d, want %d (builtin:default's and builtin:sr's)", rep.Parameters, want)
 	}
 	for name, v := range map[string]float64{"color": rep.Color, "shape": rep.Shape, "position": rep.Position} {
 		if v < 0 || v > 1 {
